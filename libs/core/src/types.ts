@@ -1,0 +1,127 @@
+/**
+ * The framework-free contracts shared by the Test, Generator and Benchmark cores.
+ * Nothing here (or anywhere under libs/core) imports @nestjs/*.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+
+export const BACKEND_NAMES = ['cpu', 'cuda', 'webgpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export function isBackendName(value: unknown): value is BackendName {
+  return typeof value === 'string' && (BACKEND_NAMES as readonly string[]).includes(value);
+}
+
+/** What detection found for one execution provider. */
+export interface BackendDetection {
+  name: BackendName;
+  available: boolean;
+  /** Actionable explanation when not available. */
+  reason?: string;
+  /** Device details (adapter, driver, cores, ...) when known. */
+  device?: Record<string, unknown>;
+  onnxruntime_version: string;
+  execution_provider: string;
+  /** How long detection took (opening a real tiny session), ms. */
+  detect_ms?: number;
+}
+
+/**
+ * One hardware backend: a thin layer over an onnxruntime-node execution provider.
+ * Nest registers one per name behind a single injection token; cores only see this interface.
+ */
+export interface HardwareBackend {
+  readonly name: BackendName;
+  /** Opens a real tiny session on the provider, once (cached), under a time limit. */
+  detect(): Promise<BackendDetection>;
+  /** Session options to run a model on this backend. */
+  sessionOptions(): InferenceSession.SessionOptions;
+}
+
+export type TensorDtype =
+  'float32' | 'float16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool' | 'string' | 'float64';
+
+/** A symbolic dim is a string (`batch_size`, `sequence_length`, ...), a fixed one a number. */
+export type Dim = number | string;
+
+export interface TensorSpec {
+  name: string;
+  dtype: TensorDtype;
+  shape: Dim[];
+}
+
+/** What kind of input a name is, so generated inputs are meaningful. */
+export type InputRole = 'ids' | 'mask' | 'token_types' | 'positions' | 'pixels' | 'float' | 'other';
+
+export interface ModelMetadata {
+  /** Registry id, generated slug or file path. */
+  id: string;
+  /** encoder | decoder | vision | encoder-decoder | onnx (a plain file of unknown family). */
+  family: string;
+  /** The Hugging Face config when known. */
+  config?: Record<string, unknown>;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Vocabulary size, when known: generated ids stay inside it. */
+  vocabSize?: number;
+  /** Maximum sequence length (positions), when known. */
+  maxPositions?: number;
+  /** Image size and channels for vision models. */
+  imageSize?: number;
+  numChannels?: number;
+  /** Whether a tokenizer travels with the model (handle.encode is available). */
+  hasTokenizer?: boolean;
+  /** The ONNX file this implementation runs, when it is a file. */
+  onnxPath?: string;
+}
+
+export type Feeds = Record<string, Tensor>;
+export type Outputs = Record<string, Tensor>;
+
+export interface EncodeOptions {
+  maxLength?: number;
+  padding?: boolean | 'max_length' | 'longest';
+  truncation?: boolean;
+}
+
+export interface LoadOptions {
+  backend: BackendName;
+  /** Options from the HardwareBackend; an implementation may add its own defaults. */
+  sessionOptions?: InferenceSession.SessionOptions;
+}
+
+/** A loaded model on one backend. */
+export interface ModelHandle {
+  readonly backend: BackendName;
+  run(feeds: Feeds): Promise<Outputs>;
+  release(): Promise<void>;
+  /** Text in: present when the model has a tokenizer. */
+  encode?(texts: string | string[], options?: EncodeOptions): Promise<Feeds>;
+}
+
+export interface MakeInputsOptions {
+  batchSize: number;
+  sequenceLength?: number;
+  seed?: number;
+}
+
+/** What the Test and Benchmark cores run: a generated module or the generic one for a .onnx file. */
+export interface ModelImplementation {
+  readonly metadata: ModelMetadata;
+  load(options: LoadOptions): Promise<ModelHandle>;
+  makeInputs(options: MakeInputsOptions): Feeds;
+}
+
+/** One progress report from a core function. `progress` is 0..1. */
+export interface ProgressReport {
+  progress: number;
+  step: string;
+  data?: Record<string, unknown>;
+}
+
+export type ProgressFn = (report: ProgressReport) => void;
+
+/** What every long-running core function receives. */
+export interface RunContext {
+  signal: AbortSignal;
+  onProgress: ProgressFn;
+}
