@@ -1,11 +1,15 @@
 /** Two projects: unit specs beside the code, e2e specs under test/ against a real app. */
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.spec.json', diagnostics: false }];
 const common = {
   moduleFileExtensions: ['js', 'json', 'ts', 'mjs'],
   testEnvironment: 'node',
-  // multiformats ships ESM only: let ts-jest turn them into CommonJS.
-  transform: { '^.+\\.(t|j|mj)s$': tsJest },
-  transformIgnorePatterns: ['/node_modules/(?!multiformats/)'],
+  // Our TypeScript through ts-jest; ESM-only packages (NestJS 12, multiformats, ...) through a
+  // small ESM→CommonJS transformer, since Jest on Node 20 cannot require ESM natively.
+  transform: {
+    '^.+\\.ts$': tsJest,
+    '/node_modules/.+\\.m?js$': '<rootDir>/test/esm-transformer.js',
+  },
+  transformIgnorePatterns: [],
   moduleNameMapper: { '^multiformats/(.*)$': '<rootDir>/node_modules/multiformats/dist/src/$1.js' },
   setupFiles: ['<rootDir>/test/setup-env.js'],
 };
