@@ -1,0 +1,3 @@
+export * from './ort-backend';
+export * from './device-info';
+export * from './tiny-model';

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { HF_TINY, REPO_ROOT } from '../../../../test/fixtures';
+import { CancelledError, CoreError } from '../errors';
+import type { ProgressReport } from '../types';
+import { runBenchmarkIsolated, workerEntry } from './isolated';
+import type { BenchmarkProgressData, BenchmarkRequest } from './types';
+
+const request = (over: Partial<BenchmarkRequest> = {}): BenchmarkRequest => ({
+  models: [{ name: 'distilbert', kind: 'onnx-file', path: join(HF_TINY, 'distilbert/torch_export.onnx') }],
+  hardware: ['cpu'],
+  batch_sizes: [1],
+  sequence_lengths: [8],
+  precision: 'fp32',
+  warmup: { min_iterations: 2, max_iterations: 20, steady_cv: 0.5 },
+  min_iterations: 10,
+  min_duration_s: 0.2,
+  seed: 1,
+  ...over,
+});
+
+describe('runBenchmarkIsolated (worker thread)', () => {
+  it('starts the TypeScript worker through ts-node under Jest', () => {
+    const { file, execArgv } = workerEntry();
+    expect(file).toMatch(/worker\.ts$/);
+    expect(execArgv[0]).toBe('-r');
+    expect(execArgv[1]).toMatch(/ts-node[\\/]register[\\/]transpile-only/);
+  });
+
+  it('runs a short benchmark in a worker and forwards its progress', async () => {
+    const reports: ProgressReport[] = [];
+    const result = await runBenchmarkIsolated(request(), {
+      onProgress: (r) => reports.push(r),
+      repoDir: REPO_ROOT,
+      backendOptions: { intraOpNumThreads: 1 },
+    });
+    expect(result.configurations).toHaveLength(1);
+    const c = result.configurations[0];
+    expect(c).toMatchObject({
+      status: 'ok',
+      model: 'distilbert',
+      backend: 'cpu',
+      batch_size: 1,
+      sequence_length: 8,
+    });
+    expect(c.stats!.count).toBeGreaterThanOrEqual(10);
+    expect(c.latencies_ms).toHaveLength(c.stats!.count);
+    expect(result.environment.git_commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(reports.length).toBeGreaterThan(0);
+    const phases = new Set(reports.map((r) => (r.data as BenchmarkProgressData).phase));
+    expect(phases.has('done')).toBe(true);
+    expect(reports[reports.length - 1].progress).toBe(1);
+  }, 60_000);
+
+  it('carries the worker error code back (validation)', async () => {
+    const run = runBenchmarkIsolated(request({ batch_sizes: [-1] }));
+    await expect(run).rejects.toBeInstanceOf(CoreError);
+    await expect(run).rejects.toMatchObject({ code: 'VALIDATION' });
+  }, 60_000);
+
+  it('cancels a long run within about a second of the abort', async () => {
+    const controller = new AbortController();
+    let abortedAt = 0n;
+    let measuring = 0;
+    const run = runBenchmarkIsolated(request({ min_duration_s: 60, max_duration_s: 120 }), {
+      signal: controller.signal,
+      onProgress: (r) => {
+        if ((r.data as BenchmarkProgressData).phase === 'measure' && ++measuring === 2) {
+          abortedAt = process.hrtime.bigint();
+          controller.abort();
+        }
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    const stopMs = Number(process.hrtime.bigint() - abortedAt) / 1e6;
+    expect(measuring).toBeGreaterThanOrEqual(2);
+    // The runner checks the signal every iteration; the host terminates the worker after 1 s anyway.
+    expect(stopMs).toBeLessThan(3000);
+  }, 60_000);
+
+  it('rejects at once when the signal has already fired', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(runBenchmarkIsolated(request(), { signal: controller.signal })).rejects.toBeInstanceOf(
+      CancelledError,
+    );
+  });
+});

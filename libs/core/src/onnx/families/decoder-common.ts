@@ -1,0 +1,178 @@
+/**
+ * Building blocks of the decoder (GPT-2, Llama, Qwen2) and encoder-decoder (T5) families:
+ * sequence positions, causal + padding masks with transformers' semantics, scaled dot-product
+ * attention, RMS norms computed in fp32, rotary embeddings and the language-model head.
+ *
+ * Mask semantics (transformers 5.x, sdpa attention, torch >= 2.5): a query attends to key k when
+ * k <= q (causal), attention_mask[k] != 0 (padding) and, for sliding-window layers, q - k < window.
+ * A query row with no allowed key (left padding) gets an attention output of exactly 0, as torch's
+ * scaled_dot_product_attention returns for fully masked rows; we emit an additive mask (0 / most
+ * negative finite value) and multiply the attention context by a 0/1 "row has a key" factor.
+ */
+import { CoreError, ErrorCode } from '../../errors';
+import { ELEM_TYPE, type GraphBuilder } from '../graph';
+import type { WeightSource } from '../weights';
+
+export const BATCH = 'batch_size';
+export const SEQ = 'sequence_length';
+
+/** Shape(x)[axis] as an int64 scalar. */
+export function dimScalar(g: GraphBuilder, x: string, axis: number): string {
+  return g.squeeze(g.dim(x, axis), [0]);
+}
+
+/** arange(seq) as int64 [seq], seq being axis 1 of `ids` [batch, seq]. */
+export function sequencePositions(g: GraphBuilder, ids: string): string {
+  return g.op('Range', [g.constInt64([0], []), dimScalar(g, ids, 1), g.constInt64([1], [])]);
+}
+
+export interface DecoderMask {
+  /** Additive mask [batch, 1, q, k] in the compute dtype: 0 where allowed, most negative value elsewhere. */
+  additive: string;
+  /** [batch, 1, q, 1] in the compute dtype: 1 when the query row has at least one allowed key, else 0. */
+  rowValid: string;
+}
+
+/**
+ * The causal (+ sliding window) + padding mask of a decoder's self-attention.
+ * @param positions int64 [seq] query (= key) positions
+ * @param attentionMask int64 [batch, seq] (nonzero = token)
+ */
+export function causalPaddingMask(
+  g: GraphBuilder,
+  positions: string,
+  attentionMask: string,
+  slidingWindow?: number,
+): DecoderMask {
+  const q = g.unsqueeze(positions, [1]); // [S, 1]
+  const k = g.unsqueeze(positions, [0]); // [1, S]
+  let allowed = g.op('LessOrEqual', [k, q]); // [S, S]
+  if (slidingWindow !== undefined) {
+    // transformers' sliding_window_overlay: kv_idx > q_idx - sliding_window.
+    const inWindow = g.op('Less', [g.sub(q, k), g.constInt64([slidingWindow], [])]);
+    allowed = g.op('And', [allowed, inWindow]);
+  }
+  const pad = g.unsqueeze(g.op('Cast', [attentionMask], { to: ELEM_TYPE.bool }), [1, 2]); // [B, 1, 1, S]
+  allowed = g.op('And', [g.unsqueeze(allowed, [0, 1]), pad]); // [B, 1, S, S]
+  const additive = g.op('Where', [allowed, g.constFloat(0), g.constFloat(g.minValue)]);
+  const rowValid = g.op('ReduceMax', [g.castCompute(allowed)], { axes: [-1], keepdims: 1 });
+  return { additive, rowValid };
+}
+
+/** Splits [batch, seq, heads * headDim] into [batch, heads, seq, headDim]. */
+export function splitHeads(g: GraphBuilder, x: string, heads: number, headDim: number): string {
+  return g.transpose(g.reshape(x, [0, 0, heads, headDim]), [0, 2, 1, 3]);
+}
+
+/** Merges [batch, heads, seq, headDim] into [batch, seq, heads * headDim]. */
+export function mergeHeads(g: GraphBuilder, x: string, heads: number, headDim: number): string {
+  return g.reshape(g.transpose(x, [0, 2, 1, 3]), [0, 0, heads * headDim]);
+}
+
+/** Repeats the kv heads of [batch, kvHeads, seq, headDim] `groups` times (transformers' repeat_kv). */
+export function repeatKv(
+  g: GraphBuilder,
+  x: string,
+  kvHeads: number,
+  groups: number,
+  headDim: number,
+): string {
+  if (groups === 1) return x;
+  const expanded = g.op('Expand', [g.unsqueeze(x, [2]), g.constInt64([1, 1, groups, 1, 1])]);
+  return g.reshape(expanded, [0, kvHeads * groups, -1, headDim]);
+}
+
+export interface AttendOptions {
+  /** Multiplies the scores (applied to q before the product). 1 = no scaling. */
+  scale: number;
+  /** Added to the scores: mask and/or position bias, broadcastable to [batch, heads, q, k]. */
+  bias?: string;
+  /** [batch, 1, q, 1] 0/1 factor applied to the attention output (sdpa's fully-masked rows → 0). */
+  rowValid?: string;
+  /** Softmax in float32 even in fp16 (T5 upcasts its scores). */
+  softmaxFp32?: boolean;
+}
+
+/** softmax(q k^T * scale + bias) v for q [B, H, q, D], k and v [B, H, k, D]; returns [B, H, q, D]. */
+export function attend(g: GraphBuilder, q: string, k: string, v: string, opts: AttendOptions): string {
+  const qs = opts.scale === 1 ? q : g.mul(q, g.constFloat(opts.scale));
+  let scores = g.matmul(qs, g.transpose(k, [0, 1, 3, 2]));
+  if (opts.bias) scores = g.add(scores, opts.bias);
+  let probs: string;
+  if (opts.softmaxFp32 && g.computeDtype !== 'float32') {
+    probs = g.castCompute(g.softmax(g.toFloat32(scores), -1));
+  } else {
+    probs = g.softmax(scores, -1);
+  }
+  const ctx = g.matmul(probs, v);
+  return opts.rowValid ? g.mul(ctx, opts.rowValid) : ctx;
+}
+
+/**
+ * RMS norm as Llama / Qwen2 / T5 compute it: in float32, x * 1/sqrt(mean(x^2) + eps), then times the
+ * weight in the compute dtype (no mean subtraction, no bias). The Pow → ReduceMean → Add → Sqrt → Div
+ * → Mul chain is the pattern onnxruntime fuses into SimplifiedLayerNormalization.
+ */
+export function rmsNorm(
+  g: GraphBuilder,
+  w: WeightSource,
+  name: string,
+  x: string,
+  size: number,
+  eps: number,
+): string {
+  const weight = g.weight(name, w.get(name, [size], { init: 'ones' }), [size]);
+  const x32 = g.toFloat32(x);
+  const variance = g.op('ReduceMean', [g.op('Pow', [x32, g.constFloat32(2)])], { axes: [-1], keepdims: 1 });
+  const normed = g.div(x32, g.op('Sqrt', [g.add(variance, g.constFloat32(eps))]));
+  return g.mul(g.castCompute(normed), weight);
+}
+
+/** Weight `[in, out]` stored as is (GPT-2's Conv1D). */
+export function conv1dLayer(
+  g: GraphBuilder,
+  w: WeightSource,
+  name: string,
+  x: string,
+  inFeatures: number,
+  outFeatures: number,
+): string {
+  const weight = g.weight(`${name}.weight`, w.get(`${name}.weight`, [inFeatures, outFeatures]), [
+    inFeatures,
+    outFeatures,
+  ]);
+  const bias = g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures], { init: 'zeros' }), [
+    outFeatures,
+  ]);
+  return g.linear(x, weight, bias);
+}
+
+/**
+ * logits = x @ table^T for a [vocab, hidden] table (a tied embedding or an nn.Linear lm_head), as a
+ * Gemm with transB on [batch * seq, hidden], so the table is neither transposed nor copied.
+ * @param ids [batch, seq]: gives the output shape [batch, seq, vocab]
+ */
+export function logitsFromTable(
+  g: GraphBuilder,
+  x: string,
+  table: string,
+  ids: string,
+  hidden: number,
+  vocab: number,
+): string {
+  const flat = g.reshape(x, [-1, hidden]);
+  const y = g.op('Gemm', [flat, table], { transB: 1 });
+  return g.reshape(y, g.concat([g.op('Shape', [ids]), g.constInt64([vocab])], 0));
+}
+
+/** A config value that must be a positive integer when present. */
+export function optionalInt(value: unknown, what: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new CoreError(
+      ErrorCode.INVALID_MODEL,
+      `${what} must be a positive integer, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}

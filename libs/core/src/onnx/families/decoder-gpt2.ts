@@ -1,0 +1,108 @@
+/**
+ * GPT-2 (GPT2LMHeadModel), faithful to transformers 5.x:
+ * wte[input_ids] + wpe[arange(seq)] → N pre-LN blocks (ln_1 → fused c_attn split into q, k, v →
+ * causal + padding masked attention scaled by 1/sqrt(head_dim) [/ (layer + 1)] → c_proj → residual;
+ * ln_2 → c_fc → activation_function → mlp.c_proj → residual) → ln_f → tied lm_head → logits.
+ * Conv1D weights are stored [in, out], so they go to MatMul untransposed.
+ */
+import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
+import type { ConfigReader } from '../config';
+import { layerNormLayer } from './layers';
+import {
+  BATCH,
+  SEQ,
+  attend,
+  causalPaddingMask,
+  conv1dLayer,
+  logitsFromTable,
+  mergeHeads,
+  sequencePositions,
+  splitHeads,
+} from './decoder-common';
+import type { FamilyContext } from './types';
+
+export interface Gpt2Spec {
+  vocab: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  inner: number;
+  positions: number;
+  eps: number;
+  act: string;
+  scaleAttnWeights: boolean;
+  scaleByInverseLayerIdx: boolean;
+  tied: boolean;
+}
+
+export function gpt2Spec(config: ConfigReader): Gpt2Spec {
+  const hidden = config.int(['n_embd', 'hidden_size']);
+  const heads = config.int(['n_head', 'num_attention_heads']);
+  config.headDim(hidden, heads);
+  if (config.bool('add_cross_attention', false)) {
+    throw new CoreError(ErrorCode.INVALID_MODEL, 'gpt2: add_cross_attention is not supported');
+  }
+  return {
+    vocab: config.int('vocab_size'),
+    hidden,
+    layers: config.int(['n_layer', 'num_hidden_layers']),
+    heads,
+    inner: config.has('n_inner') ? config.int('n_inner') : 4 * hidden,
+    positions: config.int(['n_positions', 'max_position_embeddings']),
+    eps: config.num('layer_norm_epsilon', 1e-5),
+    act: config.str('activation_function', 'gelu_new'),
+    scaleAttnWeights: config.bool('scale_attn_weights', true),
+    scaleByInverseLayerIdx: config.bool('scale_attn_by_inverse_layer_idx', false),
+    tied: config.bool('tie_word_embeddings', true),
+  };
+}
+
+export function buildGpt2(ctx: FamilyContext): void {
+  const { g, weights: w, signal } = ctx;
+  const s = gpt2Spec(ctx.config);
+  const { hidden: H, heads, vocab } = s;
+  const headDim = H / heads;
+
+  const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
+  const attentionMask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
+
+  // Position ids: transformers uses cache_position (arange), not the attention mask's cumsum.
+  const positions = sequencePositions(g, ids);
+  const wte = g.weight('wte.weight', w.get('wte.weight', [vocab, H]), [vocab, H]);
+  const wpe = g.weight('wpe.weight', w.get('wpe.weight', [s.positions, H]), [s.positions, H]);
+  let x = g.add(g.op('Gather', [wte, ids], { axis: 0 }), g.op('Gather', [wpe, positions], { axis: 0 }));
+  const mask = causalPaddingMask(g, positions, attentionMask);
+  ctx.progress(0.05, 'embeddings');
+
+  for (let i = 0; i < s.layers; i++) {
+    throwIfAborted(signal);
+    const p = `h.${i}`;
+    const h = layerNormLayer(g, w, `${p}.ln_1`, x, H, s.eps);
+    const qkv = conv1dLayer(g, w, `${p}.attn.c_attn`, h, H, 3 * H);
+    const [q, k, v] = g.node('Split', [qkv, g.constInt64([H, H, H])], 3, { axis: -1 });
+    let scale = s.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1;
+    if (s.scaleByInverseLayerIdx) scale /= i + 1;
+    const attn = attend(
+      g,
+      splitHeads(g, q!, heads, headDim),
+      splitHeads(g, k!, heads, headDim),
+      splitHeads(g, v!, heads, headDim),
+      {
+        scale,
+        bias: mask.additive,
+        rowValid: mask.rowValid,
+      },
+    );
+    x = g.add(conv1dLayer(g, w, `${p}.attn.c_proj`, mergeHeads(g, attn, heads, headDim), H, H), x);
+    const h2 = layerNormLayer(g, w, `${p}.ln_2`, x, H, s.eps);
+    const inner = g.activation(conv1dLayer(g, w, `${p}.mlp.c_fc`, h2, H, s.inner), s.act);
+    x = g.add(x, conv1dLayer(g, w, `${p}.mlp.c_proj`, inner, s.inner, H));
+    ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
+  }
+  throwIfAborted(signal);
+  x = layerNormLayer(g, w, 'ln_f', x, H, s.eps);
+  // GPT2LMHeadModel ties lm_head to wte; an untied checkpoint carries lm_head.weight [vocab, hidden].
+  const head = s.tied ? wte : g.weight('lm_head.weight', w.get('lm_head.weight', [vocab, H]), [vocab, H]);
+  g.output('logits', 'float32', [BATCH, SEQ, vocab], logitsFromTable(g, x, head, ids, H, vocab));
+  ctx.progress(1, 'gpt2 built');
+}

@@ -1,0 +1,138 @@
+/**
+ * Helpers for the family specs: build a hf-tiny fixture from its config and model.safetensors, run
+ * the ONNX file with onnxruntime-node on the fixture's recorded inputs and measure the largest
+ * absolute difference to the recorded transformers outputs.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { SafetensorsFile } from '../../util/safetensors';
+import { buildOnnxModel, type BuildOnnxOptions, type BuildOnnxResult } from '../index';
+
+export interface FixtureIO {
+  inputs: Record<string, ort.Tensor>;
+  outputs: Record<string, { data: Float32Array; dims: number[] }>;
+}
+
+export function readFixtureIO(dir: string): FixtureIO {
+  const st = SafetensorsFile.open(join(dir, 'io.safetensors'));
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    const outputs: FixtureIO['outputs'] = {};
+    for (const name of st.names()) {
+      const e = st.get(name);
+      if (name.startsWith('input.')) {
+        const key = name.slice('input.'.length);
+        inputs[key] =
+          e.dtype === 'I64'
+            ? new ort.Tensor('int64', st.int64(name), e.shape)
+            : new ort.Tensor('float32', st.float32(name), e.shape);
+      } else if (name.startsWith('output.')) {
+        outputs[name.slice('output.'.length)] = { data: st.float32(name), dims: e.shape };
+      }
+    }
+    return { inputs, outputs };
+  } finally {
+    st.close();
+  }
+}
+
+export function readConfig(dir: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Builds the fixture in `dir` from its checkpoint into `outDir`. */
+export function buildFixture(
+  dir: string,
+  outDir: string,
+  extra: Partial<BuildOnnxOptions> = {},
+): Promise<BuildOnnxResult> {
+  return buildOnnxModel({
+    config: readConfig(dir),
+    outDir,
+    weights: 'safetensors',
+    safetensorsPaths: [join(dir, 'model.safetensors')],
+    ...extra,
+  });
+}
+
+/** Runs the model on one execution provider; returns the max abs error per recorded output. */
+export async function errorsAgainstFixture(
+  onnxPath: string,
+  io: FixtureIO,
+  executionProviders: string[],
+): Promise<Record<string, number>> {
+  const session = await ort.InferenceSession.create(onnxPath, {
+    executionProviders,
+    graphOptimizationLevel: 'all',
+  });
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of session.inputNames) feeds[name] = io.inputs[name]!;
+    const results = await session.run(feeds);
+    const errors: Record<string, number> = {};
+    for (const [name, ref] of Object.entries(io.outputs)) {
+      const got = results[name];
+      if (!got) throw new Error(`model has no output ${name}`);
+      expect(got.dims).toEqual(ref.dims);
+      errors[name] = maxAbsDiff(got.data as Float32Array, ref.data);
+    }
+    return errors;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Runs a model once on cpu (or another provider) and returns every output. */
+export async function runModel(
+  onnxPath: string,
+  feeds: Record<string, ort.Tensor>,
+  executionProviders: string[] = ['cpu'],
+): Promise<Record<string, ort.Tensor>> {
+  const session = await ort.InferenceSession.create(onnxPath, { executionProviders });
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+export function int64Tensor(rows: number[][]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(rows.flat().map((v) => BigInt(v))), [
+    rows.length,
+    rows[0]!.length,
+  ]);
+}
+
+/** Reads every tensor of a safetensors file as float32 (F32 checkpoints). */
+export function readAllFloat32(path: string): Record<string, { data: Float32Array; shape: number[] }> {
+  const st = SafetensorsFile.open(path);
+  try {
+    return Object.fromEntries(st.names().map((n) => [n, { data: st.float32(n), shape: st.get(n).shape }]));
+  } finally {
+    st.close();
+  }
+}
+
+export function allFinite(t: ort.Tensor): boolean {
+  return (t.data as Float32Array).every((v) => Number.isFinite(v));
+}

@@ -1,0 +1,272 @@
+/**
+ * T5 / Flan-T5 (T5Model semantics), faithful to transformers' modeling_t5:
+ * - shared embedding `shared.weight` for encoder and decoder (no scaling of the embeddings);
+ * - T5LayerNorm = RMS norm in float32, no mean subtraction, no bias;
+ * - attention without biases and WITHOUT 1/sqrt(d_kv) scaling; a relative position bias computed by
+ *   the first block's relative_attention_bias (bidirectional buckets in the encoder, unidirectional in
+ *   the decoder) plus the additive mask, shared by every block of the stack; cross-attention has no
+ *   position bias, only the encoder padding mask;
+ * - feed-forward per feed_forward_proj: `relu` → wo(relu(wi x)), `gated-gelu` → wo(gelu_new(wi_0 x) *
+ *   wi_1 x), and generally `[gated-]<act>`;
+ * - encoder final_layer_norm, decoder final_layer_norm → last_hidden_state of the decoder.
+ * Inputs input_ids, attention_mask [batch_size, sequence_length] and decoder_input_ids
+ * [batch_size, decoder_sequence_length]; the decoder self-attention is causal (no decoder mask input,
+ * as T5Model uses when decoder_attention_mask is not given).
+ *
+ * Masks are additive with the most negative finite value (transformers' eager path): a padded key
+ * contributes exactly 0 to any query that has an unpadded key.
+ */
+import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
+import type { ConfigReader } from '../config';
+import type { GraphBuilder } from '../graph';
+import type { WeightSource } from '../weights';
+import { linearLayer } from './layers';
+import { BATCH, SEQ, attend, mergeHeads, rmsNorm, sequencePositions, splitHeads } from './decoder-common';
+import type { FamilyContext, FamilyModule } from './types';
+
+export const DECODER_SEQ = 'decoder_sequence_length';
+
+export interface T5Spec {
+  vocab: number;
+  dModel: number;
+  dKv: number;
+  dFf: number;
+  layers: number;
+  decoderLayers: number;
+  heads: number;
+  buckets: number;
+  maxDistance: number;
+  eps: number;
+  act: string;
+  gated: boolean;
+}
+
+export function t5Spec(config: ConfigReader): T5Spec {
+  const proj = config.str('feed_forward_proj', 'relu');
+  const parts = proj.split('-');
+  if ((parts.length > 1 && parts[0] !== 'gated') || parts.length > 2) {
+    throw new CoreError(
+      ErrorCode.INVALID_MODEL,
+      `t5: feed_forward_proj "${proj}" is not [gated-]{activation}`,
+    );
+  }
+  const layers = config.int('num_layers');
+  return {
+    vocab: config.int('vocab_size'),
+    dModel: config.int('d_model'),
+    dKv: config.int('d_kv'),
+    dFf: config.int('d_ff'),
+    layers,
+    decoderLayers: config.int('num_decoder_layers', layers),
+    heads: config.int('num_heads'),
+    buckets: config.int('relative_attention_num_buckets', 32),
+    maxDistance: config.int('relative_attention_max_distance', 128),
+    eps: config.num('layer_norm_epsilon', 1e-6),
+    // T5Config: "gated-gelu" means gelu_new for backwards compatibility.
+    act: proj === 'gated-gelu' ? 'gelu_new' : parts[parts.length - 1]!,
+    gated: parts[0] === 'gated',
+  };
+}
+
+const f32 = Math.fround;
+
+/** transformers' T5Attention._relative_position_bucket for one relative position (memory - context). */
+export function relativePositionBucket(
+  relativePosition: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): number {
+  let buckets = 0;
+  let n = numBuckets;
+  let rp = relativePosition;
+  if (bidirectional) {
+    n = Math.floor(n / 2);
+    if (rp > 0) buckets += n;
+    rp = Math.abs(rp);
+  } else {
+    rp = -Math.min(rp, 0);
+  }
+  const maxExact = Math.floor(n / 2);
+  if (rp < maxExact) return buckets + rp;
+  // log(rp.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact), in float32
+  const scaled = f32(
+    f32(f32(Math.log(f32(rp / maxExact))) / f32(Math.log(maxDistance / maxExact))) * (n - maxExact),
+  );
+  return buckets + Math.min(maxExact + Math.trunc(scaled), n - 1);
+}
+
+/**
+ * The bucket of every relative position in [-bound, bound] (index = position + bound). Buckets are
+ * constant beyond max_distance, so the graph clamps relative positions to ±bound and gathers.
+ */
+export function bucketTable(
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): { table: BigInt64Array; bound: number } {
+  const n = bidirectional ? Math.floor(numBuckets / 2) : numBuckets;
+  if (maxDistance < Math.floor(n / 2)) {
+    throw new CoreError(
+      ErrorCode.INVALID_MODEL,
+      `t5: relative_attention_max_distance ${maxDistance} is below the exact range ${Math.floor(n / 2)}`,
+    );
+  }
+  const bound = maxDistance;
+  const table = new BigInt64Array(2 * bound + 1);
+  for (let i = 0; i < table.length; i++) {
+    table[i] = BigInt(relativePositionBucket(i - bound, bidirectional, numBuckets, maxDistance));
+  }
+  return { table, bound };
+}
+
+/** compute_bias: [1, heads, q, k] from relative_attention_bias.weight [buckets, heads]. */
+function relativeBias(
+  g: GraphBuilder,
+  w: WeightSource,
+  s: T5Spec,
+  name: string,
+  qPositions: string,
+  kPositions: string,
+  bidirectional: boolean,
+): string {
+  const weight = g.weight(name, w.get(name, [s.buckets, s.heads]), [s.buckets, s.heads]);
+  const { table, bound } = bucketTable(bidirectional, s.buckets, s.maxDistance);
+  const tableName = g.constInt64([...table], [table.length]);
+  const rel = g.sub(g.unsqueeze(kPositions, [0]), g.unsqueeze(qPositions, [1])); // memory - context [q, k]
+  const clamped = g.op('Min', [g.op('Max', [rel, g.constInt64([-bound], [])]), g.constInt64([bound], [])]);
+  const buckets = g.op('Gather', [tableName, g.add(clamped, g.constInt64([bound], []))], { axis: 0 });
+  const values = g.op('Gather', [weight, buckets], { axis: 0 }); // [q, k, heads]
+  return g.unsqueeze(g.transpose(values, [2, 0, 1]), [0]);
+}
+
+interface AttnNames {
+  prefix: string;
+}
+
+/** T5Attention without scaling: o(softmax(q k^T + positionBias) v). */
+function t5Attention(
+  g: GraphBuilder,
+  w: WeightSource,
+  s: T5Spec,
+  { prefix }: AttnNames,
+  x: string,
+  kv: string,
+  positionBias: string,
+): string {
+  const inner = s.heads * s.dKv;
+  const proj = (n: string, input: string) =>
+    splitHeads(g, linearLayer(g, w, `${prefix}.${n}`, input, s.dModel, inner, false), s.heads, s.dKv);
+  const ctx = attend(g, proj('q', x), proj('k', kv), proj('v', kv), {
+    scale: 1,
+    bias: positionBias,
+    softmaxFp32: true,
+  });
+  return linearLayer(g, w, `${prefix}.o`, mergeHeads(g, ctx, s.heads, s.dKv), inner, s.dModel, false);
+}
+
+/** T5DenseActDense / T5DenseGatedActDense. */
+function t5FeedForward(g: GraphBuilder, w: WeightSource, s: T5Spec, prefix: string, x: string): string {
+  const lin = (n: string, input: string, inF: number, outF: number) =>
+    linearLayer(g, w, `${prefix}.${n}`, input, inF, outF, false);
+  const h = s.gated
+    ? g.mul(g.activation(lin('wi_0', x, s.dModel, s.dFf), s.act), lin('wi_1', x, s.dModel, s.dFf))
+    : g.activation(lin('wi', x, s.dModel, s.dFf), s.act);
+  return lin('wo', h, s.dFf, s.dModel);
+}
+
+/** (1 - mask) * min as [batch, 1, 1, seq]. */
+function paddingBias(g: GraphBuilder, mask: string): string {
+  const inverted = g.sub(g.constFloat(1), g.castCompute(mask));
+  return g.unsqueeze(g.mul(inverted, g.constFloat(g.minValue)), [1, 2]);
+}
+
+/** The embedding table: shared.weight, or a checkpoint's encoder.embed_tokens.weight when it lacks it. */
+function sharedEmbedding(g: GraphBuilder, w: WeightSource, s: T5Spec): string {
+  const name =
+    w.has('shared.weight') || !w.has('encoder.embed_tokens.weight')
+      ? 'shared.weight'
+      : 'encoder.embed_tokens.weight';
+  return g.weight(name, w.get(name, [s.vocab, s.dModel]), [s.vocab, s.dModel]);
+}
+
+export function buildT5(ctx: FamilyContext): void {
+  const { g, weights: w, signal } = ctx;
+  const s = t5Spec(ctx.config);
+  const total = s.layers + s.decoderLayers;
+
+  const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
+  const mask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
+  const decIds = g.input('decoder_input_ids', 'int64', [BATCH, DECODER_SEQ]);
+  const shared = sharedEmbedding(g, w, s);
+
+  // Encoder: position bias (bidirectional buckets) + padding mask, computed once for every block.
+  const encPos = sequencePositions(g, ids);
+  const encMask = paddingBias(g, mask);
+  const encBias = g.add(
+    relativeBias(
+      g,
+      w,
+      s,
+      'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+      encPos,
+      encPos,
+      true,
+    ),
+    encMask,
+  );
+  let x = g.op('Gather', [shared, ids], { axis: 0 });
+  for (let i = 0; i < s.layers; i++) {
+    throwIfAborted(signal);
+    const p = `encoder.block.${i}.layer`;
+    const h = rmsNorm(g, w, `${p}.0.layer_norm.weight`, x, s.dModel, s.eps);
+    x = g.add(x, t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, encBias));
+    const h2 = rmsNorm(g, w, `${p}.1.layer_norm.weight`, x, s.dModel, s.eps);
+    x = g.add(x, t5FeedForward(g, w, s, `${p}.1.DenseReluDense`, h2));
+    ctx.progress((0.95 * (i + 1)) / total, `encoder block ${i + 1}/${s.layers}`);
+  }
+  const encoded = rmsNorm(g, w, 'encoder.final_layer_norm.weight', x, s.dModel, s.eps);
+
+  // Decoder: unidirectional buckets + causal mask; cross-attention sees only the encoder padding mask.
+  const decPos = sequencePositions(g, decIds);
+  const causal = g.op('Where', [
+    g.op('LessOrEqual', [g.unsqueeze(decPos, [0]), g.unsqueeze(decPos, [1])]),
+    g.constFloat(0),
+    g.constFloat(g.minValue),
+  ]); // [T, T]
+  const decBias = g.add(
+    relativeBias(
+      g,
+      w,
+      s,
+      'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+      decPos,
+      decPos,
+      false,
+    ),
+    causal,
+  );
+  let y = g.op('Gather', [shared, decIds], { axis: 0 });
+  for (let i = 0; i < s.decoderLayers; i++) {
+    throwIfAborted(signal);
+    const p = `decoder.block.${i}.layer`;
+    const h = rmsNorm(g, w, `${p}.0.layer_norm.weight`, y, s.dModel, s.eps);
+    y = g.add(y, t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, decBias));
+    const h2 = rmsNorm(g, w, `${p}.1.layer_norm.weight`, y, s.dModel, s.eps);
+    y = g.add(y, t5Attention(g, w, s, { prefix: `${p}.1.EncDecAttention` }, h2, encoded, encMask));
+    const h3 = rmsNorm(g, w, `${p}.2.layer_norm.weight`, y, s.dModel, s.eps);
+    y = g.add(y, t5FeedForward(g, w, s, `${p}.2.DenseReluDense`, h3));
+    ctx.progress((0.95 * (s.layers + i + 1)) / total, `decoder block ${i + 1}/${s.decoderLayers}`);
+  }
+  throwIfAborted(signal);
+  y = rmsNorm(g, w, 'decoder.final_layer_norm.weight', y, s.dModel, s.eps);
+  g.output('last_hidden_state', 'float32', [BATCH, DECODER_SEQ, s.dModel], y);
+  ctx.progress(1, 't5 built');
+}
+
+export const t5Family: FamilyModule = {
+  family: 'encoder-decoder',
+  modelTypes: ['t5'],
+  weightPrefixes: () => [''],
+  build: buildT5,
+};

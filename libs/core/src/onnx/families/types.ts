@@ -1,0 +1,27 @@
+/**
+ * The contract between buildOnnxModel and one architecture family. A family module adds inputs,
+ * nodes, weights and outputs to the GraphBuilder it is given; buildOnnxModel opens the weights,
+ * saves the graph and reports. Register a module in ./index.ts (one line).
+ */
+import type { ModelFamily } from '../../models/registry';
+import type { ConfigReader } from '../config';
+import type { GraphBuilder } from '../graph';
+import type { WeightSource } from '../weights';
+
+export interface FamilyContext {
+  g: GraphBuilder;
+  config: ConfigReader;
+  weights: WeightSource;
+  signal?: AbortSignal;
+  /** Progress within the family's build, 0..1 (buildOnnxModel rescales it). */
+  progress(fraction: number, step: string): void;
+}
+
+export interface FamilyModule {
+  readonly family: ModelFamily;
+  /** The config.json model_type values this module builds. */
+  readonly modelTypes: readonly string[];
+  /** Prefixes a checkpoint of this model_type may put before base-model tensor names ('' first). */
+  weightPrefixes(modelType: string): string[];
+  build(ctx: FamilyContext): void | Promise<void>;
+}

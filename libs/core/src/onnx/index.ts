@@ -1,0 +1,103 @@
+/**
+ * buildOnnxModel: a Hugging Face config (+ optional safetensors checkpoint) → model.onnx with every
+ * weight in model.onnx.data, built by the family module registered for the config's model_type.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoreError, ErrorCode, throwIfAborted } from '../errors';
+import type { TensorSpec } from '../types';
+import type { ModelFamily } from '../models/registry';
+import { ConfigReader, type HfConfig } from './config';
+import { buildableModelTypes, familyModuleFor } from './families';
+import { DATA_FILE, GraphBuilder, MODEL_FILE, type Precision } from './graph';
+import { createWeightSource } from './weights';
+
+export * from './graph';
+export * from './weights';
+export { ConfigReader, type HfConfig } from './config';
+export { FAMILY_MODULES, buildableModelTypes, familyModuleFor } from './families';
+export type { FamilyContext, FamilyModule } from './families';
+
+export interface BuildOnnxOptions {
+  /** Hugging Face config.json (with model_type). */
+  config: Record<string, unknown>;
+  outDir: string;
+  weights: 'random' | 'safetensors';
+  /** model.safetensors, every shard, or model.safetensors.index.json. */
+  safetensorsPaths?: string[];
+  precision?: Precision;
+  /** Seed of random weights. */
+  seed?: number;
+  onProgress?: (fraction: number, step: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface BuildOnnxResult {
+  onnxPath: string;
+  dataPath: string;
+  family: ModelFamily;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Elements in the model's weights. */
+  parameters: number;
+  /** Bytes written (model.onnx + model.onnx.data). */
+  bytesWritten: number;
+}
+
+export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxResult> {
+  const config = new ConfigReader(opts.config as HfConfig);
+  const modelType = typeof opts.config.model_type === 'string' ? opts.config.model_type : undefined;
+  if (!modelType) throw new CoreError(ErrorCode.INVALID_MODEL, 'config has no model_type');
+  const module = familyModuleFor(modelType);
+  if (!module) {
+    throw new CoreError(
+      ErrorCode.UNKNOWN_MODEL,
+      `no ONNX builder for model_type "${modelType}"; supported: ${buildableModelTypes().join(', ')}`,
+    );
+  }
+  const report = opts.onProgress ?? (() => undefined);
+  throwIfAborted(opts.signal);
+  report(0, `building ${modelType} (${module.family}) graph`);
+
+  const weights = createWeightSource({
+    weights: opts.weights,
+    safetensorsPaths: opts.safetensorsPaths,
+    seed: opts.seed,
+    std: config.num('initializer_range', 0.02),
+    prefixes: module.weightPrefixes(modelType),
+  });
+  const g = new GraphBuilder(modelType, {
+    outDir: opts.outDir,
+    precision: opts.precision ?? 'fp32',
+    metadata: { model_type: modelType, family: module.family, weights: opts.weights },
+  });
+  try {
+    await module.build({
+      g,
+      config,
+      weights,
+      signal: opts.signal,
+      progress: (f, step) => report(Math.min(0.95, Math.max(0, f) * 0.95), step),
+    });
+    throwIfAborted(opts.signal);
+    report(0.96, 'writing model.onnx');
+    const saved = await g.save();
+    report(1, 'done');
+    return {
+      onnxPath: saved.onnxPath,
+      dataPath: saved.dataPath,
+      family: module.family,
+      inputs: saved.inputs,
+      outputs: saved.outputs,
+      parameters: saved.parameters,
+      bytesWritten: saved.bytesWritten,
+    };
+  } catch (err) {
+    g.abort();
+    rmSync(join(opts.outDir, MODEL_FILE), { force: true });
+    rmSync(join(opts.outDir, DATA_FILE), { force: true });
+    throw err;
+  } finally {
+    weights.close();
+  }
+}

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './compare';
+export * from './golden';
+export * from './junit';
+export * from './run-tests';

@@ -1,0 +1,87 @@
+/** The Test core's request and result contracts (snake_case results: they go out as JSON as they are). */
+import type { BackendName, HardwareBackend, ModelImplementation } from '../types';
+
+export const TEST_TYPES = ['basic', 'comprehensive', 'fault_tolerance'] as const;
+export type TestType = (typeof TEST_TYPES)[number];
+
+export function isTestType(v: unknown): v is TestType {
+  return typeof v === 'string' && (TEST_TYPES as readonly string[]).includes(v);
+}
+
+export const TEST_TYPE_DESCRIPTIONS: Record<TestType, string> = {
+  basic:
+    'Per backend: detect, load (timed), one inference on generated inputs, output names/dtypes/shapes against the declared outputs, finite values, a short latency probe.',
+  comprehensive:
+    'basic + batch sizes x sequence lengths, determinism (bitwise on CPU), agreement of every backend with CPU, golden inputs/outputs (io.safetensors) when present, latency (median of >= 20 runs).',
+  fault_tolerance:
+    'Missing input, wrong dtype, wrong rank, ids out of range, empty batch, a truncated model file and a cancelled run: each must end in a cleanly captured error, and the session must still give the reference output afterwards.',
+};
+
+export interface TestTolerance {
+  /** Max abs error against io.safetensors on CPU (default 1e-4). */
+  golden?: number;
+  /** Max abs error of a non-CPU backend against CPU, and against the golden outputs (default 1e-3). */
+  agreement?: number;
+}
+
+export const DEFAULT_TOLERANCE: Required<TestTolerance> = { golden: 1e-4, agreement: 1e-3 };
+
+export interface TestRequest {
+  modelName: string;
+  /** Already loaded with loadImplementation. */
+  model: ModelImplementation;
+  /** io.safetensors with `input.<name>` / `output.<name>` tensors. */
+  goldenPath?: string;
+  hardware: BackendName[];
+  testType: TestType;
+  /** comprehensive: batch sizes (default 1, 2, 4) where the model has a batch axis. */
+  batchSizes?: number[];
+  /** comprehensive: sequence lengths (default 8, 32) where the model has a sequence axis. */
+  sequenceLengths?: number[];
+  tolerance?: TestTolerance;
+  /** The model's .onnx file for the truncated-copy check (default: metadata.onnxPath). */
+  modelPath?: string;
+  /** Where the truncated copy is written (default: a fresh folder under the OS temp dir). */
+  tmpDir?: string;
+  /** Latency probe runs (default 5 for basic and fault_tolerance, 20 for comprehensive; at least 20 there). */
+  latencyRuns?: number;
+  /** Input seed (default 42). */
+  seed?: number;
+}
+
+export interface TestDeps {
+  backends: Map<BackendName, HardwareBackend>;
+}
+
+export type CheckStatus = 'passed' | 'failed' | 'skipped';
+
+export interface TestDetail {
+  name: string;
+  backend: BackendName;
+  status: CheckStatus;
+  duration_ms: number;
+  message?: string;
+  metrics?: Record<string, unknown>;
+}
+
+export interface BackendPerformance {
+  /** Median latency of one inference on the reference inputs, ms. */
+  latency_ms: number;
+  /** Items (batch rows) per second at that median. */
+  throughput_items_per_sec: number;
+  /** Process RSS right after the model was loaded on this backend, MiB. */
+  memory_mb: number;
+}
+
+export interface TestResults {
+  status: 'passed' | 'failed';
+  model_name: string;
+  hardware: BackendName[];
+  test_type: TestType;
+  started_at: string;
+  completed_at: string;
+  duration_s: number;
+  summary: { tests_passed: number; tests_failed: number; tests_skipped: number };
+  test_details: TestDetail[];
+  performance_metrics: Partial<Record<BackendName, BackendPerformance>>;
+}

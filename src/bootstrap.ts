@@ -1,0 +1,55 @@
+/** Builds the Fastify-based Nest application from a validated config (used by main, the CLI and e2e specs). */
+import { mkdirSync } from 'node:fs';
+import helmet from '@fastify/helmet';
+import { LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module';
+import { AppConfig } from './common/config/app-config';
+import { VERSION } from './common/version';
+import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
+
+const LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
+  silent: false,
+  error: ['error', 'fatal'],
+  warn: ['error', 'fatal', 'warn'],
+  log: ['error', 'fatal', 'warn', 'log'],
+  debug: ['error', 'fatal', 'warn', 'log', 'debug'],
+};
+
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
+    logger: LEVELS[config.logLevel],
+    abortOnError: false,
+  });
+  await app.register(helmet, {
+    // Swagger UI needs inline scripts and styles.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  if (config.corsOrigins) app.enableCors({ origin: config.corsOrigins });
+  app.useWebSocketAdapter(new PrefixWsAdapter(app));
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('IPFS Accelerate')
+      .setDescription('Generate, test and benchmark ONNX model implementations on CPU, CUDA and WebGPU.')
+      .setVersion(VERSION)
+      .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'api-key')
+      .addSecurityRequirements('api-key')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+  return app;
+}

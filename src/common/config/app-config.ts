@@ -1,0 +1,164 @@
+/**
+ * Configuration: read from the environment once at start-up, validated, frozen into one typed
+ * object. Nothing else in the server reads process.env.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { BACKEND_NAMES, BackendName, isBackendName } from '../../../libs/core/src/types';
+
+export const COMPONENTS = ['test', 'generator', 'benchmark'] as const;
+export type Component = (typeof COMPONENTS)[number];
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface AppConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Generated models, SQLite file, temporary copies. */
+  readonly dataDir: string;
+  /** Extra folders a client may name models in (DATA_DIR is always allowed). */
+  readonly modelRoots: string[];
+  /** Backends the server offers; a request for another is unavailable. */
+  readonly hardware: BackendName[];
+  readonly queue: {
+    readonly driver: 'embedded' | 'bullmq';
+    readonly redisUrl?: string;
+    /** Key prefix in Redis, so several deployments (or test runs) can share one server. */
+    readonly prefix: string;
+    /** Concurrent jobs per queue in one process. */
+    readonly concurrency: Record<Component, number>;
+  };
+  readonly database: { readonly url?: string; readonly sqlitePath: string };
+  readonly apiKey?: string;
+  readonly corsOrigins: string[] | boolean;
+  readonly bodyLimitBytes: number;
+  readonly components: Component[];
+  readonly role: Role;
+  /** Time limit for opening a tiny session on each execution provider. */
+  readonly detectTimeoutMs: number;
+  readonly logLevel: 'silent' | 'error' | 'warn' | 'log' | 'debug';
+  /** Environment facts the backends word their reasons with. */
+  readonly environment: { XDG_RUNTIME_DIR?: string; LD_LIBRARY_PATH?: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(/[,:;]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function int(env: Env, key: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${key} must be an integer in [${min}, ${max}], got "${raw}"`);
+    return fallback;
+  }
+  return n;
+}
+
+function oneOf<T extends string>(
+  env: Env,
+  key: string,
+  allowed: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    problems.push(`${key} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
+  }
+  return raw as T;
+}
+
+/** Reads and validates the configuration; throws ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig> = {}): AppConfig {
+  const problems: string[] = [];
+  const dataDir = resolve(env.DATA_DIR || './data');
+  const modelRoots = list(env.MODEL_ROOTS).map((r) => resolve(r));
+  for (const r of list(env.MODEL_ROOTS))
+    if (!isAbsolute(r)) problems.push(`MODEL_ROOTS entries must be absolute paths, got "${r}"`);
+
+  const hardwareNames = env.HARDWARE ? list(env.HARDWARE) : [...BACKEND_NAMES];
+  const hardware: BackendName[] = [];
+  for (const h of hardwareNames) {
+    if (isBackendName(h)) hardware.push(h);
+    else problems.push(`HARDWARE entries must be among ${BACKEND_NAMES.join(', ')}, got "${h}"`);
+  }
+  if (hardwareNames.length === 0) problems.push('HARDWARE must name at least one backend');
+
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
+    problems.push(`REDIS_URL must start with redis:// or rediss://`);
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^(postgres(ql)?|sqlite):/.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be postgres://... or sqlite:<path>');
+  }
+  const sqlitePath = databaseUrl?.startsWith('sqlite:')
+    ? databaseUrl.slice('sqlite:'.length) === ':memory:'
+      ? ':memory:'
+      : resolve(databaseUrl.slice('sqlite:'.length))
+    : resolve(dataDir, 'ipfs-accelerate.sqlite');
+
+  const components = env.COMPONENTS ? list(env.COMPONENTS) : [...COMPONENTS];
+  for (const c of components) {
+    if (!(COMPONENTS as readonly string[]).includes(c))
+      problems.push(`COMPONENTS entries must be among ${COMPONENTS.join(', ')}, got "${c}"`);
+  }
+
+  const apiKey = env.API_KEY || undefined;
+  if (apiKey !== undefined && apiKey.length < 8) problems.push('API_KEY must be at least 8 characters');
+
+  const cors = env.CORS_ORIGINS;
+  const corsOrigins: string[] | boolean =
+    cors === undefined || cors === ''
+      ? false
+      : cors === '*'
+        ? true
+        : cors
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
+
+  const config: AppConfig = {
+    host: env.HOST || '0.0.0.0',
+    port: int(env, 'PORT', 8000, 0, 65535, problems),
+    dataDir,
+    modelRoots,
+    hardware,
+    queue: {
+      driver: redisUrl ? 'bullmq' : 'embedded',
+      redisUrl,
+      prefix: env.QUEUE_PREFIX || 'ipfs-accelerate',
+      concurrency: {
+        test: int(env, 'TEST_CONCURRENCY', 2, 1, 64, problems),
+        generator: int(env, 'GENERATOR_CONCURRENCY', 1, 1, 64, problems),
+        benchmark: int(env, 'BENCHMARK_CONCURRENCY', 1, 1, 64, problems),
+      },
+    },
+    database: { url: databaseUrl, sqlitePath },
+    apiKey,
+    corsOrigins,
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
+    components: components.filter((c): c is Component => (COMPONENTS as readonly string[]).includes(c)),
+    role: oneOf(env, 'ROLE', ROLES, 'all', problems),
+    detectTimeoutMs: int(env, 'DETECT_TIMEOUT_MS', 30_000, 100, 600_000, problems),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['silent', 'error', 'warn', 'log', 'debug'] as const, 'log', problems),
+    environment: { XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR, LD_LIBRARY_PATH: env.LD_LIBRARY_PATH },
+    ...overrides,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,160 @@
+/**
+ * Runs one job through the shared lifecycle: queued → running → completed | failed | cancelled |
+ * timeout. Both queue drivers call this; suites only supply a JobHandler.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/errors';
+import type { ProgressReport } from '../../../libs/core/src/types';
+import { OperationEvents } from '../operations/operation-events';
+import { OperationError, OperationRecord, OperationStatus } from '../operations/operation.types';
+import { OperationsRepository } from '../store/operations.repository';
+import { DeviceLocks } from './device-locks';
+import { JobRegistry } from './job-registry';
+import { JobName, JobOf } from './job.types';
+
+export interface ExecuteHooks {
+  /** Aborts the run from the driver (e.g. a worker shutting down). */
+  signal?: AbortSignal;
+  /** Extra progress sink (BullMQ: job.updateProgress). */
+  onProgress?: (report: ProgressReport) => void;
+}
+
+const PROGRESS_WRITE_INTERVAL_MS = 200;
+
+@Injectable()
+export class JobExecutor {
+  private readonly logger = new Logger('JobExecutor');
+  private readonly running = new Map<string, AbortController>();
+  private readonly locks = new DeviceLocks();
+
+  constructor(
+    private readonly repo: OperationsRepository,
+    private readonly registry: JobRegistry,
+    @Inject(OperationEvents) private readonly events: OperationEvents,
+  ) {}
+
+  /** Aborts an operation if this process runs it. */
+  abortLocal(
+    id: string,
+    reason: CoreError = new CoreError(ErrorCode.CANCELLED, 'cancelled by request'),
+  ): boolean {
+    const c = this.running.get(id);
+    if (!c) return false;
+    c.abort(reason);
+    return true;
+  }
+
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async execute(job: JobOf<JobName>, hooks: ExecuteHooks = {}): Promise<OperationStatus | undefined> {
+    const id = job.data.operationId;
+    const op = await this.repo.get(id, true);
+    if (!op) {
+      this.logger.warn(`job ${job.name} for unknown operation ${id} dropped`);
+      return undefined;
+    }
+    if (op.status !== 'queued' && op.status !== 'running') return op.status; // cancelled while queued, or done
+    const handler = this.registry.get(job.name);
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    const onDriverAbort = () => controller.abort(hooks.signal?.reason);
+    hooks.signal?.addEventListener('abort', onDriverAbort, { once: true });
+    let releaseDevices: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const devices = handler.exclusiveDevices?.(op) ?? [];
+      if (devices.length) {
+        await this.setProgress(op, { progress: 0, step: `waiting for device ${devices.join(', ')}` }, true);
+        releaseDevices = await this.locks.acquire(devices, controller.signal);
+      }
+      const startedAt = new Date();
+      const timeoutS = typeof op.request.timeout === 'number' ? op.request.timeout : undefined;
+      const running = await this.repo.update(id, ['queued', 'running'], {
+        status: 'running',
+        started_at: startedAt.toISOString(),
+        current_step: 'starting',
+        attempts: op.attempts + 1,
+        deadline_at: timeoutS ? new Date(startedAt.getTime() + timeoutS * 1000).toISOString() : null,
+      });
+      if (!running) return (await this.repo.get(id, true))?.status;
+      this.events.changed(id);
+      if (timeoutS) {
+        timer = setTimeout(
+          () => controller.abort(new CoreError(ErrorCode.TIMEOUT, `timed out after ${timeoutS} s`)),
+          timeoutS * 1000,
+        );
+      }
+      const result = await handler.process(running, {
+        signal: controller.signal,
+        onProgress: (report) => {
+          void this.setProgress(running, report, false);
+          hooks.onProgress?.(report);
+        },
+      });
+      if (controller.signal.aborted) throw controller.signal.reason;
+      await this.finish(id, 'completed', { result, progress: 1, current_step: 'completed' });
+      return 'completed';
+    } catch (err) {
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
+      const { status, error } = classify(reason, err);
+      if (status === 'failed' && !(err instanceof CoreError))
+        this.logger.error(`${job.name} ${id} failed`, err as Error);
+      await this.finish(id, status, { error, current_step: status });
+      return status;
+    } finally {
+      if (timer) clearTimeout(timer);
+      releaseDevices?.();
+      hooks.signal?.removeEventListener('abort', onDriverAbort);
+      this.running.delete(id);
+    }
+  }
+
+  private readonly lastWrite = new Map<string, number>();
+
+  private async setProgress(op: OperationRecord, report: ProgressReport, force: boolean): Promise<void> {
+    const progress = Math.max(0, Math.min(1, Number.isFinite(report.progress) ? report.progress : 0));
+    const now = Date.now();
+    const last = this.lastWrite.get(op.id) ?? 0;
+    if (!force && now - last < PROGRESS_WRITE_INTERVAL_MS && progress < 1) {
+      // Keep the in-memory status live between database writes.
+      this.repo.patchCached(op.id, { progress, current_step: report.step });
+      this.events.changed(op.id);
+      return;
+    }
+    this.lastWrite.set(op.id, now);
+    try {
+      await this.repo.update(op.id, ['queued', 'running'], { progress, current_step: report.step });
+    } catch (err) {
+      this.logger.warn(`progress write for ${op.id} failed: ${errorMessage(err)}`);
+    }
+    this.events.changed(op.id);
+  }
+
+  private async finish(id: string, status: OperationStatus, patch: Partial<OperationRecord>): Promise<void> {
+    this.lastWrite.delete(id);
+    await this.repo.update(id, ['queued', 'running'], {
+      ...patch,
+      status,
+      finished_at: new Date().toISOString(),
+    });
+    this.events.changed(id);
+  }
+}
+
+function classify(reason: unknown, err: unknown): { status: OperationStatus; error: OperationError } {
+  if (reason instanceof CoreError && reason.code === ErrorCode.TIMEOUT) {
+    return { status: 'timeout', error: { code: ErrorCode.TIMEOUT, message: reason.message } };
+  }
+  if (reason instanceof CoreError && reason.code === ErrorCode.CANCELLED) {
+    return { status: 'cancelled', error: { code: ErrorCode.CANCELLED, message: reason.message } };
+  }
+  if (err instanceof CoreError) {
+    return {
+      status: 'failed',
+      error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+    };
+  }
+  return { status: 'failed', error: { code: ErrorCode.INTERNAL, message: errorMessage(err) } };
+}

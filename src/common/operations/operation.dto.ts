@@ -1,0 +1,80 @@
+/** Request and response shapes shared by every suite's status, list and cancel routes. */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { OPERATION_STATUSES, OperationStatus, OperationStatusView } from './operation.types';
+
+export class OperationErrorDto {
+  code: string;
+  message: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  details?: unknown;
+}
+
+export class OperationStatusDto implements OperationStatusView {
+  id: string;
+  @ApiProperty({ enum: ['test', 'generator', 'benchmark'] })
+  kind: 'test' | 'generator' | 'benchmark';
+  @ApiProperty({ enum: OPERATION_STATUSES })
+  status: OperationStatus;
+  model_name: string;
+  /** 0..1 */
+  progress: number;
+  @ApiProperty({ type: String, nullable: true })
+  current_step: string | null;
+  created_at: string;
+  @ApiProperty({ type: String, nullable: true })
+  started_at: string | null;
+  @ApiProperty({ type: String, nullable: true })
+  finished_at: string | null;
+  @ApiProperty({ type: Number, nullable: true })
+  elapsed_s: number | null;
+  @ApiProperty({ type: Number, nullable: true })
+  eta_s: number | null;
+  /** How many times a worker started it (more than 1 after a retry). */
+  attempts: number;
+  error?: OperationErrorDto;
+}
+
+export class ListOperationsQueryDto {
+  @IsOptional()
+  @IsIn(OPERATION_STATUSES)
+  status?: OperationStatus;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  model?: string;
+
+  /** ISO 8601 instant: only operations created at or after it. */
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  since?: string;
+
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  /** The next_cursor of the previous page. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor must be a next_cursor this server returned' })
+  cursor?: string;
+}
+
+export class CancelResponseDto {
+  cancelled: boolean;
+  status: OperationStatusDto;
+}
+
+export class AcceptedDto {
+  @ApiProperty({ enum: OPERATION_STATUSES })
+  status: OperationStatus;
+  message: string;
+  /** When the operation was accepted (it starts when a worker is free). */
+  started_at: string;
+}

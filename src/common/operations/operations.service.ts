@@ -1,0 +1,170 @@
+/** Ids, lifecycle, status, results, cancel and list: written once for all suites. */
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
+import { JobExecutor } from '../jobs/job-executor';
+import { JobQueue } from '../jobs/job-queue';
+import { JOB_QUEUE, JobName } from '../jobs/job.types';
+import { InvalidCursorError, ListPage, OperationsRepository } from '../store/operations.repository';
+import { OperationEvents } from './operation-events';
+import { isTerminal, OperationKind, OperationRecord, OperationStatus } from './operation.types';
+
+export interface ListQuery {
+  status?: OperationStatus;
+  model?: string;
+  since?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+@Injectable()
+export class OperationsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Operations');
+
+  constructor(
+    private readonly repo: OperationsRepository,
+    private readonly queue: JobQueue,
+    private readonly executor: JobExecutor,
+    @Inject(OperationEvents) private readonly events: OperationEvents,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Stores the operation as `queued`, then hands its job to the queue. The operation is durable
+   * before this resolves, so the 202 that follows never announces something that could vanish.
+   */
+  async start(job: JobName, modelName: string, request: Record<string, unknown>): Promise<OperationRecord> {
+    const now = new Date().toISOString();
+    const op: OperationRecord = {
+      id: randomUUID(),
+      kind: JOB_QUEUE[job],
+      status: 'queued',
+      model_name: modelName,
+      request,
+      progress: 0,
+      current_step: 'queued',
+      result: null,
+      error: null,
+      attempts: 0,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+      updated_at: now,
+      deadline_at: null,
+    };
+    try {
+      await this.repo.insert(op);
+    } catch (err) {
+      throw new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${(err as Error).message}`);
+    }
+    try {
+      await this.queue.enqueue({ name: job, data: { operationId: op.id } });
+    } catch (err) {
+      await this.repo.update(op.id, ['queued'], {
+        status: 'failed',
+        finished_at: new Date().toISOString(),
+        error: { code: ErrorCode.QUEUE_UNAVAILABLE, message: (err as Error).message },
+      });
+      throw new CoreError(
+        ErrorCode.QUEUE_UNAVAILABLE,
+        `the job queue is unavailable: ${(err as Error).message}`,
+      );
+    }
+    return op;
+  }
+
+  async get(kind: OperationKind, id: string): Promise<OperationRecord> {
+    const op = await this.repo.get(id);
+    if (!op || op.kind !== kind)
+      throw new CoreError(ErrorCode.NOT_FOUND, `no ${kind} operation with id ${id}`);
+    return op;
+  }
+
+  /** The stored result; NOT_FINISHED (409) while it is not done. */
+  async result(kind: OperationKind, id: string): Promise<{ op: OperationRecord; result: unknown }> {
+    const op = await this.get(kind, id);
+    if (op.status === 'completed') return { op, result: op.result };
+    if (isTerminal(op.status)) {
+      throw new CoreError(ErrorCode.UNPROCESSABLE, `${kind} operation ${id} ended ${op.status}: no results`, {
+        status: op.status,
+        error: op.error,
+      });
+    }
+    throw new CoreError(
+      ErrorCode.NOT_FINISHED,
+      `${kind} operation ${id} is ${op.status}; results are not ready`,
+      {
+        status: op.status,
+        progress: op.progress,
+      },
+    );
+  }
+
+  async list(kind: OperationKind, query: ListQuery): Promise<ListPage> {
+    try {
+      return await this.repo.list({ kind, ...query, limit: query.limit ?? 50 });
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw new CoreError(ErrorCode.VALIDATION, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Cancels a queued or running operation. Returns the operation afterwards; an operation already
+   * finished is returned unchanged (cancelled: false).
+   */
+  async cancel(kind: OperationKind, id: string): Promise<{ cancelled: boolean; op: OperationRecord }> {
+    const op = await this.get(kind, id);
+    if (isTerminal(op.status)) return { cancelled: false, op };
+    const job = (Object.keys(JOB_QUEUE) as JobName[]).find((n) => JOB_QUEUE[n] === kind)!;
+    if (op.status === 'queued' && (await this.queue.remove(job, id))) {
+      const done = await this.repo.update(id, ['queued'], {
+        status: 'cancelled',
+        finished_at: new Date().toISOString(),
+        current_step: 'cancelled',
+        error: { code: ErrorCode.CANCELLED, message: 'cancelled before it started' },
+      });
+      if (done) {
+        this.events.changed(id);
+        return { cancelled: true, op: done };
+      }
+    }
+    if (!this.executor.abortLocal(id)) await this.queue.signalCancel(id);
+    const after = await this.waitForTerminal(id, 2000);
+    return { cancelled: true, op: after };
+  }
+
+  private async waitForTerminal(id: string, ms: number): Promise<OperationRecord> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const op = (await this.repo.get(id, true))!;
+      if (isTerminal(op.status) || Date.now() > deadline) return op;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /**
+   * With the embedded driver, nothing outlives the process: operations an earlier process left
+   * queued or running are marked failed (INTERRUPTED) so none vanishes silently.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.queue.driver !== 'embedded') return;
+    // Only this process's own suites: sibling processes (serve --components) may share the store.
+    const left = await this.repo.findUnfinished(this.config.components);
+    for (const op of left) {
+      await this.repo.update(op.id, ['queued', 'running'], {
+        status: 'failed',
+        finished_at: new Date().toISOString(),
+        current_step: 'interrupted',
+        error: {
+          code: ErrorCode.INTERRUPTED,
+          message: `the server stopped while this operation was ${op.status}; start it again`,
+        },
+      });
+    }
+    if (left.length)
+      this.logger.warn(`${left.length} operation(s) interrupted by an earlier shutdown marked failed`);
+  }
+}

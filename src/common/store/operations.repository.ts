@@ -1,0 +1,199 @@
+/**
+ * Operations in the store. Writes go to the database before they are acknowledged; the status of
+ * operations this process touches is also kept in memory (write-through), so status reads are
+ * cheap. With several processes (BullMQ) the memory copy is only trusted for operations this
+ * process runs; others are read from the database.
+ */
+import { Kysely } from 'kysely';
+import { OperationKind, OperationRecord, OperationStatus } from '../operations/operation.types';
+import type { Database, OperationsTable } from './database';
+
+export interface ListFilter {
+  kind: OperationKind;
+  status?: OperationStatus;
+  model?: string;
+  since?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface ListPage {
+  items: OperationRecord[];
+  next_cursor: string | null;
+}
+
+type Row = OperationsTable & { attempts: number };
+
+function toRecord(row: Row): OperationRecord {
+  return {
+    id: row.id,
+    kind: row.kind as OperationKind,
+    status: row.status as OperationStatus,
+    model_name: row.model_name,
+    request: JSON.parse(row.request) as Record<string, unknown>,
+    progress: row.progress,
+    current_step: row.current_step,
+    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+    error: row.error === null ? null : (JSON.parse(row.error) as OperationRecord['error']),
+    attempts: row.attempts,
+    created_at: row.created_at,
+    started_at: row.started_at,
+    finished_at: row.finished_at,
+    updated_at: row.updated_at,
+    deadline_at: row.deadline_at,
+  };
+}
+
+function encodeCursor(op: OperationRecord): string {
+  return Buffer.from(JSON.stringify([op.created_at, op.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] | null {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string')
+      return [v[0], v[1]];
+  } catch {
+    /* fall through */
+  }
+  return null;
+}
+
+export class InvalidCursorError extends Error {}
+
+export class OperationsRepository {
+  private readonly cache = new Map<string, OperationRecord>();
+  private static readonly CACHE_LIMIT = 20_000;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** False when other processes also write operations (scale-out): read through to the database. */
+    private readonly trustCache: boolean,
+  ) {}
+
+  private remember(op: OperationRecord): void {
+    this.cache.delete(op.id);
+    this.cache.set(op.id, op);
+    if (this.cache.size > OperationsRepository.CACHE_LIMIT) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+
+  async insert(op: OperationRecord): Promise<void> {
+    await this.db
+      .insertInto('operations')
+      .values({
+        id: op.id,
+        kind: op.kind,
+        status: op.status,
+        model_name: op.model_name,
+        request: JSON.stringify(op.request),
+        progress: op.progress,
+        current_step: op.current_step,
+        result: op.result === null ? null : JSON.stringify(op.result),
+        error: op.error === null ? null : JSON.stringify(op.error),
+        attempts: op.attempts,
+        created_at: op.created_at,
+        started_at: op.started_at,
+        finished_at: op.finished_at,
+        updated_at: op.updated_at,
+        deadline_at: op.deadline_at,
+      })
+      .execute();
+    this.remember(op);
+  }
+
+  async get(id: string, fresh = false): Promise<OperationRecord | undefined> {
+    if (this.trustCache && !fresh) {
+      const hit = this.cache.get(id);
+      if (hit) return hit;
+    }
+    const row = await this.db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    const op = toRecord(row as Row);
+    if (this.trustCache) this.remember(op);
+    return op;
+  }
+
+  /**
+   * Applies a change only when the operation is in one of `from` (a compare-and-set on status),
+   * so a late progress report can never overwrite a terminal state. Returns the new record, or
+   * undefined when the guard did not match.
+   */
+  async update(
+    id: string,
+    from: readonly OperationStatus[],
+    patch: Partial<Omit<OperationRecord, 'id' | 'kind' | 'request' | 'created_at'>>,
+  ): Promise<OperationRecord | undefined> {
+    const now = new Date().toISOString();
+    const values: Record<string, unknown> = { updated_at: now };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      values[k] = k === 'result' || k === 'error' ? (v === null ? null : JSON.stringify(v)) : v;
+    }
+    const res = await this.db
+      .updateTable('operations')
+      .set(values)
+      .where('id', '=', id)
+      .where('status', 'in', [...from])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) {
+      this.cache.delete(id);
+      return undefined;
+    }
+    const cached = this.trustCache ? this.cache.get(id) : undefined;
+    if (cached) {
+      const next = { ...cached, ...patch, updated_at: now } as OperationRecord;
+      this.remember(next);
+      return next;
+    }
+    return this.get(id, true);
+  }
+
+  /** Updates only the in-memory copy (live progress between database writes). */
+  patchCached(id: string, patch: Pick<OperationRecord, 'progress' | 'current_step'>): void {
+    const cached = this.trustCache ? this.cache.get(id) : undefined;
+    if (cached && (cached.status === 'queued' || cached.status === 'running')) {
+      this.cache.set(id, { ...cached, ...patch });
+    }
+  }
+
+  async list(filter: ListFilter): Promise<ListPage> {
+    let q = this.db.selectFrom('operations').selectAll().where('kind', '=', filter.kind);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    if (filter.model) q = q.where('model_name', '=', filter.model);
+    if (filter.since) q = q.where('created_at', '>=', filter.since);
+    if (filter.cursor) {
+      const c = decodeCursor(filter.cursor);
+      if (!c) throw new InvalidCursorError('cursor is not one this server issued');
+      const [createdAt, id] = c;
+      q = q.where((eb) =>
+        eb.or([
+          eb('created_at', '<', createdAt),
+          eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)]),
+        ]),
+      );
+    }
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const items = rows.slice(0, filter.limit).map((r) => toRecord(r as Row));
+    const last = items[items.length - 1];
+    return { items, next_cursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
+  }
+
+  /** Operations left unfinished by an earlier process (embedded driver start-up). */
+  async findUnfinished(kinds: readonly OperationKind[]): Promise<OperationRecord[]> {
+    if (kinds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('operations')
+      .selectAll()
+      .where('status', 'in', ['queued', 'running'])
+      .where('kind', 'in', [...kinds])
+      .execute();
+    return rows.map((r) => toRecord(r as Row));
+  }
+}

@@ -1,0 +1,82 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CancelResponseDto, OperationStatusDto } from '../../common/operations/operation.dto';
+import { toStatusView } from '../../common/operations/operation.types';
+import { OperationsService } from '../../common/operations/operations.service';
+import {
+  BenchmarkResultsDto,
+  BenchmarkResultsQueryDto,
+  BenchmarkRunsDto,
+  BenchmarkRunsQueryDto,
+  CompareQueryDto,
+  ComparisonDto,
+  RunBenchmarkAcceptedDto,
+  RunBenchmarkRequestDto,
+} from './benchmark.dto';
+import { BenchmarkService } from './benchmark.service';
+
+const CONTENT_TYPES = { csv: 'text/csv; charset=utf-8', markdown: 'text/markdown; charset=utf-8' } as const;
+
+@ApiTags('benchmark')
+@Controller('api/benchmark')
+export class BenchmarkController {
+  constructor(
+    private readonly benchmarks: BenchmarkService,
+    private readonly operations: OperationsService,
+  ) {}
+
+  @Post('run')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: RunBenchmarkAcceptedDto })
+  async run(@Body() body: RunBenchmarkRequestDto): Promise<RunBenchmarkAcceptedDto> {
+    const { op, configurations } = await this.benchmarks.start(body);
+    return {
+      run_id: op.id,
+      status: op.status,
+      message: `benchmark accepted: ${configurations} configuration(s)`,
+      started_at: op.created_at,
+      configurations,
+    };
+  }
+
+  @Get('status/:run_id')
+  @ApiOkResponse({ type: OperationStatusDto })
+  async status(@Param('run_id') id: string): Promise<OperationStatusDto> {
+    return toStatusView(await this.operations.get('benchmark', id));
+  }
+
+  /** `latency_ms` and `throughput` at the top level, the full matrix below; `?format=csv|markdown|json`. */
+  @Get('results/:run_id')
+  @ApiOkResponse({ type: BenchmarkResultsDto })
+  @ApiProduces('application/json', 'text/csv', 'text/markdown')
+  async results(
+    @Param('run_id') id: string,
+    @Query() query: BenchmarkResultsQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<BenchmarkResultsDto | string> {
+    const format = query.format ?? 'json';
+    if (format !== 'json') void reply.header('content-type', CONTENT_TYPES[format]);
+    return this.benchmarks.results(id, format);
+  }
+
+  @Get('runs')
+  @ApiOkResponse({ type: BenchmarkRunsDto })
+  async runs(@Query() query: BenchmarkRunsQueryDto): Promise<BenchmarkRunsDto> {
+    return { items: await this.benchmarks.runs(query) };
+  }
+
+  @Get('compare')
+  @ApiOkResponse({ type: ComparisonDto })
+  compare(@Query() query: CompareQueryDto): Promise<ComparisonDto> {
+    return this.benchmarks.compare(query.baseline, query.candidate, query.threshold, query.alpha);
+  }
+
+  @Post('cancel/:run_id')
+  @HttpCode(200)
+  @ApiOkResponse({ type: CancelResponseDto })
+  async cancel(@Param('run_id') id: string): Promise<CancelResponseDto> {
+    const { cancelled, op } = await this.operations.cancel('benchmark', id);
+    return { cancelled, status: toStatusView(op) };
+  }
+}

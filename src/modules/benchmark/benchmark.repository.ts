@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Kysely } from 'kysely';
+import type { BenchmarkResult } from '../../../libs/core/src/benchmark';
+import type { Database } from '../../common/store/database';
+import { DATABASE } from '../../common/store/store.module';
+import type { BenchmarkRowDto } from './benchmark.dto';
+
+export interface RowFilter {
+  model?: string;
+  backend?: string;
+  tag?: string;
+  since?: string;
+  limit: number;
+}
+
+/** One row per (run, configuration), for history queries across runs. */
+@Injectable()
+export class BenchmarkRepository {
+  constructor(@Inject(DATABASE) private readonly db: Kysely<Database>) {}
+
+  async saveRun(
+    runId: string,
+    result: BenchmarkResult,
+    tags: string[],
+    cids: Record<string, string | null>,
+  ): Promise<void> {
+    if (result.configurations.length === 0) return;
+    await this.db
+      .insertInto('benchmark_rows')
+      .values(
+        result.configurations.map((c) => ({
+          run_id: runId,
+          model: c.model,
+          model_cid: cids[c.model] ?? null,
+          backend: c.backend,
+          batch_size: c.batch_size,
+          sequence_length: c.sequence_length,
+          status: c.status,
+          p50_ms: c.stats?.p50 ?? null,
+          throughput: c.throughput_items_per_sec,
+          tags: JSON.stringify(tags),
+          created_at: result.completed_at,
+          data: JSON.stringify({ label: c.label, stats: c.stats, load_ms: c.load_ms }),
+        })),
+      )
+      .execute();
+  }
+
+  async list(filter: RowFilter): Promise<BenchmarkRowDto[]> {
+    let q = this.db
+      .selectFrom('benchmark_rows')
+      .select([
+        'run_id',
+        'model',
+        'model_cid',
+        'backend',
+        'batch_size',
+        'sequence_length',
+        'status',
+        'p50_ms',
+        'throughput',
+        'tags',
+        'created_at',
+      ]);
+    if (filter.model) q = q.where('model', '=', filter.model);
+    if (filter.backend) q = q.where('backend', '=', filter.backend);
+    if (filter.since) q = q.where('created_at', '>=', filter.since);
+    if (filter.tag)
+      q = q.where('tags', 'like', `%${JSON.stringify(filter.tag).replace(/[%_\\]/g, (m) => `\\${m}`)}%`);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'asc').limit(filter.limit).execute();
+    return rows.map((r) => ({ ...r, tags: JSON.parse(r.tags) as string[] }));
+  }
+}

@@ -1,0 +1,210 @@
+import { readFileSync } from 'node:fs';
+import { Injectable } from '@nestjs/common';
+import {
+  BenchmarkRequest,
+  BenchmarkResult,
+  compareRuns,
+  ComparisonResult,
+  runBenchmarkIsolated,
+  toCsv,
+  toMarkdown,
+} from '../../../libs/core/src/benchmark';
+import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
+import { cidOfFile } from '../../../libs/core/src/generator/manifest';
+import type { ResolvedModelPath } from '../../../libs/core/src/models/paths';
+import type { RunContext } from '../../../libs/core/src/types';
+import { AppConfig } from '../../common/config/app-config';
+import { InjectConfig } from '../../common/config/config.module';
+import { JobName } from '../../common/jobs/job.types';
+import { ModelResolver } from '../../common/models/model-resolver.service';
+import { OperationRecord } from '../../common/operations/operation.types';
+import { OperationsService } from '../../common/operations/operations.service';
+import { BenchmarkRepository } from './benchmark.repository';
+import {
+  BenchmarkResultsDto,
+  BenchmarkRowDto,
+  BenchmarkRunsQueryDto,
+  ComparisonDto,
+  RunBenchmarkRequestDto,
+} from './benchmark.dto';
+
+/** What the benchmark job stores as its result. */
+export interface StoredBenchmark extends BenchmarkResult {
+  tags: string[];
+  model_cids: Record<string, string | null>;
+  comparison?: ComparisonResult & { baseline_run_id: string };
+}
+
+function maxPositions(resolved: ResolvedModelPath): number | undefined {
+  if (!resolved.configPath) return undefined;
+  try {
+    const config = JSON.parse(readFileSync(resolved.configPath, 'utf8')) as Record<string, unknown>;
+    const n = config.max_position_embeddings ?? config.n_positions;
+    return typeof n === 'number' ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+@Injectable()
+export class BenchmarkService {
+  constructor(
+    private readonly operations: OperationsService,
+    private readonly models: ModelResolver,
+    private readonly rows: BenchmarkRepository,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  private modelNames(request: RunBenchmarkRequestDto): string[] {
+    if (request.model_name && request.models) {
+      throw new CoreError(ErrorCode.VALIDATION, 'give either model_name or models, not both');
+    }
+    const names = request.models ?? (request.model_name ? [request.model_name] : []);
+    if (names.length === 0) throw new CoreError(ErrorCode.VALIDATION, 'model_name or models is required');
+    return names;
+  }
+
+  /** Validates what the DTO cannot (models exist, sequences fit the positions), then accepts the run. */
+  async start(request: RunBenchmarkRequestDto): Promise<{ op: OperationRecord; configurations: number }> {
+    const names = this.modelNames(request);
+    for (const name of names) {
+      const positions = maxPositions(this.models.resolve(name));
+      const tooLong = request.sequence_lengths.filter((s) => positions !== undefined && s > positions);
+      if (tooLong.length) {
+        throw new CoreError(
+          ErrorCode.VALIDATION,
+          `sequence_lengths ${tooLong.join(', ')} exceed ${name}'s ${positions} positions`,
+          { field: 'sequence_lengths', max: positions },
+        );
+      }
+    }
+    if (request.baseline_run_id) await this.storedResult(request.baseline_run_id);
+    if (
+      request.warmup?.min_iterations !== undefined &&
+      request.warmup.max_iterations !== undefined &&
+      request.warmup.min_iterations > request.warmup.max_iterations
+    ) {
+      throw new CoreError(
+        ErrorCode.VALIDATION,
+        'warmup.min_iterations must not exceed warmup.max_iterations',
+      );
+    }
+    if (request.max_duration_s !== undefined && request.max_duration_s < request.min_duration_s) {
+      throw new CoreError(ErrorCode.VALIDATION, 'max_duration_s must not be below min_duration_s');
+    }
+    const op = await this.operations.start(JobName.BenchmarkRun, names.join(','), {
+      ...request,
+      models: names,
+      model_name: undefined,
+    });
+    const configurations =
+      names.length * request.hardware.length * request.batch_sizes.length * request.sequence_lengths.length;
+    return { op, configurations };
+  }
+
+  /** The job: measure in a worker thread, store one row per configuration, compare with the baseline. */
+  async execute(op: OperationRecord, ctx: RunContext): Promise<StoredBenchmark> {
+    const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
+    const resolved = request.models.map((name) => ({ name, path: this.models.resolve(name) }));
+    const coreRequest: BenchmarkRequest = {
+      models: resolved.map(({ name, path }) => ({ name, kind: path.kind, path: path.path })),
+      hardware: request.hardware,
+      batch_sizes: request.batch_sizes,
+      sequence_lengths: request.sequence_lengths,
+      precision: request.precision,
+      warmup: {
+        min_iterations: request.warmup?.min_iterations ?? 5,
+        max_iterations: request.warmup?.max_iterations ?? 200,
+        steady_cv: request.warmup?.steady_cv ?? 0.1,
+      },
+      min_iterations: request.min_iterations,
+      min_duration_s: request.min_duration_s,
+      max_duration_s: request.max_duration_s,
+      seed: request.seed,
+      include_preprocessing: request.include_preprocessing,
+    };
+    const result = await runBenchmarkIsolated(coreRequest, {
+      onProgress: ctx.onProgress,
+      signal: ctx.signal,
+      repoDir: process.cwd(),
+      backendOptions: { detectTimeoutMs: this.config.detectTimeoutMs, environment: this.config.environment },
+    });
+    const model_cids: Record<string, string | null> = {};
+    for (const { name, path } of resolved) {
+      model_cids[name] = await this.modelCid(path);
+    }
+    const stored: StoredBenchmark = { ...result, tags: request.tags, model_cids };
+    if (request.baseline_run_id) {
+      const baseline = await this.storedResult(request.baseline_run_id);
+      stored.comparison = { ...compareRuns(baseline, result), baseline_run_id: request.baseline_run_id };
+    }
+    await this.rows.saveRun(op.id, result, request.tags, model_cids);
+    return stored;
+  }
+
+  private async modelCid(path: ResolvedModelPath): Promise<string | null> {
+    if (path.kind === 'module') {
+      try {
+        const manifest = JSON.parse(readFileSync(`${path.dir}/manifest.json`, 'utf8')) as { cid?: string };
+        return manifest.cid ?? null;
+      } catch {
+        return null;
+      }
+    }
+    return (await cidOfFile(path.path)).cid;
+  }
+
+  private async storedResult(id: string): Promise<StoredBenchmark> {
+    const { result } = await this.operations.result('benchmark', id);
+    return result as StoredBenchmark;
+  }
+
+  async results(
+    id: string,
+    format: 'json' | 'csv' | 'markdown' = 'json',
+  ): Promise<BenchmarkResultsDto | string> {
+    const result = await this.storedResult(id);
+    if (format === 'csv') return toCsv(result);
+    if (format === 'markdown') return toMarkdown(result);
+    const first = result.configurations.find((c) => c.status === 'ok');
+    const { tags, configurations, environment, definitions, comparison, started_at, completed_at } = result;
+    return {
+      run_id: id,
+      latency_ms: first?.stats?.p50 ?? null,
+      throughput: first?.throughput_items_per_sec ?? null,
+      environment: environment as unknown as Record<string, unknown>,
+      configurations: configurations as unknown as Record<string, unknown>[],
+      definitions,
+      ...(comparison ? { comparison: comparison as unknown as Record<string, unknown> } : {}),
+      tags,
+      started_at,
+      completed_at,
+    };
+  }
+
+  runs(query: BenchmarkRunsQueryDto): Promise<BenchmarkRowDto[]> {
+    return this.rows.list({ ...query, limit: query.limit ?? 100 });
+  }
+
+  async compare(
+    baselineId: string,
+    candidateId: string,
+    threshold?: number,
+    alpha?: number,
+  ): Promise<ComparisonDto> {
+    const [baseline, candidate] = await Promise.all([
+      this.storedResult(baselineId),
+      this.storedResult(candidateId),
+    ]);
+    const c = compareRuns(baseline, candidate, { threshold, alpha });
+    return {
+      verdict: c.verdict,
+      threshold: c.threshold,
+      alpha: c.alpha,
+      configurations: c.configurations as unknown as Record<string, unknown>[],
+      unmatched: c.unmatched as unknown as Record<string, unknown>[],
+      baseline_run_id: baselineId,
+      candidate_run_id: candidateId,
+    };
+  }
+}

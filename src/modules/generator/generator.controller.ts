@@ -1,0 +1,100 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { listTemplates } from '../../../libs/core/src/generator';
+import { listModels } from '../../../libs/core/src/models/registry';
+import {
+  CancelResponseDto,
+  ListOperationsQueryDto,
+  OperationStatusDto,
+} from '../../common/operations/operation.dto';
+import { OperationRecord, toStatusView } from '../../common/operations/operation.types';
+import { OperationsService } from '../../common/operations/operations.service';
+import {
+  BatchGenerateAcceptedDto,
+  BatchGenerateRequestDto,
+  GenerateAcceptedDto,
+  GenerateModelRequestDto,
+  GenerationListDto,
+  GenerationResultsDto,
+  ModelListingDto,
+  TemplateDto,
+} from './generator.dto';
+import { GeneratorService } from './generator.service';
+
+function accepted(op: OperationRecord, outDir: string): GenerateAcceptedDto {
+  return {
+    task_id: op.id,
+    status: op.status,
+    message: `generation of ${op.model_name} accepted`,
+    started_at: op.created_at,
+    model_name: op.model_name,
+    output_dir: outDir,
+  };
+}
+
+@ApiTags('generator')
+@Controller('api')
+export class GeneratorController {
+  constructor(
+    private readonly generator: GeneratorService,
+    private readonly operations: OperationsService,
+  ) {}
+
+  /** Known models: id, family, parameter count computed from the config, fp32 size. */
+  @Get('models')
+  @ApiOkResponse({ type: ModelListingDto, isArray: true })
+  models(): ModelListingDto[] {
+    return listModels();
+  }
+
+  @Get('generator/templates')
+  @ApiOkResponse({ type: TemplateDto, isArray: true })
+  templates(): TemplateDto[] {
+    return listTemplates() as unknown as TemplateDto[];
+  }
+
+  @Post('generator/model')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: GenerateAcceptedDto })
+  async generate(@Body() body: GenerateModelRequestDto): Promise<GenerateAcceptedDto> {
+    const { op, outDir } = await this.generator.start(body);
+    return accepted(op, outDir);
+  }
+
+  @Post('generator/batch')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: BatchGenerateAcceptedDto })
+  async batch(@Body() body: BatchGenerateRequestDto): Promise<BatchGenerateAcceptedDto> {
+    return {
+      tasks: (await this.generator.startBatch(body.models)).map(({ op, outDir }) => accepted(op, outDir)),
+    };
+  }
+
+  @Get('generator/status/:task_id')
+  @ApiOkResponse({ type: OperationStatusDto })
+  async status(@Param('task_id') id: string): Promise<OperationStatusDto> {
+    return toStatusView(await this.operations.get('generator', id));
+  }
+
+  @Get('generator/results/:task_id')
+  @ApiOkResponse({ type: GenerationResultsDto })
+  async results(@Param('task_id') id: string): Promise<GenerationResultsDto> {
+    const { op, result } = await this.operations.result('generator', id);
+    return { task_id: op.id, ...(result as Omit<GenerationResultsDto, 'task_id'>) };
+  }
+
+  @Get('generator/tasks')
+  @ApiOkResponse({ type: GenerationListDto })
+  async tasks(@Query() query: ListOperationsQueryDto): Promise<GenerationListDto> {
+    const page = await this.operations.list('generator', query);
+    return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
+  }
+
+  @Post('generator/cancel/:task_id')
+  @HttpCode(200)
+  @ApiOkResponse({ type: CancelResponseDto })
+  async cancel(@Param('task_id') id: string): Promise<CancelResponseDto> {
+    const { cancelled, op } = await this.operations.cancel('generator', id);
+    return { cancelled, status: toStatusView(op) };
+  }
+}

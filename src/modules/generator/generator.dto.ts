@@ -1,0 +1,161 @@
+/** Generator Suite: requests, responses and mappers, in one file. */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
+import { AcceptedDto, OperationStatusDto } from '../../common/operations/operation.dto';
+
+export class GenerateModelRequestDto {
+  /** A Hugging Face model id from the registry (GET /api/models), or a local folder with config.json inside DATA_DIR or MODEL_ROOTS. */
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(512)
+  model_name: string;
+
+  @ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayUnique()
+  @IsIn(BACKEND_NAMES, { each: true })
+  hardware: BackendName[] = ['cpu'];
+
+  /** A folder relative to DATA_DIR/models (default: the model's slug). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[\w./-]+$/, {
+    message: 'output_dir must be a relative path of letters, digits, ., _, - and / without . or .. segments',
+  })
+  output_dir?: string;
+
+  /** Overwrite an existing output folder. */
+  @IsOptional()
+  @IsBoolean()
+  force: boolean = false;
+
+  /** A template name from GET /api/generator/templates. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  template_type?: string;
+
+  /** Values for the template's declared variables. */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  @IsOptional()
+  @IsObject()
+  template_context?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ enum: ['auto', 'random', 'safetensors'], default: 'auto' })
+  @IsOptional()
+  @IsIn(['auto', 'random', 'safetensors'])
+  weights: 'auto' | 'random' | 'safetensors' = 'auto';
+
+  @ApiPropertyOptional({ enum: ['fp32', 'fp16'], default: 'fp32' })
+  @IsOptional()
+  @IsIn(['fp32', 'fp16'])
+  precision: 'fp32' | 'fp16' = 'fp32';
+
+  /** Seed of random weights (default 0). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(2 ** 31 - 1)
+  seed?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  timeout: number = 3600;
+}
+
+export class BatchGenerateItemDto extends GenerateModelRequestDto {}
+
+export class BatchGenerateRequestDto {
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(64)
+  @ValidateNested({ each: true })
+  @Type(() => BatchGenerateItemDto)
+  models: BatchGenerateItemDto[];
+}
+
+export class GenerateAcceptedDto extends AcceptedDto {
+  task_id: string;
+  model_name: string;
+  /** Where the implementation will be written. */
+  output_dir: string;
+}
+
+export class BatchGenerateAcceptedDto {
+  tasks: GenerateAcceptedDto[];
+}
+
+export class GenerationResultsDto {
+  task_id: string;
+  model_name: string;
+  family: string;
+  /** The generated TypeScript implementation. */
+  file_path: string;
+  js_path: string;
+  spec_path: string;
+  onnx_path: string;
+  manifest_path: string;
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  manifest: Record<string, unknown>;
+  /** CIDv1 of manifest.json. */
+  cid: string;
+  template: string;
+  parameters: number;
+  bytes_written: number;
+  weights: 'random' | 'safetensors';
+  precision: string;
+}
+
+export class TemplateVariableDto {
+  name: string;
+  type: string;
+  description: string;
+  @ApiPropertyOptional()
+  default?: unknown;
+}
+
+export class TemplateDto {
+  name: string;
+  family: string;
+  backends: string[];
+  variables: TemplateVariableDto[];
+  description: string;
+}
+
+export class ModelListingDto {
+  id: string;
+  family: string;
+  model_type: string;
+  parameters: number;
+  fp32_bytes: number;
+}
+
+export class GenerationListDto {
+  items: OperationStatusDto[];
+  @ApiProperty({ type: String, nullable: true })
+  next_cursor: string | null;
+}

@@ -1,0 +1,191 @@
+import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { Injectable } from '@nestjs/common';
+import { CoreError, ErrorCode, throwIfAborted } from '../../../libs/core/src/errors';
+import {
+  generateImplementation,
+  resolveTemplateContext,
+  selectTemplate,
+  slugify,
+} from '../../../libs/core/src/generator';
+import { isInside, realRoots } from '../../../libs/core/src/models/paths';
+import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
+import { buildOnnxModel } from '../../../libs/core/src/onnx';
+import type { BackendName, RunContext } from '../../../libs/core/src/types';
+import { AppConfig } from '../../common/config/app-config';
+import { InjectConfig } from '../../common/config/config.module';
+import { JobName } from '../../common/jobs/job.types';
+import { OperationRecord } from '../../common/operations/operation.types';
+import { OperationsService } from '../../common/operations/operations.service';
+import { GenerateModelRequestDto, GenerationResultsDto } from './generator.dto';
+
+export interface GenerationSpec {
+  model_name: string;
+  hardware: BackendName[];
+  output_dir?: string;
+  force?: boolean;
+  template_type?: string;
+  template_context?: Record<string, unknown>;
+  weights: 'auto' | 'random' | 'safetensors';
+  precision: 'fp32' | 'fp16';
+  seed?: number;
+}
+
+/** From a model id (or a local config folder) to a verified ONNX graph and a compiled implementation. */
+@Injectable()
+export class GeneratorService {
+  constructor(
+    private readonly operations: OperationsService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  get modelsDir(): string {
+    return join(this.config.dataDir, 'models');
+  }
+
+  /** A registry id, or a local folder with config.json inside the allowed roots. */
+  resolveSource(name: string): ResolvedModel {
+    if (findModel(name)) return resolveModel(name);
+    const roots = realRoots([this.config.dataDir, ...this.config.modelRoots]);
+    const candidates = isAbsolute(name) ? [resolve(name)] : roots.map((r) => resolve(r, name));
+    for (const candidate of candidates) {
+      if (!existsSync(candidate)) continue;
+      const real = realpathSync(candidate);
+      if (!roots.some((r) => isInside(r, real))) {
+        throw new CoreError(
+          ErrorCode.PATH_OUTSIDE_ROOTS,
+          `${name} is outside the allowed model roots (DATA_DIR, MODEL_ROOTS)`,
+        );
+      }
+      return resolveModel(real);
+    }
+    return resolveModel(name); // throws UNKNOWN_MODEL naming the supported families
+  }
+
+  /** The output folder, confined to DATA_DIR/models. */
+  outputDir(spec: Pick<GenerationSpec, 'output_dir'>, source: ResolvedModel): string {
+    const base = resolve(this.modelsDir);
+    const dir = resolve(base, spec.output_dir ?? slugify(source.dir ? basename(source.dir) : source.id));
+    const rel = relative(base, dir);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      throw new CoreError(ErrorCode.PATH_OUTSIDE_ROOTS, 'output_dir must be a folder inside DATA_DIR/models');
+    }
+    return dir;
+  }
+
+  weightsOf(spec: GenerationSpec, source: ResolvedModel): 'random' | 'safetensors' {
+    const has = !!source.safetensorsPaths?.length;
+    if (spec.weights === 'safetensors' && !has) {
+      throw new CoreError(
+        ErrorCode.UNPROCESSABLE,
+        `${spec.model_name} has no local safetensors checkpoint; use weights "random" or pass a folder with model.safetensors`,
+      );
+    }
+    if (spec.weights === 'auto') return has ? 'safetensors' : 'random';
+    return spec.weights;
+  }
+
+  /** Everything a client can get wrong is checked here, before the task is accepted. */
+  validate(spec: GenerationSpec): { source: ResolvedModel; outDir: string } {
+    const source = this.resolveSource(spec.model_name);
+    const outDir = this.outputDir(spec, source);
+    this.weightsOf(spec, source);
+    const template = selectTemplate(source.family, spec.hardware, spec.template_type);
+    resolveTemplateContext(template, spec.template_context);
+    if (!spec.force && existsSync(join(outDir, 'manifest.json'))) {
+      throw new CoreError(
+        ErrorCode.CONFLICT,
+        `${relative(this.config.dataDir, outDir)} already holds a generated model; pass force: true to overwrite it`,
+        {
+          output_dir: outDir,
+        },
+      );
+    }
+    return { source, outDir };
+  }
+
+  async start(request: GenerateModelRequestDto): Promise<{ op: OperationRecord; outDir: string }> {
+    const { outDir } = this.validate(request);
+    const op = await this.operations.start(JobName.GeneratorModel, request.model_name, { ...request });
+    return { op, outDir };
+  }
+
+  async startBatch(
+    requests: GenerateModelRequestDto[],
+  ): Promise<Array<{ op: OperationRecord; outDir: string }>> {
+    // Validate all before accepting any: a bad item changes nothing.
+    const dirs = requests.map((r) => this.validate(r).outDir);
+    if (new Set(dirs).size !== dirs.length)
+      throw new CoreError(ErrorCode.VALIDATION, 'two items of the batch write to the same output_dir');
+    const out = [];
+    for (const [i, r] of requests.entries()) {
+      out.push({
+        op: await this.operations.start(JobName.GeneratorModel, r.model_name, { ...r }),
+        outDir: dirs[i]!,
+      });
+    }
+    return out;
+  }
+
+  /** Build the graph, then render, type-check and compile the implementation, then the manifest. */
+  async generate(spec: GenerationSpec, ctx: RunContext): Promise<Omit<GenerationResultsDto, 'task_id'>> {
+    const source = this.resolveSource(spec.model_name);
+    const outDir = this.outputDir(spec, source);
+    const weights = this.weightsOf(spec, source);
+    if (existsSync(outDir)) {
+      if (!spec.force && existsSync(join(outDir, 'manifest.json'))) {
+        throw new CoreError(ErrorCode.CONFLICT, `${outDir} already holds a generated model`);
+      }
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    mkdirSync(outDir, { recursive: true });
+    const report = (from: number, span: number) => (fraction: number, step: string) =>
+      ctx.onProgress({ progress: from + span * Math.max(0, Math.min(1, fraction)), step });
+    report(0, 0)(0, `resolved ${source.id} (${source.family}, ${source.modelType})`);
+    const built = await buildOnnxModel({
+      config: source.config,
+      outDir,
+      weights,
+      safetensorsPaths: source.safetensorsPaths,
+      precision: spec.precision,
+      seed: spec.seed ?? 0,
+      onProgress: report(0.02, 0.68),
+      signal: ctx.signal,
+    });
+    throwIfAborted(ctx.signal);
+    const generated = await generateImplementation({
+      modelDir: outDir,
+      slug: slugify(basename(outDir)),
+      modelId: source.id,
+      family: built.family,
+      config: source.config,
+      inputs: built.inputs,
+      outputs: built.outputs,
+      backends: spec.hardware,
+      template: spec.template_type,
+      templateContext: spec.template_context,
+      weightsSource: weights,
+      precision: spec.precision,
+      seed: weights === 'random' ? (spec.seed ?? 0) : undefined,
+      tokenizerPath: source.tokenizerPath,
+      onProgress: report(0.7, 0.3),
+      signal: ctx.signal,
+    });
+    return {
+      model_name: spec.model_name,
+      family: built.family,
+      file_path: generated.filePath,
+      js_path: generated.jsPath,
+      spec_path: generated.specPath,
+      onnx_path: generated.onnxPath,
+      manifest_path: generated.manifestPath,
+      manifest: generated.manifest as unknown as Record<string, unknown>,
+      cid: generated.cid,
+      template: generated.template.name,
+      parameters: built.parameters,
+      bytes_written: built.bytesWritten,
+      weights,
+      precision: spec.precision,
+    };
+  }
+}

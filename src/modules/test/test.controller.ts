@@ -1,0 +1,84 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { renderJUnit, TEST_TYPE_DESCRIPTIONS, TEST_TYPES, TestResults } from '../../../libs/core/src/testing';
+import {
+  CancelResponseDto,
+  ListOperationsQueryDto,
+  OperationStatusDto,
+} from '../../common/operations/operation.dto';
+import { toStatusView } from '../../common/operations/operation.types';
+import { OperationsService } from '../../common/operations/operations.service';
+import {
+  ResultsFormatQueryDto,
+  RunTestAcceptedDto,
+  RunTestRequestDto,
+  TestResultsDto,
+  TestRunListDto,
+  TestTypeDto,
+  toAccepted,
+  toTestResults,
+} from './test.dto';
+import { TestService } from './test.service';
+
+@ApiTags('test')
+@Controller('api/test')
+export class TestController {
+  constructor(
+    private readonly tests: TestService,
+    private readonly operations: OperationsService,
+  ) {}
+
+  /** Start a test run; it is stored before this answers. */
+  @Post('run')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: RunTestAcceptedDto })
+  async run(@Body() body: RunTestRequestDto): Promise<RunTestAcceptedDto> {
+    return toAccepted(await this.tests.start(body));
+  }
+
+  @Get('status/:run_id')
+  @ApiOkResponse({ type: OperationStatusDto })
+  async status(@Param('run_id') id: string): Promise<OperationStatusDto> {
+    return toStatusView(await this.operations.get('test', id));
+  }
+
+  /** Results (409 while not finished); `?format=junit` gives JUnit XML. */
+  @Get('results/:run_id')
+  @ApiOkResponse({ type: TestResultsDto })
+  @ApiProduces('application/json', 'application/xml')
+  async results(
+    @Param('run_id') id: string,
+    @Query() query: ResultsFormatQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TestResultsDto | string> {
+    const { op, result } = await this.operations.result('test', id);
+    const body = toTestResults(op, result);
+    if (query.format === 'junit') {
+      void reply.header('content-type', 'application/xml; charset=utf-8');
+      return renderJUnit(body as TestResults & { run_id: string });
+    }
+    return body;
+  }
+
+  @Get('runs')
+  @ApiOkResponse({ type: TestRunListDto })
+  async runs(@Query() query: ListOperationsQueryDto): Promise<TestRunListDto> {
+    const page = await this.operations.list('test', query);
+    return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
+  }
+
+  @Post('cancel/:run_id')
+  @HttpCode(200)
+  @ApiOkResponse({ type: CancelResponseDto })
+  async cancel(@Param('run_id') id: string): Promise<CancelResponseDto> {
+    const { cancelled, op } = await this.operations.cancel('test', id);
+    return { cancelled, status: toStatusView(op) };
+  }
+
+  @Get('types')
+  @ApiOkResponse({ type: TestTypeDto, isArray: true })
+  types(): TestTypeDto[] {
+    return TEST_TYPES.map((name) => ({ name, description: TEST_TYPE_DESCRIPTIONS[name] }));
+  }
+}

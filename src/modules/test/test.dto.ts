@@ -1,0 +1,156 @@
+/** Test Suite: request, responses and the mapper, in one file. */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { TEST_TYPES, TestType } from '../../../libs/core/src/testing/types';
+import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
+import { AcceptedDto, OperationStatusDto } from '../../common/operations/operation.dto';
+import { OperationRecord, toStatusView } from '../../common/operations/operation.types';
+
+export class RunTestRequestDto {
+  /** A .onnx file, a folder holding model.onnx (optionally io.safetensors golden IO), or a generated implementation, inside DATA_DIR or MODEL_ROOTS. */
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(1024)
+  model_name: string;
+
+  @ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayUnique()
+  @ArrayMaxSize(BACKEND_NAMES.length)
+  @IsIn(BACKEND_NAMES, { each: true })
+  hardware: BackendName[] = ['cpu'];
+
+  @ApiPropertyOptional({ enum: TEST_TYPES, default: 'basic' })
+  @IsOptional()
+  @IsIn(TEST_TYPES)
+  test_type: TestType = 'basic';
+
+  /** Seconds before a running test is stopped with status `timeout`. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  timeout: number = 300;
+
+  /** Also write the results (JSON and JUnit XML) under DATA_DIR/test-results. */
+  @IsOptional()
+  @IsBoolean()
+  save_results: boolean = true;
+
+  /** Overrides the batch sizes of `comprehensive` ({1, 2, 4}). */
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(8)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(256, { each: true })
+  batch_sizes?: number[];
+
+  /** Overrides the sequence lengths of `comprehensive` ({8, 32}). */
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(8)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(8192, { each: true })
+  sequence_lengths?: number[];
+}
+
+export class RunTestAcceptedDto extends AcceptedDto {
+  run_id: string;
+}
+
+export class TestDetailDto {
+  name: string;
+  backend: string;
+  @ApiProperty({ enum: ['passed', 'failed', 'skipped'] })
+  status: 'passed' | 'failed' | 'skipped';
+  duration_ms: number;
+  message?: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  metrics?: Record<string, unknown>;
+}
+
+export class TestSummaryDto {
+  tests_passed: number;
+  tests_failed: number;
+  tests_skipped: number;
+}
+
+export class BackendPerformanceDto {
+  latency_ms: number;
+  throughput_items_per_sec: number;
+  memory_mb: number;
+}
+
+export class TestResultsDto {
+  run_id: string;
+  @ApiProperty({ enum: ['passed', 'failed'] })
+  status: 'passed' | 'failed';
+  model_name: string;
+  hardware: string[];
+  @ApiProperty({ enum: TEST_TYPES })
+  test_type: TestType;
+  started_at: string;
+  completed_at: string;
+  duration_s: number;
+  summary: TestSummaryDto;
+  test_details: TestDetailDto[];
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/BackendPerformanceDto' },
+  })
+  performance_metrics: Record<string, BackendPerformanceDto>;
+}
+
+export class TestRunListDto {
+  items: OperationStatusDto[];
+  @ApiProperty({ type: String, nullable: true })
+  next_cursor: string | null;
+}
+
+export class TestTypeDto {
+  @ApiProperty({ enum: TEST_TYPES })
+  name: TestType;
+  description: string;
+}
+
+export class ResultsFormatQueryDto {
+  @ApiPropertyOptional({ enum: ['json', 'junit'] })
+  @IsOptional()
+  @IsIn(['json', 'junit'])
+  format?: 'json' | 'junit';
+}
+
+export function toAccepted(op: OperationRecord): RunTestAcceptedDto {
+  return {
+    run_id: op.id,
+    status: op.status,
+    message: `test run accepted: ${op.request.test_type as string} on ${(op.request.hardware as string[]).join(', ')}`,
+    started_at: op.created_at,
+  };
+}
+
+export function toTestResults(op: OperationRecord, result: unknown): TestResultsDto {
+  return { run_id: op.id, ...(result as Omit<TestResultsDto, 'run_id'>) };
+}
+
+export { toStatusView };

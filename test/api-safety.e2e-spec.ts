@@ -1,0 +1,199 @@
+/** Bad input gets a clear 4xx with the error body and changes nothing; the server stays healthy. */
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { json, startServer, TestServer } from './app';
+import { HF_TINY } from './fixtures';
+
+jest.setTimeout(120_000);
+
+const GARBAGE_IDS = [
+  'nope',
+  '00000000-0000-0000-0000-000000000000',
+  '..%2F..%2Fetc%2Fpasswd',
+  "1'%20OR%20'1'='1",
+  'x'.repeat(300),
+  '%00',
+];
+
+function expectErrorBody(body: Record<string, unknown>, status: number): void {
+  expect(body).toMatchObject({
+    statusCode: status,
+    error: expect.any(String),
+    code: expect.any(String),
+    message: expect.any(String),
+  });
+}
+
+describe('API safety', () => {
+  let server: TestServer;
+  const send = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body,
+    });
+  const runCount = async () =>
+    (await json<{ items: unknown[] }>(await send('GET', '/api/test/runs?limit=500'))).items.length;
+
+  beforeAll(async () => {
+    server = await startServer('embedded');
+    // Escapes: a symlink inside a root that points outside, and a file outside every root.
+    const outside = join(server.dataDir, '..', `outside-${process.pid}`);
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'model.onnx'), 'not a model');
+    symlinkSync(outside, join(server.dataDir, 'escape'));
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const badRequests: Array<[string, string | undefined, number, RegExp]> = [
+    ['malformed JSON', '{"model_name": "bert",', 400, /malformed|JSON/i],
+    ['a JSON array', '[1,2]', 400, /./],
+    [
+      'wrong types',
+      JSON.stringify({ model_name: 42, hardware: 'cpu', timeout: 'soon' }),
+      400,
+      /model_name|hardware|timeout/,
+    ],
+    ['unknown fields', JSON.stringify({ model_name: 'bert', surprise: true }), 400, /surprise/],
+    ['an unknown backend', JSON.stringify({ model_name: 'bert', hardware: ['tpu'] }), 400, /hardware/],
+    ['an unknown test type', JSON.stringify({ model_name: 'bert', test_type: 'quick' }), 400, /test_type/],
+    ['a non-positive timeout', JSON.stringify({ model_name: 'bert', timeout: 0 }), 400, /timeout/],
+    ['an empty model name', JSON.stringify({ model_name: '' }), 400, /model_name/],
+    ['no body at all', undefined, 400, /./],
+    ['a 2 MiB body', JSON.stringify({ model_name: 'x'.repeat(2 * 1024 * 1024) }), 413, /larger|too large/i],
+    ['a ../ escape', JSON.stringify({ model_name: '../../../etc/passwd' }), 422, /outside|allowed/i],
+    ['an absolute path elsewhere', JSON.stringify({ model_name: '/etc/passwd' }), 422, /outside|allowed/i],
+    ['a symlink escape', JSON.stringify({ model_name: 'escape' }), 422, /outside|allowed/i],
+    [
+      'a missing model',
+      JSON.stringify({ model_name: 'no-such-model' }),
+      422,
+      /not found|no such|does not exist/i,
+    ],
+  ];
+
+  it.each(badRequests)(
+    'POST /api/test/run with %s: a 4xx, and nothing changes',
+    async (_what, body, status, message) => {
+      const before = await runCount();
+      const res = await send(
+        'POST',
+        '/api/test/run',
+        body,
+        body === undefined ? { 'content-type': 'application/json' } : {},
+      );
+      expect(res.status).toBe(status);
+      const err = await json(res);
+      expectErrorBody(err, status);
+      expect(String(err.message)).toMatch(message);
+      expect(await runCount()).toBe(before);
+    },
+  );
+
+  it('answers garbage ids at every route with a 4xx error body', async () => {
+    for (const id of GARBAGE_IDS) {
+      for (const [method, path] of [
+        ['GET', `/api/test/status/${id}`],
+        ['GET', `/api/test/results/${id}`],
+        ['POST', `/api/test/cancel/${id}`],
+      ] as const) {
+        const res = await send(method, path);
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expectErrorBody(await json(res), res.status);
+      }
+    }
+  });
+
+  it('validates list filters and result formats', async () => {
+    for (const q of [
+      'status=exploded',
+      'limit=0',
+      'limit=abc',
+      'since=yesterday',
+      'cursor=!!',
+      'cursor=abc',
+      'extra=1',
+    ]) {
+      const res = await send('GET', `/api/test/runs?${q}`);
+      expect(res.status).toBe(400);
+      expectErrorBody(await json(res), 400);
+    }
+    const res = await send('GET', '/api/test/results/00000000-0000-0000-0000-000000000000?format=pdf');
+    expect(res.status).toBe(400);
+  });
+
+  it('answers unknown routes and methods with the error body', async () => {
+    const res = await send('GET', '/api/nothing-here');
+    expect(res.status).toBe(404);
+    expectErrorBody(await json(res), 404);
+    const wrongType = await send('POST', '/api/test/run', 'model_name=bert', {
+      'content-type': 'text/plain',
+    });
+    expect(wrongType.status).toBeGreaterThanOrEqual(400);
+    expect(wrongType.status).toBeLessThan(500);
+  });
+
+  it('serves Swagger with every route and its schemas', async () => {
+    const ui = await send('GET', '/docs');
+    expect(ui.status).toBe(200);
+    const doc = await json<{
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    }>(await send('GET', '/docs-json'));
+    for (const p of [
+      '/api/test/run',
+      '/api/test/status/{run_id}',
+      '/api/test/results/{run_id}',
+      '/api/test/runs',
+      '/api/test/cancel/{run_id}',
+      '/api/test/types',
+      '/api/hardware',
+      '/health',
+    ]) {
+      expect(doc.paths).toHaveProperty([p]);
+    }
+    expect(Object.keys(doc.components.schemas.RunTestRequestDto!.properties!)).toEqual(
+      expect.arrayContaining([
+        'model_name',
+        'hardware',
+        'test_type',
+        'timeout',
+        'save_results',
+        'batch_sizes',
+        'sequence_lengths',
+      ]),
+    );
+    expect(Object.keys(doc.components.schemas.TestResultsDto!.properties!)).toEqual(
+      expect.arrayContaining(['run_id', 'status', 'summary', 'test_details', 'performance_metrics']),
+    );
+  });
+
+  it('requires the API key on REST when one is set, but not on /health and /docs', async () => {
+    const secured = await startServer('embedded', { API_KEY: 'secret-key-123' });
+    try {
+      const no = await fetch(`${secured.url}/api/test/types`);
+      expect(no.status).toBe(401);
+      expectErrorBody(await json(no), 401);
+      const wrong = await fetch(`${secured.url}/api/test/types`, {
+        headers: { 'x-api-key': 'secret-key-124' },
+      });
+      expect(wrong.status).toBe(401);
+      const ok = await fetch(`${secured.url}/api/test/types`, { headers: { 'x-api-key': 'secret-key-123' } });
+      expect(ok.status).toBe(200);
+      expect((await fetch(`${secured.url}/health`)).status).toBe(200);
+      expect((await fetch(`${secured.url}/docs-json`)).status).toBe(200);
+    } finally {
+      await secured.close();
+    }
+  });
+
+  it('sends security headers and stays healthy after all of it', async () => {
+    const res = await send('GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(HF_TINY).toBeTruthy();
+  });
+});
