@@ -19,7 +19,8 @@ export function hostNodeModules(): string {
   for (;;) {
     if (basename(dir) === 'node_modules') return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new CoreError(ErrorCode.INTERNAL, 'cannot find the node_modules folder of typescript');
+    if (parent === dir)
+      throw new CoreError(ErrorCode.INTERNAL, 'cannot find the node_modules folder of typescript');
     dir = parent;
   }
 }
@@ -136,7 +137,9 @@ export function typecheckAndCompile(tsPath: string, options: CompileOptions = {}
   });
   if (result.emitSkipped || written.length === 0) {
     const text = formatDiagnostics(result.diagnostics, dirname(file));
-    throw new CoreError(ErrorCode.INTERNAL, `${basename(file)} was not emitted:\n${text}`, { diagnostics: text });
+    throw new CoreError(ErrorCode.INTERNAL, `${basename(file)} was not emitted:\n${text}`, {
+      diagnostics: text,
+    });
   }
   return { tsPath: file, jsPath, durationMs: performance.now() - started };
 }

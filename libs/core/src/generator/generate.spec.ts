@@ -1,10 +1,19 @@
 import '../testing/jest-realm';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from 'onnxruntime-node';
-import { HF_TINY, HF_TINY_MODELS } from '../../../../test/fixtures';
+import { HF_TINY, HF_TINY_MODELS, REPO_ROOT } from '../../../../test/fixtures';
 import { CoreError, ErrorCode } from '../errors';
 import type { Feeds, ModelImplementation } from '../types';
 import { SafetensorsFile } from '../util/safetensors';
@@ -52,7 +61,12 @@ function knownDims(impl: ModelImplementation, feeds: Feeds): Map<string, number>
   return known;
 }
 
-function expectDeclaredShapes(impl: ModelImplementation, feeds: Feeds, outputs: Record<string, Tensor>, batch: number): void {
+function expectDeclaredShapes(
+  impl: ModelImplementation,
+  feeds: Feeds,
+  outputs: Record<string, Tensor>,
+  batch: number,
+): void {
   const known = knownDims(impl, feeds);
   for (const spec of impl.metadata.outputs) {
     const out = outputs[spec.name];
@@ -76,78 +90,88 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('generateImplementation on the hf-tiny models', () => {
   const generated = new Map<string, GenerateResult>();
 
-  it.each([...HF_TINY_MODELS])('%s: generates, compiles, loads and reproduces the reference on cpu', async (name) => {
-    const dir = modelDir(name);
-    const io = await readOnnxIo(join(dir, 'model.onnx'));
-    const steps: [number, string][] = [];
-    const result = await generateImplementation({
-      modelDir: dir,
-      slug: slugify(`hf-tiny/${name}`),
-      modelId: `hf-tiny/${name}`,
-      family: FAMILY[name],
-      config: config(name),
-      inputs: io.inputs,
-      outputs: io.outputs,
-      backends: ['cpu', 'webgpu'],
-      weightsSource: 'safetensors',
-      precision: 'fp32',
-      seed: 7,
-      onProgress: (fraction, step) => steps.push([fraction, step]),
-    });
-    generated.set(name, result);
+  it.each([...HF_TINY_MODELS])(
+    '%s: generates, compiles, loads and reproduces the reference on cpu',
+    async (name) => {
+      const dir = modelDir(name);
+      const io = await readOnnxIo(join(dir, 'model.onnx'));
+      const steps: [number, string][] = [];
+      const result = await generateImplementation({
+        modelDir: dir,
+        slug: slugify(`hf-tiny/${name}`),
+        modelId: `hf-tiny/${name}`,
+        family: FAMILY[name],
+        config: config(name),
+        inputs: io.inputs,
+        outputs: io.outputs,
+        backends: ['cpu', 'webgpu'],
+        weightsSource: 'safetensors',
+        precision: 'fp32',
+        seed: 7,
+        onProgress: (fraction, step) => steps.push([fraction, step]),
+      });
+      generated.set(name, result);
 
-    expect(steps.map((s) => s[1])).toEqual(['validate', 'render', 'type-check', 'type-check spec', 'manifest', 'done']);
-    const fractions = steps.map((s) => s[0]);
-    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
-    expect(fractions.at(-1)).toBe(1);
-    expect(result.filePath).toBe(join(dir, `hf-tiny--${name}.ts`));
-    expect(existsSync(result.jsPath)).toBe(true);
-    expect(existsSync(result.specPath)).toBe(true);
-    expect(result.template.name).toBe(`${FAMILY[name]}-universal`);
+      expect(steps.map((s) => s[1])).toEqual([
+        'validate',
+        'render',
+        'type-check',
+        'type-check spec',
+        'manifest',
+        'done',
+      ]);
+      const fractions = steps.map((s) => s[0]);
+      expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
+      expect(fractions.at(-1)).toBe(1);
+      expect(result.filePath).toBe(join(dir, `hf-tiny--${name}.ts`));
+      expect(existsSync(result.jsPath)).toBe(true);
+      expect(existsSync(result.specPath)).toBe(true);
+      expect(result.template.name).toBe(`${FAMILY[name]}-universal`);
 
-    // The source imports onnxruntime-node and nothing from libs/core.
-    const source = readFileSync(result.filePath, 'utf8');
-    const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-    expect(imports).toEqual(['onnxruntime-node']);
-    expect(source).not.toMatch(/libs\/core|\.\.\/types|import\(/);
+      // The source imports onnxruntime-node and nothing from libs/core.
+      const source = readFileSync(result.filePath, 'utf8');
+      const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+      expect(imports).toEqual(['onnxruntime-node']);
+      expect(source).not.toMatch(/libs\/core|\.\.\/types|import\(/);
 
-    const impl = loadGeneratedImplementation(result.jsPath);
-    expect(impl.metadata.id).toBe(`hf-tiny/${name}`);
-    expect(impl.metadata.family).toBe(FAMILY[name]);
-    expect(impl.metadata.inputs).toEqual(io.inputs);
-    expect(impl.metadata.onnxPath).toBe(`${dir}/model.onnx`);
-    expect(impl.metadata.hasTokenizer).toBe(false);
+      const impl = loadGeneratedImplementation(result.jsPath);
+      expect(impl.metadata.id).toBe(`hf-tiny/${name}`);
+      expect(impl.metadata.family).toBe(FAMILY[name]);
+      expect(impl.metadata.inputs).toEqual(io.inputs);
+      expect(impl.metadata.onnxPath).toBe(`${dir}/model.onnx`);
+      expect(impl.metadata.hasTokenizer).toBe(false);
 
-    const handle = await impl.load({ backend: 'cpu' });
-    try {
-      expect(handle.backend).toBe('cpu');
-      expect(handle.encode).toBeUndefined();
-      const feeds = impl.makeInputs({ batchSize: 3, sequenceLength: 5, seed: 11 });
-      expect(Object.keys(feeds).sort()).toEqual(io.inputs.map((i) => i.name).sort());
-      const outputs = await handle.run(feeds);
-      expectDeclaredShapes(impl, feeds, outputs, 3);
+      const handle = await impl.load({ backend: 'cpu' });
+      try {
+        expect(handle.backend).toBe('cpu');
+        expect(handle.encode).toBeUndefined();
+        const feeds = impl.makeInputs({ batchSize: 3, sequenceLength: 5, seed: 11 });
+        expect(Object.keys(feeds).sort()).toEqual(io.inputs.map((i) => i.name).sort());
+        const outputs = await handle.run(feeds);
+        expectDeclaredShapes(impl, feeds, outputs, 3);
 
-      // The reference inputs give the reference outputs (the generated path changes nothing).
-      const golden = SafetensorsFile.open(join(HF_TINY, name, 'io.safetensors'));
-      const refFeeds: Feeds = {};
-      for (const spec of impl.metadata.inputs) {
-        const entry = golden.get(`input.${spec.name}`);
-        refFeeds[spec.name] =
-          entry.dtype === 'I64'
-            ? new Tensor('int64', golden.int64(`input.${spec.name}`), entry.shape)
-            : new Tensor('float32', golden.float32(`input.${spec.name}`), entry.shape);
+        // The reference inputs give the reference outputs (the generated path changes nothing).
+        const golden = SafetensorsFile.open(join(HF_TINY, name, 'io.safetensors'));
+        const refFeeds: Feeds = {};
+        for (const spec of impl.metadata.inputs) {
+          const entry = golden.get(`input.${spec.name}`);
+          refFeeds[spec.name] =
+            entry.dtype === 'I64'
+              ? new Tensor('int64', golden.int64(`input.${spec.name}`), entry.shape)
+              : new Tensor('float32', golden.float32(`input.${spec.name}`), entry.shape);
+        }
+        const refOut = await handle.run(refFeeds);
+        for (const n of golden.names().filter((x) => x.startsWith('output.'))) {
+          const out = refOut[n.slice('output.'.length)];
+          expect(out).toBeDefined();
+          expect(maxAbsDiff(out!.data as Float32Array, golden.float32(n))).toBeLessThan(1e-4);
+        }
+        golden.close();
+      } finally {
+        await handle.release();
       }
-      const refOut = await handle.run(refFeeds);
-      for (const n of golden.names().filter((x) => x.startsWith('output.'))) {
-        const out = refOut[n.slice('output.'.length)];
-        expect(out).toBeDefined();
-        expect(maxAbsDiff(out!.data as Float32Array, golden.float32(n))).toBeLessThan(1e-4);
-      }
-      golden.close();
-    } finally {
-      await handle.release();
-    }
-  });
+    },
+  );
 
   it.each([...HF_TINY_MODELS])('%s: runs on webgpu and agrees with cpu', async (name) => {
     const result = generated.get(name);
@@ -162,7 +186,9 @@ describe('generateImplementation on the hf-tiny models', () => {
       const b = await gpu.run(feeds);
       expectDeclaredShapes(impl, feeds, b, 2);
       for (const spec of impl.metadata.outputs) {
-        expect(maxAbsDiff(a[spec.name]!.data as Float32Array, b[spec.name]!.data as Float32Array)).toBeLessThan(1e-3);
+        expect(
+          maxAbsDiff(a[spec.name]!.data as Float32Array, b[spec.name]!.data as Float32Array),
+        ).toBeLessThan(1e-3);
       }
     } finally {
       await cpu.release();
@@ -183,7 +209,11 @@ describe('generateImplementation on the hf-tiny models', () => {
       config: config(name),
       template: `${FAMILY[name]}-universal`,
       backends: ['cpu', 'webgpu'],
-      generator: { name: 'ipfs-accelerate', version: '0.1.0' },
+      generator: {
+        name: 'ipfs-accelerate',
+        version: (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+          .version,
+      },
       weights_source: 'safetensors',
       precision: 'fp32',
       seed: 7,
@@ -258,14 +288,16 @@ describe('generateImplementation on the hf-tiny models', () => {
     expect(new Set(ids).size).toBeGreaterThan(20);
     expect(Array.from(a.attention_mask!.data as BigInt64Array).every((v) => v === 1n)).toBe(true);
     expect(a.input_ids!.type).toBe('int64');
-    expect(() => impl.makeInputs({ batchSize: 1, sequenceLength: 65 })).toThrow(/exceeds the model's 64 positions/);
+    expect(() => impl.makeInputs({ batchSize: 1, sequenceLength: 65 })).toThrow(
+      /exceeds the model's 64 positions/,
+    );
     expect(() => impl.makeInputs({ batchSize: 0 })).toThrow(/batchSize must be a positive integer/);
     expect(impl.makeInputs({ batchSize: 1 }).input_ids!.dims).toEqual([1, 16]);
 
     const bert = loadGeneratedImplementation(generated.get('bert')!.jsPath);
-    expect(Array.from(bert.makeInputs({ batchSize: 2, sequenceLength: 3 }).token_type_ids!.data as BigInt64Array)).toEqual(
-      [0n, 0n, 0n, 0n, 0n, 0n],
-    );
+    expect(
+      Array.from(bert.makeInputs({ batchSize: 2, sequenceLength: 3 }).token_type_ids!.data as BigInt64Array),
+    ).toEqual([0n, 0n, 0n, 0n, 0n, 0n]);
 
     const vit = loadGeneratedImplementation(generated.get('vit')!.jsPath);
     expect(vit.metadata).toMatchObject({ imageSize: 32, numChannels: 3 });
@@ -276,18 +308,25 @@ describe('generateImplementation on the hf-tiny models', () => {
     const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
     expect(Math.abs(mean)).toBeLessThan(0.1);
     expect(Math.abs(std - 1)).toBeLessThan(0.1);
-    expect(Array.from(vit.makeInputs({ batchSize: 2, seed: 9 }).pixel_values!.data as Float32Array)).toEqual(values);
+    expect(Array.from(vit.makeInputs({ batchSize: 2, seed: 9 }).pixel_values!.data as Float32Array)).toEqual(
+      values,
+    );
   });
 
   it('load refuses backends it was not generated for, and cuda never falls back to cpu', async () => {
     const { implementation, exports } = loadGeneratedModule(generated.get('bert')!.jsPath);
     await expect(implementation.load({ backend: 'cuda' })).rejects.toMatchObject({
       code: 'VALIDATION',
-      message: expect.stringMatching(/backend cuda is not supported by this implementation \(supported: cpu, webgpu\)/),
+      message: expect.stringMatching(
+        /backend cuda is not supported by this implementation \(supported: cpu, webgpu\)/,
+      ),
     });
     await expect(
       implementation.load({ backend: 'webgpu', sessionOptions: { executionProviders: ['cpu'] } }),
-    ).rejects.toMatchObject({ code: 'VALIDATION', message: expect.stringMatching(/must start with the webgpu provider/) });
+    ).rejects.toMatchObject({
+      code: 'VALIDATION',
+      message: expect.stringMatching(/must start with the webgpu provider/),
+    });
     expect(exports.TEMPLATE).toBe('encoder-universal');
     expect(exports.DESCRIPTION).toBe('');
   });
@@ -320,7 +359,9 @@ describe('generateImplementation on the hf-tiny models', () => {
       expect(err).toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringMatching(/on cuda/) });
     }
     const cpu = await impl.load({ backend: 'cpu' });
-    expect((await cpu.run(impl.makeInputs({ batchSize: 1, sequenceLength: 2 }))).last_hidden_state!.dims).toEqual([1, 2, 32]);
+    expect(
+      (await cpu.run(impl.makeInputs({ batchSize: 1, sequenceLength: 2 }))).last_hidden_state!.dims,
+    ).toEqual([1, 2, 32]);
     await cpu.release();
   });
 });
@@ -344,16 +385,22 @@ describe('generateImplementation refuses bad requests and leaves nothing behind'
 
   it('a template of another family is a VALIDATION error naming the compatible ones', async () => {
     const dir = modelDir('bad-family', 'bert');
-    const err = await generateImplementation({ ...(await base(dir)), template: 'vision-native' }).catch((e: unknown) => e);
+    const err = await generateImplementation({ ...(await base(dir)), template: 'vision-native' }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(CoreError);
     expect(err).toMatchObject({ code: ErrorCode.VALIDATION });
-    expect((err as Error).message).toMatch(/template vision-native is for vision models, but this model is encoder; use one of encoder-universal, encoder-native, encoder-webgpu/);
+    expect((err as Error).message).toMatch(
+      /template vision-native is for vision models, but this model is encoder; use one of encoder-universal, encoder-native, encoder-webgpu/,
+    );
     expect(readdirSync(dir)).toEqual(['model.onnx']);
   });
 
   it('unknown or mistyped template_context keys are VALIDATION errors', async () => {
     const dir = modelDir('bad-context', 'bert');
-    await expect(generateImplementation({ ...(await base(dir)), templateContext: { threads: 2 } })).rejects.toMatchObject({
+    await expect(
+      generateImplementation({ ...(await base(dir)), templateContext: { threads: 2 } }),
+    ).rejects.toMatchObject({
       code: ErrorCode.VALIDATION,
       details: [{ field: 'template_context.threads', message: expect.stringMatching(/unknown variable/) }],
     });
@@ -369,7 +416,9 @@ describe('generateImplementation refuses bad requests and leaves nothing behind'
     rmSync(join(dir, 'model.onnx'));
     await expect(generateImplementation(opts)).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_FOUND });
     copyFileSync(join(HF_TINY, 'bert', 'torch_export.onnx'), join(dir, 'model.onnx'));
-    await expect(generateImplementation({ ...opts, slug: '../evil' })).rejects.toMatchObject({ code: ErrorCode.VALIDATION });
+    await expect(generateImplementation({ ...opts, slug: '../evil' })).rejects.toMatchObject({
+      code: ErrorCode.VALIDATION,
+    });
   });
 
   it('an aborted generation is CANCELLED and removes what it wrote', async () => {

@@ -72,7 +72,9 @@ function validation(message: string, field?: string): CoreError {
 
 function onnxruntimeVersion(): string | undefined {
   try {
-    const pkg = JSON.parse(readFileSync(join(hostNodeModules(), 'onnxruntime-node', 'package.json'), 'utf8')) as {
+    const pkg = JSON.parse(
+      readFileSync(join(hostNodeModules(), 'onnxruntime-node', 'package.json'), 'utf8'),
+    ) as {
       version?: string;
     };
     return pkg.version;
@@ -100,7 +102,8 @@ export function tokenizerVocabSize(json: Record<string, unknown>): number {
 function readJson(path: string, what: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error('not a JSON object');
     return value as Record<string, unknown>;
   } catch (err) {
     throw new CoreError(ErrorCode.INVALID_MODEL, `${what} ${path} is not valid JSON: ${errorMessage(err)}`);
@@ -121,7 +124,10 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
   const dir = resolve(opts.modelDir ?? '');
   const onnxPath = join(dir, ONNX_FILE);
   if (!opts.modelDir || !existsSync(onnxPath) || !statSync(onnxPath).isFile()) {
-    throw new CoreError(ErrorCode.MODEL_NOT_FOUND, `${onnxPath} does not exist: modelDir must hold ${ONNX_FILE}`);
+    throw new CoreError(
+      ErrorCode.MODEL_NOT_FOUND,
+      `${onnxPath} does not exist: modelDir must hold ${ONNX_FILE}`,
+    );
   }
   const slug = assertSlug(opts.slug);
   if (!isFamily(opts.family)) throw validation(`unknown family ${JSON.stringify(opts.family)}`, 'family');
@@ -134,7 +140,8 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
   if (typeof opts.precision !== 'string' || !/^[a-z0-9_-]{1,16}$/i.test(opts.precision)) {
     throw validation('precision must be a short name such as fp32 or fp16', 'precision');
   }
-  if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw validation('seed must be an integer', 'seed');
+  if (opts.seed !== undefined && !Number.isInteger(opts.seed))
+    throw validation('seed must be an integer', 'seed');
 
   // The tokenizer travels with the implementation.
   let tokenizerFile: string | undefined;
@@ -144,7 +151,8 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
   const tokenizerTarget = join(dir, TOKENIZER_FILE);
   const tokenizerSource = opts.tokenizerPath ?? (existsSync(tokenizerTarget) ? tokenizerTarget : undefined);
   if (tokenizerSource !== undefined) {
-    if (!existsSync(tokenizerSource)) throw validation(`tokenizer ${tokenizerSource} does not exist`, 'tokenizerPath');
+    if (!existsSync(tokenizerSource))
+      throw validation(`tokenizer ${tokenizerSource} does not exist`, 'tokenizerPath');
     tokenizerJson = readJson(tokenizerSource, 'tokenizer');
     if (typeof tokenizerJson.model !== 'object' || tokenizerJson.model === null) {
       throw new CoreError(ErrorCode.INVALID_MODEL, `${tokenizerSource} has no tokenizer model`);

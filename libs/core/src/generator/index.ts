@@ -13,9 +13,20 @@ export {
   type TemplateVariableType,
   type TemplateValue,
 } from './templates';
-export { renderImplementation, inputRole, type RenderOptions, type RenderResult, type GeneratedInputRole } from './render';
+export {
+  renderImplementation,
+  inputRole,
+  type RenderOptions,
+  type RenderResult,
+  type GeneratedInputRole,
+} from './render';
 export { typecheckAndCompile, hostNodeModules, type CompileOptions, type CompileResult } from './compile';
-export { loadGeneratedImplementation, loadGeneratedModule, checkImplementation, type GeneratedModule } from './loader';
+export {
+  loadGeneratedImplementation,
+  loadGeneratedModule,
+  checkImplementation,
+  type GeneratedModule,
+} from './loader';
 export {
   MANIFEST_FILE,
   cidOfBytes,

@@ -44,7 +44,8 @@ function invalid(jsPath: string, why: string): CoreError {
 }
 
 function checkSpecs(jsPath: string, what: string, value: unknown): void {
-  if (!Array.isArray(value) || value.length === 0) throw invalid(jsPath, `metadata.${what} is not a list of tensors`);
+  if (!Array.isArray(value) || value.length === 0)
+    throw invalid(jsPath, `metadata.${what} is not a list of tensors`);
   for (const spec of value as Record<string, unknown>[]) {
     if (typeof spec?.name !== 'string' || typeof spec.dtype !== 'string' || !Array.isArray(spec.shape)) {
       throw invalid(jsPath, `metadata.${what} has an invalid tensor spec ${JSON.stringify(spec)}`);

@@ -30,7 +30,8 @@ export type GeneratedInputRole =
 /** What an input holds, from its name (Hugging Face / optimum export names) and dtype. */
 export function inputRole(spec: Pick<TensorSpec, 'name' | 'dtype'>): GeneratedInputRole {
   const name = spec.name.toLowerCase();
-  if (name.startsWith('past_key_values') || name.startsWith('past.') || name.includes('.past_')) return 'past';
+  if (name.startsWith('past_key_values') || name.startsWith('past.') || name.includes('.past_'))
+    return 'past';
   if (name === 'decoder_input_ids') return 'decoder_ids';
   if (name === 'decoder_attention_mask') return 'decoder_mask';
   if (name === 'input_ids' || name === 'ids') return 'ids';
@@ -95,11 +96,19 @@ export function metadataExtras(
   const visionConfig = (config.vision_config ?? {}) as Record<string, unknown>;
   const extras: [string, number | undefined][] = [];
   if (family !== 'vision') {
-    extras.push(['vocabSize', firstNumber(config, ['vocab_size']) ?? firstNumber(textConfig, ['vocab_size'])]);
+    extras.push([
+      'vocabSize',
+      firstNumber(config, ['vocab_size']) ?? firstNumber(textConfig, ['vocab_size']),
+    ]);
     extras.push([
       'maxPositions',
-      firstNumber(config, ['max_position_embeddings', 'n_positions', 'n_ctx', 'max_sequence_length', 'seq_length']) ??
-        firstNumber(textConfig, ['max_position_embeddings']),
+      firstNumber(config, [
+        'max_position_embeddings',
+        'n_positions',
+        'n_ctx',
+        'max_sequence_length',
+        'seq_length',
+      ]) ?? firstNumber(textConfig, ['max_position_embeddings']),
     ]);
   }
   const pixels = inputs.find((i) => inputRole(i) === 'pixels');
@@ -107,11 +116,15 @@ export function metadataExtras(
   if (family === 'vision' || pixels) {
     extras.push([
       'imageSize',
-      firstNumber(config, ['image_size']) ?? firstNumber(visionConfig, ['image_size']) ?? fixed(pixels?.shape[2]),
+      firstNumber(config, ['image_size']) ??
+        firstNumber(visionConfig, ['image_size']) ??
+        fixed(pixels?.shape[2]),
     ]);
     extras.push([
       'numChannels',
-      firstNumber(config, ['num_channels']) ?? firstNumber(visionConfig, ['num_channels']) ?? fixed(pixels?.shape[1]),
+      firstNumber(config, ['num_channels']) ??
+        firstNumber(visionConfig, ['num_channels']) ??
+        fixed(pixels?.shape[1]),
     ]);
   }
   return extras.filter((e): e is [string, number] => e[1] !== undefined);

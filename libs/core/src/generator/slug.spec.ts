@@ -33,7 +33,9 @@ describe('slugify', () => {
   it.each(['', 'UPPER', 'a/b', '../x', '-lead', 'trail-', 'a---b', 'x'.repeat(MAX_SLUG_LENGTH + 1), 'a b'])(
     'assertSlug refuses %j',
     (slug) => {
-      expect(() => assertSlug(slug)).toThrow(expect.objectContaining({ code: ErrorCode.VALIDATION }) as Error);
+      expect(() => assertSlug(slug)).toThrow(
+        expect.objectContaining({ code: ErrorCode.VALIDATION }) as Error,
+      );
     },
   );
 });

@@ -32,7 +32,10 @@ export function slugify(id: string): string {
     .filter((p) => p.length > 0)
     .join('--');
   if (!slug) {
-    throw new CoreError(ErrorCode.VALIDATION, `model id ${JSON.stringify(id)} has no letters or digits to name files by`);
+    throw new CoreError(
+      ErrorCode.VALIDATION,
+      `model id ${JSON.stringify(id)} has no letters or digits to name files by`,
+    );
   }
   if (slug.length <= MAX_SLUG_LENGTH) return slug;
   const hash = createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 8);

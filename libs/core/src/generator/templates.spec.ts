@@ -31,7 +31,11 @@ describe('listTemplates', () => {
       expect(t.backends.length).toBeGreaterThan(0);
       for (const v of t.variables) {
         expect(v).toEqual(
-          expect.objectContaining({ name: expect.any(String), type: expect.any(String), description: expect.any(String) }),
+          expect.objectContaining({
+            name: expect.any(String),
+            type: expect.any(String),
+            description: expect.any(String),
+          }),
         );
         // Every default is a valid value of its own variable.
         expect(resolveTemplateContext(t, { [v.name]: v.default })[v.name]).toBe(v.default);
@@ -41,9 +45,13 @@ describe('listTemplates', () => {
 
   it('declares backend variables only for the group’s backends, family variables only for the family', () => {
     const byName = new Map(templates.map((t) => [t.name, t.variables.map((v) => v.name)]));
-    expect(byName.get('encoder-native')).toEqual(expect.arrayContaining(['cpuUseArena', 'cudaDeviceId', 'encodeMaxLength']));
+    expect(byName.get('encoder-native')).toEqual(
+      expect.arrayContaining(['cpuUseArena', 'cudaDeviceId', 'encodeMaxLength']),
+    );
     expect(byName.get('encoder-native')).not.toContain('webgpuPreferredLayout');
-    expect(byName.get('vision-webgpu')).toEqual(expect.arrayContaining(['webgpuPreferredLayout', 'pixelStd']));
+    expect(byName.get('vision-webgpu')).toEqual(
+      expect.arrayContaining(['webgpuPreferredLayout', 'pixelStd']),
+    );
     expect(byName.get('vision-webgpu')).not.toContain('cpuUseArena');
     expect(byName.get('vision-webgpu')).not.toContain('encodeMaxLength');
     expect(byName.get('encoder-decoder-universal')).toContain('decoderSequenceLength');
@@ -65,7 +73,10 @@ describe('selectTemplate', () => {
 
   it('refuses unknown names, other families and missing backends with VALIDATION', () => {
     expect(() => selectTemplate('encoder', ['cpu'], 'nope')).toThrow(
-      expect.objectContaining({ code: ErrorCode.VALIDATION, message: expect.stringMatching(/unknown template "nope"/) }),
+      expect.objectContaining({
+        code: ErrorCode.VALIDATION,
+        message: expect.stringMatching(/unknown template "nope"/),
+      }),
     );
     expect(() => selectTemplate('decoder', ['cpu'], 'encoder-native')).toThrow(
       /template encoder-native is for encoder models, but this model is decoder; use one of decoder-universal, decoder-native, decoder-webgpu/,
@@ -81,8 +92,17 @@ describe('resolveTemplateContext', () => {
   const t = selectTemplate('vision', ['cpu'], 'vision-universal');
 
   it('fills defaults and applies declared overrides', () => {
-    const values = resolveTemplateContext(t, { intraOpNumThreads: 4, pixelStd: 0.5, webgpuPreferredLayout: 'NHWC' });
-    expect(values).toMatchObject({ intraOpNumThreads: 4, pixelStd: 0.5, webgpuPreferredLayout: 'NHWC', pixelMean: 0 });
+    const values = resolveTemplateContext(t, {
+      intraOpNumThreads: 4,
+      pixelStd: 0.5,
+      webgpuPreferredLayout: 'NHWC',
+    });
+    expect(values).toMatchObject({
+      intraOpNumThreads: 4,
+      pixelStd: 0.5,
+      webgpuPreferredLayout: 'NHWC',
+      pixelMean: 0,
+    });
     expect(Object.keys(values).sort()).toEqual(t.variables.map((v) => v.name).sort());
   });
 
@@ -115,18 +135,23 @@ describe('resolveTemplateContext', () => {
       expect.objectContaining({
         code: ErrorCode.VALIDATION,
         details: [
-          expect.objectContaining({ field: 'template_context.encodeMaxLength', message: expect.stringMatching(/unknown variable/) }),
+          expect.objectContaining({
+            field: 'template_context.encodeMaxLength',
+            message: expect.stringMatching(/unknown variable/),
+          }),
           expect.objectContaining({ field: 'template_context.threads' }),
         ],
       }),
     );
-    expect(() => resolveTemplateContext(t, ['x'] as unknown as Record<string, unknown>)).toThrow(/must be an object/);
+    expect(() => resolveTemplateContext(t, ['x'] as unknown as Record<string, unknown>)).toThrow(
+      /must be an object/,
+    );
   });
 });
 
 describe('jsLiteral', () => {
   it('writes JSON that cannot leave a string, a comment or a script block', () => {
-    const nasty = "a'b\"c`${d}`*/e\n</script>\u2028\u2029<!--\\";
+    const nasty = 'a\'b"c`${d}`*/e\n</script>\u2028\u2029<!--\\';
     const lit = jsLiteral({ [nasty]: [nasty, 1, true, null] });
     expect(lit).not.toMatch(/[\n\u2028\u2029<>]|\*\//);
     expect(JSON.parse(lit)).toEqual({ [nasty]: [nasty, 1, true, null] });
@@ -155,13 +180,19 @@ const IO: Record<Family, { inputs: TensorSpec[]; outputs: TensorSpec[]; config: 
       { name: 'input_ids', dtype: 'int64', shape: ['batch_size', 'sequence_length'] },
       { name: 'attention_mask', dtype: 'int64', shape: ['batch_size', 'total_sequence_length'] },
       { name: 'position_ids', dtype: 'int64', shape: ['batch_size', 'sequence_length'] },
-      { name: 'past_key_values.0.key', dtype: 'float16', shape: ['batch_size', 2, 'past_sequence_length', 8] },
+      {
+        name: 'past_key_values.0.key',
+        dtype: 'float16',
+        shape: ['batch_size', 2, 'past_sequence_length', 8],
+      },
     ],
     outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch_size', 'sequence_length', 50] }],
     config: { model_type: 'llama', vocab_size: 50, max_position_embeddings: 32, eos_token_id: 2 },
   },
   vision: {
-    inputs: [{ name: 'pixel_values', dtype: 'float32', shape: ['batch_size', 'num_channels', 'height', 'width'] }],
+    inputs: [
+      { name: 'pixel_values', dtype: 'float32', shape: ['batch_size', 'num_channels', 'height', 'width'] },
+    ],
     outputs: [{ name: 'pooler_output', dtype: 'float32', shape: ['batch_size', 32] }],
     config: { model_type: 'vit', image_size: 16, num_channels: 3 },
   },

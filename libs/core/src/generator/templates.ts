@@ -184,7 +184,11 @@ const CATALOG: TemplateInfo[] = FAMILIES.flatMap((family) =>
     name: `${family}-${group}`,
     family,
     backends,
-    variables: [...COMMON_VARIABLES, ...FAMILY_VARIABLES[family], ...backends.flatMap((b) => BACKEND_VARIABLES[b])],
+    variables: [
+      ...COMMON_VARIABLES,
+      ...FAMILY_VARIABLES[family],
+      ...backends.flatMap((b) => BACKEND_VARIABLES[b]),
+    ],
     description: `${FAMILY_DESCRIPTIONS[family]}; ${description}`,
   })),
 );
@@ -206,9 +210,16 @@ export function listTemplates(): TemplateInfo[] {
  * The template to render: `name` when given (it must exist, be for `family` and cover `backends`),
  * otherwise the narrowest group that covers `backends`.
  */
-export function selectTemplate(family: string, backends: readonly BackendName[], name?: string): TemplateInfo {
+export function selectTemplate(
+  family: string,
+  backends: readonly BackendName[],
+  name?: string,
+): TemplateInfo {
   if (!isFamily(family)) {
-    throw new CoreError(ErrorCode.VALIDATION, `unknown model family ${JSON.stringify(family)}; one of ${FAMILIES.join(', ')}`);
+    throw new CoreError(
+      ErrorCode.VALIDATION,
+      `unknown model family ${JSON.stringify(family)}; one of ${FAMILIES.join(', ')}`,
+    );
   }
   if (name !== undefined) {
     const found = CATALOG.find((t) => t.name === name);
@@ -237,10 +248,13 @@ export function selectTemplate(family: string, backends: readonly BackendName[],
     }
     return copyTemplate(found);
   }
-  const candidates = CATALOG.filter((t) => t.family === family && backends.every((b) => t.backends.includes(b)));
+  const candidates = CATALOG.filter(
+    (t) => t.family === family && backends.every((b) => t.backends.includes(b)),
+  );
   candidates.sort((a, b) => a.backends.length - b.backends.length);
   const best = candidates[0];
-  if (!best) throw new CoreError(ErrorCode.VALIDATION, `no ${family} template supports ${backends.join(', ')}`);
+  if (!best)
+    throw new CoreError(ErrorCode.VALIDATION, `no ${family} template supports ${backends.join(', ')}`);
   return copyTemplate(best);
 }
 
@@ -323,7 +337,8 @@ export function resolveTemplateContext(
  * cannot end a comment, a line comment or an HTML script block either.
  */
 export function jsLiteral(value: unknown): string {
-  if (value === undefined) throw new CoreError(ErrorCode.INTERNAL, 'template interpolated an undefined value');
+  if (value === undefined)
+    throw new CoreError(ErrorCode.INTERNAL, 'template interpolated an undefined value');
   if (typeof value === 'number' && !Number.isFinite(value)) {
     throw new CoreError(ErrorCode.INTERNAL, `template interpolated a non-finite number (${value})`);
   }
@@ -331,9 +346,13 @@ export function jsLiteral(value: unknown): string {
   try {
     json = JSON.stringify(value);
   } catch (err) {
-    throw new CoreError(ErrorCode.INTERNAL, `value cannot be written as a literal: ${(err as Error).message}`);
+    throw new CoreError(
+      ErrorCode.INTERNAL,
+      `value cannot be written as a literal: ${(err as Error).message}`,
+    );
   }
-  if (json === undefined) throw new CoreError(ErrorCode.INTERNAL, `value of type ${typeof value} cannot be a literal`);
+  if (json === undefined)
+    throw new CoreError(ErrorCode.INTERNAL, `value of type ${typeof value} cannot be a literal`);
   return json
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')

@@ -1,5 +1,13 @@
 import '../testing/jest-realm';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tensor } from 'onnxruntime-node';
@@ -19,7 +27,10 @@ interface ExpectedEncoding {
 }
 interface Expected {
   tests: string[];
-  kinds: Record<string, { encodings: ExpectedEncoding[]; pair: { ids: number[]; type_ids: number[] }; vocab_size: number }>;
+  kinds: Record<
+    string,
+    { encodings: ExpectedEncoding[]; pair: { ids: number[]; type_ids: number[] }; vocab_size: number }
+  >;
 }
 const expected = JSON.parse(readFileSync(join(TOKENIZER_FIXTURES, 'expected.json'), 'utf8')) as Expected;
 
@@ -91,11 +102,17 @@ describe.each([
   let handle: ModelHandle;
   const reference = expected.kinds[kind]!;
   beforeAll(async () => {
-    handle = await generateWith(`${kind}-${model}`, model, family, join(TOKENIZER_FIXTURES, `${kind}.tokenizer.json`), {
-      vocab_size: reference.vocab_size,
-      max_position_embeddings: 512,
-      n_positions: 512,
-    });
+    handle = await generateWith(
+      `${kind}-${model}`,
+      model,
+      family,
+      join(TOKENIZER_FIXTURES, `${kind}.tokenizer.json`),
+      {
+        vocab_size: reference.vocab_size,
+        max_position_embeddings: 512,
+        n_positions: 512,
+      },
+    );
   });
   afterAll(() => handle?.release());
 
@@ -132,7 +149,10 @@ describe.each([
 
   it('truncation keeps maxLength tokens (special tokens included) and max_length padding fills up', async () => {
     const long = reference.encodings[7]!.ids; // the 40-letter word
-    const feeds = await handle.encode!([expected.tests[7]!, expected.tests[0]!], { maxLength: 6, padding: 'max_length' });
+    const feeds = await handle.encode!([expected.tests[7]!, expected.tests[0]!], {
+      maxLength: 6,
+      padding: 'max_length',
+    });
     expect(feeds.input_ids!.dims).toEqual([2, 6]);
     const [first, second] = rows(feeds.input_ids);
     if (kind === 'wordpiece') {
@@ -143,10 +163,14 @@ describe.each([
       expect(first).toEqual(long.slice(0, 6));
       expect(second).toEqual(reference.encodings[0]!.ids);
     }
-    await expect(handle.encode!(expected.tests[7]!, { maxLength: 6, truncation: false })).rejects.toMatchObject({
+    await expect(
+      handle.encode!(expected.tests[7]!, { maxLength: 6, truncation: false }),
+    ).rejects.toMatchObject({
       code: 'VALIDATION',
     });
-    await expect(handle.encode!(expected.tests.slice(0, 2), { padding: false })).rejects.toThrow(/need padding/);
+    await expect(handle.encode!(expected.tests.slice(0, 2), { padding: false })).rejects.toThrow(
+      /need padding/,
+    );
   });
 });
 
@@ -164,7 +188,10 @@ const UNIGRAM_TOKENIZER = {
     normalized: false,
     special: true,
   })),
-  normalizer: { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }] },
+  normalizer: {
+    type: 'Sequence',
+    normalizers: [{ type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }],
+  },
   pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
   post_processor: {
     type: 'TemplateProcessing',
@@ -275,7 +302,10 @@ describe('tokenizer checks at generation time', () => {
         slug: 'too-big',
         modelId: 'too-big',
         family: 'encoder',
-        config: JSON.parse(readFileSync(join(HF_TINY, 'bert', 'config.json'), 'utf8')) as Record<string, unknown>,
+        config: JSON.parse(readFileSync(join(HF_TINY, 'bert', 'config.json'), 'utf8')) as Record<
+          string,
+          unknown
+        >,
         inputs: io.inputs,
         outputs: io.outputs,
         backends: ['cpu'],

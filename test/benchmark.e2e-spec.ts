@@ -1,0 +1,115 @@
+/** The Benchmark API end to end: measure, store, export, compare, and stay responsive meanwhile. */
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { DRIVERS, json, startServer, TestServer, waitFor } from './app';
+
+jest.setTimeout(300_000);
+
+const QUICK = { batch_sizes: [1, 2], sequence_lengths: [8], min_duration_s: 0.3, min_iterations: 10, warmup: { min_iterations: 5, max_iterations: 50 } };
+
+describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
+  let server: TestServer;
+  const post = (path: string, body: unknown) =>
+    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const runs: string[] = [];
+
+  beforeAll(async () => {
+    server = await startServer(driver);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('measures, answers status requests meanwhile, and streams progress', async () => {
+    const res = await post('/api/benchmark/run', { model_name: 'bert', ...QUICK, tags: ['e2e', driver] });
+    expect(res.status).toBe(202);
+    const accepted = await json<{ run_id: string; configurations: number }>(res);
+    expect(accepted.configurations).toBe(2);
+    const ws = new WebSocket(`${server.wsUrl}/api/benchmark/ws/${accepted.run_id}`);
+    const updates: Array<{ status: string; current_step: string }> = [];
+    ws.on('message', (d) => updates.push(JSON.parse(String(d)) as { status: string; current_step: string }));
+    // Status requests are answered while the measurement runs in its worker thread.
+    let answeredWhileRunning = 0;
+    for (;;) {
+      const s = await json<{ status: string }>(await fetch(`${server.url}/api/benchmark/status/${accepted.run_id}`));
+      if (s.status === 'running') answeredWhileRunning++;
+      if (['completed', 'failed', 'cancelled', 'timeout'].includes(s.status)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(answeredWhileRunning).toBeGreaterThan(5);
+    await new Promise<void>((r) => (ws.readyState === ws.CLOSED ? r() : ws.on('close', () => r())));
+    expect(updates.some((u) => u.status === 'running' && /measure|warmup/.test(u.current_step))).toBe(true);
+    runs.push(accepted.run_id);
+  });
+
+  it('returns latency_ms and throughput at the top level, the full matrix, and exports', async () => {
+    const id = runs[0]!;
+    const r = await json<{
+      latency_ms: number;
+      throughput: number;
+      configurations: Array<{ batch_size: number; status: string; stats: Record<string, number>; latencies_ms: number[] }>;
+      environment: Record<string, unknown>;
+    }>(await fetch(`${server.url}/api/benchmark/results/${id}`));
+    expect(r.latency_ms).toBeGreaterThan(0);
+    expect(r.throughput).toBeGreaterThan(0);
+    expect(r.configurations.map((c) => c.batch_size)).toEqual([1, 2]);
+    for (const c of r.configurations) {
+      expect(c.status).toBe('ok');
+      expect(c.latencies_ms.length).toBeGreaterThanOrEqual(10);
+      expect(c.stats.p50).toBeLessThanOrEqual(c.stats.p99);
+    }
+    expect(r.environment).toMatchObject({ onnxruntime_version: expect.stringContaining('1.30') });
+    const csv = await fetch(`${server.url}/api/benchmark/results/${id}?format=csv`);
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    expect((await csv.text()).split('\n').filter(Boolean).length).toBe(3);
+    const md = await (await fetch(`${server.url}/api/benchmark/results/${id}?format=markdown`)).text();
+    expect(md).toMatch(/\|.*p50.*\|/);
+  });
+
+  it('compares two runs of the same settings as unchanged, against the baseline too', async () => {
+    const res = await post('/api/benchmark/run', { model_name: 'bert', ...QUICK, tags: ['e2e'], baseline_run_id: runs[0] });
+    const { run_id } = await json<{ run_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
+    runs.push(run_id);
+    // This 2-core machine is shared: a wide threshold keeps noise from deciding the verdict.
+    const cmp = await json<{ verdict: string; configurations: Array<{ p_value: number; relative_change: number; verdict: string }> }>(
+      await fetch(`${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}&threshold=0.5`),
+    );
+    expect(cmp.configurations).toHaveLength(2);
+    expect(cmp.verdict).toBe('unchanged');
+    for (const c of cmp.configurations) expect(c.p_value).toBeGreaterThanOrEqual(0);
+    const stored = await json<{ comparison: { baseline_run_id: string } }>(await fetch(`${server.url}/api/benchmark/results/${run_id}`));
+    expect(stored.comparison.baseline_run_id).toBe(runs[0]);
+  });
+
+  it('lists stored rows with filters', async () => {
+    const rows = await json<{ items: Array<{ run_id: string; model: string; backend: string; tags: string[]; model_cid: string }> }>(
+      await fetch(`${server.url}/api/benchmark/runs?model=bert&backend=cpu&tag=e2e`),
+    );
+    expect(rows.items.length).toBe(4);
+    expect(rows.items.every((r) => r.model === 'bert' && r.backend === 'cpu' && r.tags.includes('e2e'))).toBe(true);
+    expect(rows.items[0]!.model_cid).toMatch(/^baf/);
+    const none = await json<{ items: unknown[] }>(await fetch(`${server.url}/api/benchmark/runs?tag=nope`));
+    expect(none.items).toEqual([]);
+  });
+
+  it('validates requests with clear 400s and 422s', async () => {
+    const cases: Array<[Record<string, unknown>, number]> = [
+      [{ model_name: 'bert', batch_sizes: [] }, 400],
+      [{ model_name: 'bert', batch_sizes: [0] }, 400],
+      [{ model_name: 'bert', sequence_lengths: [-1] }, 400],
+      [{ model_name: 'bert', sequence_lengths: [4096] }, 400],
+      [{ model_name: 'bert', hardware: ['tpu'] }, 400],
+      [{}, 400],
+      [{ model_name: 'bert', models: ['bert'] }, 400],
+      [{ model_name: 'nope' }, 422],
+      [{ model_name: 'bert', baseline_run_id: randomUUID() }, 404],
+    ];
+    for (const [body, status] of cases) {
+      const res = await post('/api/benchmark/run', body);
+      expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), status]);
+    }
+    const cmp = await fetch(`${server.url}/api/benchmark/compare?baseline=x&candidate=y`);
+    expect(cmp.status).toBe(400);
+  });
+});
