@@ -5,12 +5,22 @@ import { DRIVERS, json, startServer, TestServer, waitFor } from './app';
 
 jest.setTimeout(300_000);
 
-const QUICK = { batch_sizes: [1, 2], sequence_lengths: [8], min_duration_s: 0.3, min_iterations: 10, warmup: { min_iterations: 5, max_iterations: 50 } };
+const QUICK = {
+  batch_sizes: [1, 2],
+  sequence_lengths: [8],
+  min_duration_s: 0.3,
+  min_iterations: 10,
+  warmup: { min_iterations: 5, max_iterations: 50 },
+};
 
 describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
   let server: TestServer;
   const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const runs: string[] = [];
 
   beforeAll(async () => {
@@ -31,7 +41,9 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     // Status requests are answered while the measurement runs in its worker thread.
     let answeredWhileRunning = 0;
     for (;;) {
-      const s = await json<{ status: string }>(await fetch(`${server.url}/api/benchmark/status/${accepted.run_id}`));
+      const s = await json<{ status: string }>(
+        await fetch(`${server.url}/api/benchmark/status/${accepted.run_id}`),
+      );
       if (s.status === 'running') answeredWhileRunning++;
       if (['completed', 'failed', 'cancelled', 'timeout'].includes(s.status)) break;
       await new Promise((r) => setTimeout(r, 10));
@@ -47,7 +59,12 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     const r = await json<{
       latency_ms: number;
       throughput: number;
-      configurations: Array<{ batch_size: number; status: string; stats: Record<string, number>; latencies_ms: number[] }>;
+      configurations: Array<{
+        batch_size: number;
+        status: string;
+        stats: Record<string, number>;
+        latencies_ms: number[];
+      }>;
       environment: Record<string, unknown>;
     }>(await fetch(`${server.url}/api/benchmark/results/${id}`));
     expect(r.latency_ms).toBeGreaterThan(0);
@@ -67,27 +84,41 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
   });
 
   it('compares two runs of the same settings as unchanged, against the baseline too', async () => {
-    const res = await post('/api/benchmark/run', { model_name: 'bert', ...QUICK, tags: ['e2e'], baseline_run_id: runs[0] });
+    const res = await post('/api/benchmark/run', {
+      model_name: 'bert',
+      ...QUICK,
+      tags: ['e2e'],
+      baseline_run_id: runs[0],
+    });
     const { run_id } = await json<{ run_id: string }>(res);
     expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
     runs.push(run_id);
     // This 2-core machine is shared: a wide threshold keeps noise from deciding the verdict.
-    const cmp = await json<{ verdict: string; configurations: Array<{ p_value: number; relative_change: number; verdict: string }> }>(
-      await fetch(`${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}&threshold=0.5`),
+    const cmp = await json<{
+      verdict: string;
+      configurations: Array<{ p_value: number; relative_change: number; verdict: string }>;
+    }>(
+      await fetch(
+        `${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}&threshold=0.5`,
+      ),
     );
     expect(cmp.configurations).toHaveLength(2);
     expect(cmp.verdict).toBe('unchanged');
     for (const c of cmp.configurations) expect(c.p_value).toBeGreaterThanOrEqual(0);
-    const stored = await json<{ comparison: { baseline_run_id: string } }>(await fetch(`${server.url}/api/benchmark/results/${run_id}`));
+    const stored = await json<{ comparison: { baseline_run_id: string } }>(
+      await fetch(`${server.url}/api/benchmark/results/${run_id}`),
+    );
     expect(stored.comparison.baseline_run_id).toBe(runs[0]);
   });
 
   it('lists stored rows with filters', async () => {
-    const rows = await json<{ items: Array<{ run_id: string; model: string; backend: string; tags: string[]; model_cid: string }> }>(
-      await fetch(`${server.url}/api/benchmark/runs?model=bert&backend=cpu&tag=e2e`),
-    );
+    const rows = await json<{
+      items: Array<{ run_id: string; model: string; backend: string; tags: string[]; model_cid: string }>;
+    }>(await fetch(`${server.url}/api/benchmark/runs?model=bert&backend=cpu&tag=e2e`));
     expect(rows.items.length).toBe(4);
-    expect(rows.items.every((r) => r.model === 'bert' && r.backend === 'cpu' && r.tags.includes('e2e'))).toBe(true);
+    expect(rows.items.every((r) => r.model === 'bert' && r.backend === 'cpu' && r.tags.includes('e2e'))).toBe(
+      true,
+    );
     expect(rows.items[0]!.model_cid).toMatch(/^baf/);
     const none = await json<{ items: unknown[] }>(await fetch(`${server.url}/api/benchmark/runs?tag=nope`));
     expect(none.items).toEqual([]);
@@ -103,7 +134,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       [{}, 400],
       [{ model_name: 'bert', models: ['bert'] }, 400],
       [{ model_name: 'nope' }, 422],
-      [{ model_name: 'bert', baseline_run_id: randomUUID() }, 404],
+      [{ model_name: 'bert', sequence_lengths: [8], baseline_run_id: randomUUID() }, 404],
     ];
     for (const [body, status] of cases) {
       const res = await post('/api/benchmark/run', body);

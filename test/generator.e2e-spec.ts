@@ -28,39 +28,59 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(models.length).toBeGreaterThanOrEqual(40);
     const bert = models.find((m) => m.id === 'bert-base-uncased');
     expect(bert).toMatchObject({ family: 'encoder', parameters: 109_482_240, fp32_bytes: 109_482_240 * 4 });
-    expect(new Set(models.map((m) => m.family))).toEqual(new Set(['encoder', 'decoder', 'vision', 'encoder-decoder']));
+    expect(new Set(models.map((m) => m.family))).toEqual(
+      new Set(['encoder', 'decoder', 'vision', 'encoder-decoder']),
+    );
   });
 
   it('lists templates with their variables', async () => {
-    const templates = await json<Array<{ name: string; family: string; backends: string[]; variables: unknown[] }>>(
-      await fetch(`${server.url}/api/generator/templates`),
-    );
+    const templates = await json<
+      Array<{ name: string; family: string; backends: string[]; variables: unknown[] }>
+    >(await fetch(`${server.url}/api/generator/templates`));
     expect(templates.length).toBeGreaterThan(0);
-    expect(new Set(templates.map((t) => t.family))).toEqual(new Set(['encoder', 'decoder', 'vision', 'encoder-decoder']));
+    expect(new Set(templates.map((t) => t.family))).toEqual(
+      new Set(['encoder', 'decoder', 'vision', 'encoder-decoder']),
+    );
   });
 
   it('generates from a local checkpoint, streams progress, and the Test Suite passes on the result', async () => {
-    const res = await post('/api/generator/model', { model_name: 'bert', hardware: ['cpu', 'webgpu'], output_dir: `bert-${driver}` });
+    const res = await post('/api/generator/model', {
+      model_name: 'bert',
+      hardware: ['cpu', 'webgpu'],
+      output_dir: `bert-${driver}`,
+    });
     expect(res.status).toBe(202);
     const { task_id } = await json<{ task_id: string }>(res);
     const ws = new WebSocket(`${server.wsUrl}/api/generator/ws/${task_id}`);
     const steps: string[] = [];
-    ws.on('message', (d) => steps.push(String((JSON.parse(String(d)) as { current_step: string }).current_step)));
+    ws.on('message', (d) =>
+      steps.push(String((JSON.parse(String(d)) as { current_step: string }).current_step)),
+    );
     const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
     const status = await waitFor(`${server.url}/api/generator/status/${task_id}`);
     expect(status).toMatchObject({ status: 'completed' });
     expect(await closed).toBe(1000);
     expect(steps.length).toBeGreaterThan(1);
-    const results = await json<Record<string, unknown>>(await fetch(`${server.url}/api/generator/results/${task_id}`));
+    const results = await json<Record<string, unknown>>(
+      await fetch(`${server.url}/api/generator/results/${task_id}`),
+    );
     expect(results).toMatchObject({ task_id, family: 'encoder', weights: 'safetensors', precision: 'fp32' });
     expect(String(results.file_path)).toMatch(/\.ts$/);
-    for (const k of ['file_path', 'js_path', 'onnx_path', 'manifest_path']) expect(existsSync(String(results[k]))).toBe(true);
+    for (const k of ['file_path', 'js_path', 'onnx_path', 'manifest_path'])
+      expect(existsSync(String(results[k]))).toBe(true);
     expect(String(results.cid)).toMatch(/^baf/);
-    const manifest = JSON.parse(readFileSync(String(results.manifest_path), 'utf8')) as Record<string, unknown>;
+    const manifest = JSON.parse(readFileSync(String(results.manifest_path), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(manifest).toMatchObject({ family: 'encoder' });
 
     // The Test Suite loads and exercises the generated implementation itself.
-    const run = await post('/api/test/run', { model_name: `models/bert-${driver}`, hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' });
+    const run = await post('/api/test/run', {
+      model_name: `models/bert-${driver}`,
+      hardware: ['cpu', 'webgpu'],
+      test_type: 'comprehensive',
+    });
     expect(run.status).toBe(202);
     const { run_id } = await json<{ run_id: string }>(run);
     expect((await waitFor(`${server.url}/api/test/status/${run_id}`)).status).toBe('completed');
@@ -73,13 +93,20 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     // The same output again without force is a conflict; with force it is accepted.
     const again = await post('/api/generator/model', { model_name: 'bert', output_dir: `bert-${driver}` });
     expect(again.status).toBe(409);
-    const forced = await post('/api/generator/model', { model_name: 'bert', output_dir: `bert-${driver}`, force: true });
+    const forced = await post('/api/generator/model', {
+      model_name: 'bert',
+      output_dir: `bert-${driver}`,
+      force: true,
+    });
     expect(forced.status).toBe(202);
     await waitFor(`${server.url}/api/generator/status/${(await json<{ task_id: string }>(forced)).task_id}`);
   });
 
   it('generates a registry model with random weights at its real size', async () => {
-    const res = await post('/api/generator/model', { model_name: 'google/electra-small-discriminator', output_dir: `electra-${driver}` });
+    const res = await post('/api/generator/model', {
+      model_name: 'google/electra-small-discriminator',
+      output_dir: `electra-${driver}`,
+    });
     expect(res.status).toBe(202);
     const { task_id } = await json<{ task_id: string }>(res);
     expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
@@ -87,8 +114,12 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
       await fetch(`${server.url}/api/generator/results/${task_id}`),
     );
     expect(results).toMatchObject({ weights: 'random', family: 'encoder' });
-    const listed = await json<Array<{ id: string; parameters: number }>>(await fetch(`${server.url}/api/models`));
-    expect(results.parameters).toBe(listed.find((m) => m.id === 'google/electra-small-discriminator')!.parameters);
+    const listed = await json<Array<{ id: string; parameters: number }>>(
+      await fetch(`${server.url}/api/models`),
+    );
+    expect(results.parameters).toBe(
+      listed.find((m) => m.id === 'google/electra-small-discriminator')!.parameters,
+    );
   });
 
   it('refuses what it cannot do with clear 4xx errors', async () => {
@@ -97,13 +128,24 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect((await json(unknown)).message).toMatch(/encoder|decoder|config\.json/);
     const escape = await post('/api/generator/model', { model_name: 'bert', output_dir: '../../etc' });
     expect(escape.status).toBe(400);
-    const template = await post('/api/generator/model', { model_name: 'bert', template_type: 'no-such-template' });
+    const template = await post('/api/generator/model', {
+      model_name: 'bert',
+      template_type: 'no-such-template',
+    });
     expect([400, 422]).toContain(template.status);
-    const context = await post('/api/generator/model', { model_name: 'bert', template_context: { 'not a variable': 1 } });
+    const context = await post('/api/generator/model', {
+      model_name: 'bert',
+      template_context: { 'not a variable': 1 },
+    });
     expect([400, 422]).toContain(context.status);
-    const weights = await post('/api/generator/model', { model_name: 'bert-base-uncased', weights: 'safetensors' });
+    const weights = await post('/api/generator/model', {
+      model_name: 'bert-base-uncased',
+      weights: 'safetensors',
+    });
     expect(weights.status).toBe(422);
-    const batch = await post('/api/generator/batch', { models: [{ model_name: 'bert', output_dir: 'b1' }, { model_name: 'acme/none' }] });
+    const batch = await post('/api/generator/batch', {
+      models: [{ model_name: 'bert', output_dir: 'b1' }, { model_name: 'acme/none' }],
+    });
     expect(batch.status).toBe(422);
     expect(existsSync(`${server.dataDir}/models/b1`)).toBe(false);
   });
@@ -118,6 +160,7 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(res.status).toBe(202);
     const { tasks } = await json<{ tasks: Array<{ task_id: string }> }>(res);
     expect(tasks).toHaveLength(2);
-    for (const t of tasks) expect((await waitFor(`${server.url}/api/generator/status/${t.task_id}`)).status).toBe('completed');
+    for (const t of tasks)
+      expect((await waitFor(`${server.url}/api/generator/status/${t.task_id}`)).status).toBe('completed');
   });
 });
