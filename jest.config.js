@@ -10,7 +10,11 @@ const common = {
     '/node_modules/.+\\.m?js$': '<rootDir>/test/esm-transformer.js',
   },
   transformIgnorePatterns: [],
-  moduleNameMapper: { '^multiformats/(.*)$': '<rootDir>/node_modules/multiformats/dist/src/$1.js' },
+  moduleNameMapper: {
+    // src/swagger-metadata.ts imports the DTOs with NodeNext-style .js specifiers.
+    '^(\\.{1,2}/.*\\.(dto|controller))\\.js$': '$1',
+    '^multiformats/(.*)$': '<rootDir>/node_modules/multiformats/dist/src/$1.js',
+  },
   setupFiles: ['<rootDir>/test/setup-env.js'],
 };
 module.exports = {

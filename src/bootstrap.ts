@@ -18,6 +18,23 @@ const LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
   debug: ['error', 'fatal', 'warn', 'log', 'debug'],
 };
 
+type PluginMetadata = Parameters<typeof SwaggerModule.loadPluginMetadata>[0];
+
+/**
+ * `nest build` runs @nestjs/swagger's CLI plugin over the DTOs. Where sources are transpiled file
+ * by file (Jest, ts-node) it cannot run, so `npm run metadata` writes the same metadata to
+ * src/swagger-metadata.ts (generated, not committed), loaded here when present.
+ */
+function swaggerPluginMetadata(): PluginMetadata | undefined {
+  const file = './swagger-metadata';
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, generated file
+    return (require(file) as { default: PluginMetadata }).default;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   mkdirSync(config.dataDir, { recursive: true });
   const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
@@ -40,6 +57,12 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.useWebSocketAdapter(new PrefixWsAdapter(app));
   app.enableShutdownHooks();
 
+  const metadata = swaggerPluginMetadata();
+  if (metadata) {
+    // Under ts-node the metadata's NodeNext-style `.js` imports do not resolve: then the document
+    // goes without the derived schemas rather than the server failing to start.
+    await SwaggerModule.loadPluginMetadata(metadata).catch(() => undefined);
+  }
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -23,7 +23,7 @@ function connect(url: string, headers: Record<string, string> = {}): Received {
   return { messages, close, socket, opened };
 }
 
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+async function until(pred: () => boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
@@ -70,7 +70,9 @@ describe.each(DRIVERS)('WebSocket progress (%s driver)', (driver) => {
     await ws.opened;
     await until(() => ws.messages.length > 0);
     ws.socket.send('ping');
-    await until(() => ws.messages.some((m) => m.pong === true));
+    await until(() => ws.messages.some((m) => m.pong === true)).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(ws.messages)}`);
+    });
     ws.socket.send('status');
     await until(() => ws.messages.filter((m) => m.id === id).length >= 2);
     ws.socket.send('cancel');

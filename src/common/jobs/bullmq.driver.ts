@@ -4,7 +4,14 @@
  * process about every update; cancel is broadcast on a Redis channel to whichever worker runs it.
  */
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import IORedis, { Redis } from 'ioredis';
 import { AppConfig, Component, COMPONENTS } from '../config/app-config';
@@ -118,7 +125,7 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
 /** One BullMQ worker per suite queue, each a thin call into the shared executor. */
 function processorFor(queue: Component) {
   @Processor(queue)
-  class SuiteProcessor extends WorkerHost implements OnModuleInit {
+  class SuiteProcessor extends WorkerHost implements OnApplicationBootstrap {
     constructor(
       readonly executor: JobExecutor,
       @InjectConfig() readonly config: AppConfig,
@@ -126,7 +133,7 @@ function processorFor(queue: Component) {
       super();
     }
 
-    onModuleInit(): void {
+    onApplicationBootstrap(): void {
       this.worker.concurrency = this.config.queue.concurrency[queue];
     }
 

@@ -17,7 +17,11 @@ export function cpuDevice(): Record<string, unknown> {
   };
 }
 
-export const VULKAN_ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+export const VULKAN_ICD_DIRS = [
+  '/usr/share/vulkan/icd.d',
+  '/etc/vulkan/icd.d',
+  '/usr/local/share/vulkan/icd.d',
+];
 export const VULKAN_LOADER_CANDIDATES = [
   '/usr/lib/x86_64-linux-gnu/libvulkan.so.1',
   '/usr/lib/aarch64-linux-gnu/libvulkan.so.1',
@@ -48,7 +52,9 @@ export function vulkanIcds(dirs: readonly string[] = VULKAN_ICD_DIRS): VulkanIcd
       const file = join(dir, name);
       const icd: VulkanIcd = { file, software: /lvp|lavapipe|swiftshader/i.test(name) };
       try {
-        const json = JSON.parse(readFileSync(file, 'utf8')) as { ICD?: { library_path?: string; api_version?: string } };
+        const json = JSON.parse(readFileSync(file, 'utf8')) as {
+          ICD?: { library_path?: string; api_version?: string };
+        };
         icd.library_path = json.ICD?.library_path;
         icd.api_version = json.ICD?.api_version;
       } catch {

@@ -27,7 +27,9 @@ describe('OrtBackend', () => {
     expect(a.reason).toBeUndefined();
     expect(a.onnxruntime_version).toBe(ort.env.versions.node);
     expect(a.execution_provider).toBe('CPUExecutionProvider');
-    expect(a.device).toEqual(expect.objectContaining({ cores: expect.any(Number), model: expect.any(String) }));
+    expect(a.device).toEqual(
+      expect.objectContaining({ cores: expect.any(Number), model: expect.any(String) }),
+    );
     expect(a.detect_ms).toBeGreaterThan(0);
     expect(await cpu.detect()).toBe(a);
   });
@@ -45,7 +47,9 @@ describe('OrtBackend', () => {
     expect(d.available).toBe(false);
     expect(d.reason).toContain('libonnxruntime_providers_cuda.so');
     expect(d.reason).toContain('libonnxruntime_providers_shared.so');
-    expect(d.reason).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install');
+    expect(d.reason).toContain(
+      'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install',
+    );
     expect(d.reason).toContain('cuDNN 9');
     expect(d.reason).toMatch(/cannot open shared object file/);
     expect(d.reason).toMatch(/onnxruntime said: .+/);

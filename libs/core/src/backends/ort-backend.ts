@@ -26,7 +26,10 @@ export const EXECUTION_PROVIDERS: Record<BackendName, string> = {
 };
 
 /** The provider libraries the CUDA execution provider loads at session creation. */
-export const CUDA_PROVIDER_LIBRARIES = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
+export const CUDA_PROVIDER_LIBRARIES = [
+  'libonnxruntime_providers_shared.so',
+  'libonnxruntime_providers_cuda.so',
+];
 
 export const CUDA_INSTALL_HINT =
   'install them on a machine with network access with ' +
@@ -204,7 +207,9 @@ export class OrtBackend implements HardwareBackend {
     const missing = CUDA_PROVIDER_LIBRARIES.filter((lib) => !existsSync(join(dir, lib)));
     const parts: string[] = [];
     if (missing.length) {
-      const loaderText = missing.map((lib) => `${join(dir, lib)}: cannot open shared object file: No such file or directory`);
+      const loaderText = missing.map(
+        (lib) => `${join(dir, lib)}: cannot open shared object file: No such file or directory`,
+      );
       parts.push(
         `the CUDA provider libraries (${missing.join(', ')}) are missing from ${dir}` +
           (bundled ? '' : ' (this onnxruntime-node install does not bundle CUDA)') +
@@ -221,7 +226,9 @@ export class OrtBackend implements HardwareBackend {
       parts.push(
         notFound.length
           ? `the CUDA provider libraries are present in ${dir} but their dependencies cannot be loaded: ${notFound.join(', ')} not found; install the CUDA 12 runtime and cuDNN 9 and add their lib folders to LD_LIBRARY_PATH` +
-              (this.options.environment ? ` (now: ${this.options.environment.LD_LIBRARY_PATH || 'unset'})` : '')
+              (this.options.environment
+                ? ` (now: ${this.options.environment.LD_LIBRARY_PATH || 'unset'})`
+                : '')
           : `the CUDA provider libraries are present in ${dir} but no CUDA session could be opened (no NVIDIA GPU or driver visible?)`,
       );
     }
@@ -240,7 +247,10 @@ export class OrtBackend implements HardwareBackend {
         : 'no Vulkan ICD files under /usr/share/vulkan/icd.d or /etc/vulkan/icd.d',
     );
     const env = this.options.environment;
-    if (env) facts.push(env.XDG_RUNTIME_DIR ? `XDG_RUNTIME_DIR=${env.XDG_RUNTIME_DIR}` : 'XDG_RUNTIME_DIR is not set');
+    if (env)
+      facts.push(
+        env.XDG_RUNTIME_DIR ? `XDG_RUNTIME_DIR=${env.XDG_RUNTIME_DIR}` : 'XDG_RUNTIME_DIR is not set',
+      );
     return (
       `no usable WebGPU adapter: onnxruntime could not open a WebGPU session (${msg}). ` +
       `${facts.join('; ')}. ${WEBGPU_INSTALL_HINT}.`

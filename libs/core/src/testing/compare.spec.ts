@@ -13,13 +13,20 @@ describe('checkOutputSignature', () => {
   ];
 
   it('accepts resolved input symbols and a consistent output-only symbol', () => {
-    const r = checkOutputSignature({ logits: zeros([2, 5, 99]), hidden: zeros([2, 5, 4]) }, declared, { b: 2, s: 5 });
+    const r = checkOutputSignature({ logits: zeros([2, 5, 99]), hidden: zeros([2, 5, 4]) }, declared, {
+      b: 2,
+      s: 5,
+    });
     expect(r).toEqual({ ok: true, problems: [], output_symbols: { MatMullogits_dim_1: 5 } });
   });
 
   it('names every mismatch', () => {
     const r = checkOutputSignature(
-      { logits: zeros([3, 5, 98]), hidden: new Tensor('int64', new BigInt64Array(2 * 6 * 4), [2, 6, 4]), extra: zeros([1]) },
+      {
+        logits: zeros([3, 5, 98]),
+        hidden: new Tensor('int64', new BigInt64Array(2 * 6 * 4), [2, 6, 4]),
+        extra: zeros([1]),
+      },
       declared,
       { b: 2 },
     );
@@ -35,9 +42,16 @@ describe('checkOutputSignature', () => {
       'logits: shape [2, 5], declared rank 3 [b, MatMullogits_dim_1, 99]',
       'missing output hidden',
     ]);
-    expect(checkOutputSignature({ logits: zeros([2, 0, 99]), hidden: zeros([2, 0, 4]) }, declared, { b: 2 }).ok).toBe(false);
     expect(
-      checkOutputSignature({ logits: zeros([2, 0, 99]), hidden: zeros([2, 0, 4]) }, declared, { b: 2 }, { allowEmpty: true }).ok,
+      checkOutputSignature({ logits: zeros([2, 0, 99]), hidden: zeros([2, 0, 4]) }, declared, { b: 2 }).ok,
+    ).toBe(false);
+    expect(
+      checkOutputSignature(
+        { logits: zeros([2, 0, 99]), hidden: zeros([2, 0, 4]) },
+        declared,
+        { b: 2 },
+        { allowEmpty: true },
+      ).ok,
     ).toBe(true);
   });
 });
@@ -48,7 +62,9 @@ describe('difference / bitwiseEqual / nonFiniteCount', () => {
     expect(d.max_abs_error).toBe(1);
     expect(d.max_rel_error).toBe(0.25);
     expect(d.count).toBe(3);
-    expect(difference({ data: [NaN, 1], dims: [2] }, { data: [0, 1], dims: [2] }).nonfinite_mismatches).toBe(1);
+    expect(difference({ data: [NaN, 1], dims: [2] }, { data: [0, 1], dims: [2] }).nonfinite_mismatches).toBe(
+      1,
+    );
     expect(difference({ data: [5n], dims: [1] }, { data: [3n], dims: [1] }).max_abs_error).toBe(2);
   });
 

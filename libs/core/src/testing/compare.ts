@@ -50,7 +50,11 @@ export function difference(actual: NumericData, expected: NumericData): Differen
 /** Whether two tensors hold exactly the same bytes (and dims). */
 export function bitwiseEqual(a: Tensor, b: Tensor): boolean {
   if (a.type !== b.type || !sameDims(a.dims, b.dims)) return false;
-  const x = a.data as ArrayLike<unknown> & { buffer?: ArrayBufferLike; byteOffset?: number; byteLength?: number };
+  const x = a.data as ArrayLike<unknown> & {
+    buffer?: ArrayBufferLike;
+    byteOffset?: number;
+    byteLength?: number;
+  };
   const y = b.data as typeof x;
   if (ArrayBuffer.isView(x) && ArrayBuffer.isView(y)) {
     if (x.byteLength !== y.byteLength) return false;
@@ -112,7 +116,9 @@ export function checkOutputSignature(
     }
     if (t.type !== spec.dtype) problems.push(`${spec.name}: dtype ${t.type}, declared ${spec.dtype}`);
     if (t.dims.length !== spec.shape.length) {
-      problems.push(`${spec.name}: shape [${t.dims.join(', ')}], declared rank ${spec.shape.length} [${spec.shape.join(', ')}]`);
+      problems.push(
+        `${spec.name}: shape [${t.dims.join(', ')}], declared rank ${spec.shape.length} [${spec.shape.join(', ')}]`,
+      );
       continue;
     }
     spec.shape.forEach((d, i) => {
@@ -120,10 +126,13 @@ export function checkOutputSignature(
       if (typeof d === 'number') {
         if (d >= 0 && actual !== d) problems.push(`${spec.name}: axis ${i} is ${actual}, declared ${d}`);
       } else if (d in dims) {
-        if (actual !== dims[d]) problems.push(`${spec.name}: axis ${i} (${d}) is ${actual}, expected ${dims[d]}`);
+        if (actual !== dims[d])
+          problems.push(`${spec.name}: axis ${i} (${d}) is ${actual}, expected ${dims[d]}`);
       } else if (d in outputSymbols) {
         if (actual !== outputSymbols[d])
-          problems.push(`${spec.name}: axis ${i} (${d}) is ${actual} but ${outputSymbols[d]} in another output`);
+          problems.push(
+            `${spec.name}: axis ${i} (${d}) is ${actual} but ${outputSymbols[d]} in another output`,
+          );
       } else {
         if (actual < 0 || (actual === 0 && !options.allowEmpty))
           problems.push(`${spec.name}: axis ${i} (${d}) has size ${actual}`);

@@ -9,6 +9,8 @@ import { loadImplementation } from '../models/load';
 import type { ModelImplementation, RunContext } from '../types';
 import { runModelTests } from './run-tests';
 
+jest.setTimeout(60_000);
+
 const backends = createBackends(['cpu', 'webgpu']);
 const ctx = (): RunContext => ({ signal: new AbortController().signal, onProgress: () => undefined });
 
@@ -38,11 +40,20 @@ function counting(inner: ModelImplementation) {
 
 describe('runModelTests: fault_tolerance (real inference)', () => {
   it('captures every fault cleanly on cpu and webgpu and the session recovers each time', async () => {
-    const model = await loadImplementation({ kind: 'onnx-file', path: join(HF_TINY, 'bert/torch_export.onnx') });
+    const model = await loadImplementation({
+      kind: 'onnx-file',
+      path: join(HF_TINY, 'bert/torch_export.onnx'),
+    });
     const { impl, state } = counting(model);
     const tmp = mkdtempSync(join(tmpdir(), 'fault-'));
     const r = await runModelTests(
-      { modelName: 'bert', model: impl, hardware: ['cpu', 'webgpu'], testType: 'fault_tolerance', tmpDir: tmp },
+      {
+        modelName: 'bert',
+        model: impl,
+        hardware: ['cpu', 'webgpu'],
+        testType: 'fault_tolerance',
+        tmpDir: tmp,
+      },
       { backends },
       ctx(),
     );
@@ -59,7 +70,8 @@ describe('runModelTests: fault_tolerance (real inference)', () => {
         'fault_truncated_model',
         'fault_cancelled_run',
       ]);
-      for (const f of faults) expect(f.metrics!.recovery_max_abs_error).toBeLessThanOrEqual(backend === 'cpu' ? 0 : 1e-3);
+      for (const f of faults)
+        expect(f.metrics!.recovery_max_abs_error).toBeLessThanOrEqual(backend === 'cpu' ? 0 : 1e-3);
     }
     const get = (b: string, n: string) => r.test_details.find((d) => d.backend === b && d.name === n)!;
     expect(get('cpu', 'fault_missing_input').message).toMatch(/captured: .*input_ids.*missing/);
@@ -69,7 +81,9 @@ describe('runModelTests: fault_tolerance (real inference)', () => {
     expect(get('cpu', 'fault_ids_out_of_range').metrics!.error_captured).toBe(true);
     expect(get('cpu', 'fault_ids_out_of_range').message).toMatch(/Gather.*out of/);
     const gpuIds = get('webgpu', 'fault_ids_out_of_range');
-    expect(gpuIds.message).toMatch(gpuIds.metrics!.error_captured ? /^captured: / : /^no error: webgpu returned normally/);
+    expect(gpuIds.message).toMatch(
+      gpuIds.metrics!.error_captured ? /^captured: / : /^no error: webgpu returned normally/,
+    );
     expect(get('cpu', 'fault_truncated_model').message).toMatch(/captured: .*(Protobuf|failed)/);
     expect(get('cpu', 'fault_cancelled_run').metrics!.runs_completed as number).toBeLessThan(200);
     expect(readdirSync(tmp)).toEqual([]);
@@ -78,7 +92,10 @@ describe('runModelTests: fault_tolerance (real inference)', () => {
   });
 
   it('fails a fault check when the implementation hides the fault', async () => {
-    const model = await loadImplementation({ kind: 'onnx-file', path: join(HF_TINY, 'distilbert/torch_export.onnx') });
+    const model = await loadImplementation({
+      kind: 'onnx-file',
+      path: join(HF_TINY, 'distilbert/torch_export.onnx'),
+    });
     // A lenient implementation: it fills in missing inputs instead of raising.
     const lenient: ModelImplementation = {
       metadata: model.metadata,
@@ -90,13 +107,19 @@ describe('runModelTests: fault_tolerance (real inference)', () => {
           release: () => h.release(),
           run: (feeds) => {
             const ids = feeds.attention_mask ?? feeds.input_ids;
-            const full = ids ? model.makeInputs({ batchSize: ids.dims[0]!, sequenceLength: ids.dims[1] }) : {};
+            const full = ids
+              ? model.makeInputs({ batchSize: ids.dims[0]!, sequenceLength: ids.dims[1] })
+              : {};
             return h.run({ ...full, ...feeds });
           },
         };
       },
     };
-    const r = await runModelTests({ modelName: 'distilbert', model: lenient, hardware: ['cpu'], testType: 'fault_tolerance' }, { backends }, ctx());
+    const r = await runModelTests(
+      { modelName: 'distilbert', model: lenient, hardware: ['cpu'], testType: 'fault_tolerance' },
+      { backends },
+      ctx(),
+    );
     const missing = r.test_details.find((d) => d.name === 'fault_missing_input')!;
     expect(missing.status).toBe('failed');
     expect(missing.message).toBe('expected an error, but the call returned normally');
@@ -105,40 +128,55 @@ describe('runModelTests: fault_tolerance (real inference)', () => {
 });
 
 describe('runModelTests: cancellation', () => {
-  it('stops a long loop within 1 s of the abort, releases its sessions and rejects with CancelledError', async () => {
-    const model = await loadImplementation({ kind: 'onnx-file', path: join(HF_TINY, 'gpt2/torch_export.onnx') });
-    const { impl, state } = counting(model);
-    const controller = new AbortController();
-    let abortedAt = 0;
-    const steps: string[] = [];
-    const run = runModelTests(
-      { modelName: 'gpt2', model: impl, hardware: ['cpu', 'webgpu'], testType: 'basic', latencyRuns: 10_000_000 },
-      { backends },
-      {
-        signal: controller.signal,
-        onProgress: (p) => {
-          steps.push(p.step);
-          if (p.step === 'webgpu: latency' && !abortedAt)
-            setTimeout(() => {
-              abortedAt = performance.now();
-              controller.abort();
-            }, 300);
+  it.each(['cpu', 'webgpu'] as const)(
+    'stops a long %s loop within 1 s of the abort, releases its session and rejects with CancelledError',
+    async (backend) => {
+      const model = await loadImplementation({
+        kind: 'onnx-file',
+        path: join(HF_TINY, 'gpt2/torch_export.onnx'),
+      });
+      const { impl, state } = counting(model);
+      const controller = new AbortController();
+      let abortedAt = 0;
+      const steps: string[] = [];
+      const run = runModelTests(
+        { modelName: 'gpt2', model: impl, hardware: [backend], testType: 'basic', latencyRuns: 10_000_000 },
+        { backends },
+        {
+          signal: controller.signal,
+          onProgress: (p) => {
+            steps.push(p.step);
+            if (p.step === `${backend}: latency` && !abortedAt)
+              setTimeout(() => {
+                abortedAt = performance.now();
+                controller.abort();
+              }, 300);
+          },
         },
-      },
-    );
-    const err = await run.catch((e: unknown) => e);
-    const stoppedIn = performance.now() - abortedAt;
-    expect(abortedAt).toBeGreaterThan(0);
-    expect(err).toBeInstanceOf(CancelledError);
-    expect(stoppedIn).toBeLessThan(1000);
-    expect(state.loads).toBe(2);
-    expect(state.releases).toBe(2);
-    expect(steps).toContain('cpu: latency');
+      );
+      const err = await run.catch((e: unknown) => e);
+      const stoppedIn = performance.now() - abortedAt;
+      expect(abortedAt).toBeGreaterThan(0);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect(stoppedIn).toBeLessThan(1000);
+      expect(state).toEqual({ loads: 1, releases: 1 });
+      expect(steps).not.toContain('done');
+    },
+  );
 
+  it('refuses to start when the signal has already fired', async () => {
+    const model = await loadImplementation({
+      kind: 'onnx-file',
+      path: join(HF_TINY, 'gpt2/torch_export.onnx'),
+    });
     const pre = new AbortController();
     pre.abort();
     await expect(
-      runModelTests({ modelName: 'gpt2', model, hardware: ['cpu'], testType: 'basic' }, { backends }, { signal: pre.signal, onProgress: () => undefined }),
+      runModelTests(
+        { modelName: 'gpt2', model, hardware: ['cpu'], testType: 'basic' },
+        { backends },
+        { signal: pre.signal, onProgress: () => undefined },
+      ),
     ).rejects.toBeInstanceOf(CancelledError);
   });
 });

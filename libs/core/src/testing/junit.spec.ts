@@ -80,10 +80,22 @@ const results: TestResults = {
   duration_s: 1.25,
   summary: { tests_passed: 2, tests_failed: 1, tests_skipped: 1 },
   test_details: [
-    { name: 'load', backend: 'cpu', status: 'passed', duration_ms: 12.5, metrics: { load_ms: 12.5, note: '<x>' } },
+    {
+      name: 'load',
+      backend: 'cpu',
+      status: 'passed',
+      duration_ms: 12.5,
+      metrics: { load_ms: 12.5, note: '<x>' },
+    },
     { name: 'golden_io', backend: 'cpu', status: 'failed', duration_ms: 3.25, message: nasty },
     { name: 'inference', backend: 'webgpu', status: 'passed', duration_ms: 1000 },
-    { name: 'detect', backend: 'cuda', status: 'skipped', duration_ms: 0, message: 'cuda unavailable: "libonnxruntime_providers_cuda.so" missing' },
+    {
+      name: 'detect',
+      backend: 'cuda',
+      status: 'skipped',
+      duration_ms: 0,
+      message: 'cuda unavailable: "libonnxruntime_providers_cuda.so" missing',
+    },
   ],
   performance_metrics: { cpu: { latency_ms: 0.5, throughput_items_per_sec: 4000, memory_mb: 150 } },
 };
@@ -94,7 +106,12 @@ describe('renderJUnit', () => {
     expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n')).toBe(true);
     const root = parseXml(xml);
     expect(root.name).toBe('testsuites');
-    expect(root.attrs).toMatchObject({ tests: '4', failures: '1', skipped: '1', name: 'bert & <friends> comprehensive' });
+    expect(root.attrs).toMatchObject({
+      tests: '4',
+      failures: '1',
+      skipped: '1',
+      name: 'bert & <friends> comprehensive',
+    });
     expect(root.children.map((s) => s.attrs.name)).toEqual([
       'bert & <friends> [cpu]',
       'bert & <friends> [webgpu]',
@@ -115,7 +132,10 @@ describe('renderJUnit', () => {
     expect(failure.attrs.message).toBe('a < b && c > "d" \'e\' bell ]]> done');
     expect(failure.text).toBe(failure.attrs.message);
     const skipped = root.children[2]!.children[0]!.children[0]!;
-    expect(skipped).toMatchObject({ name: 'skipped', attrs: { message: 'cuda unavailable: "libonnxruntime_providers_cuda.so" missing' } });
+    expect(skipped).toMatchObject({
+      name: 'skipped',
+      attrs: { message: 'cuda unavailable: "libonnxruntime_providers_cuda.so" missing' },
+    });
   });
 
   it('the checker itself rejects malformed XML', () => {

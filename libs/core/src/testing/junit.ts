@@ -24,7 +24,9 @@ function testcase(model: string, d: TestDetail): string {
   const open = `    <testcase classname="${xmlEscape(`${model}.${d.backend}`)}" name="${xmlEscape(d.name)}" time="${seconds(d.duration_ms)}"`;
   const body: string[] = [];
   if (d.status === 'failed') {
-    body.push(`      <failure message="${xmlEscape(d.message ?? 'failed')}" type="AssertionError">${xmlEscape(d.message ?? '')}</failure>`);
+    body.push(
+      `      <failure message="${xmlEscape(d.message ?? 'failed')}" type="AssertionError">${xmlEscape(d.message ?? '')}</failure>`,
+    );
   } else if (d.status === 'skipped') {
     body.push(`      <skipped message="${xmlEscape(d.message ?? 'skipped')}"/>`);
   }
@@ -45,7 +47,9 @@ export function renderJUnit(results: TestResults): string {
     const props = perf
       ? [
           '    <properties>',
-          ...Object.entries(perf).map(([k, v]) => `      <property name="${xmlEscape(k)}" value="${xmlEscape(v)}"/>`),
+          ...Object.entries(perf).map(
+            ([k, v]) => `      <property name="${xmlEscape(k)}" value="${xmlEscape(v)}"/>`,
+          ),
           '    </properties>',
         ]
       : [];

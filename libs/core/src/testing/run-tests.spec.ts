@@ -12,6 +12,8 @@ import { runModelTests, shapeCases } from './run-tests';
 import { tinyWordPiece } from './spec-fixtures';
 import type { TestResults } from './types';
 
+jest.setTimeout(60_000);
+
 // One set of backends for the whole file: detection (a real WebGPU session) runs once.
 const backends = createBackends(['cpu', 'webgpu', 'cuda']);
 
@@ -19,7 +21,8 @@ function context(reports: ProgressReport[] = []): RunContext {
   return { signal: new AbortController().signal, onProgress: (r) => reports.push(r) };
 }
 
-const find = (r: TestResults, backend: string, name: string) => r.test_details.find((d) => d.backend === backend && d.name === name);
+const find = (r: TestResults, backend: string, name: string) =>
+  r.test_details.find((d) => d.backend === backend && d.name === name);
 
 describe('runModelTests: comprehensive on the hf-tiny references (real inference, cpu + webgpu)', () => {
   it.each(HF_TINY_MODELS)('%s passes every check on cpu and webgpu, golden included', async (name) => {
@@ -27,7 +30,13 @@ describe('runModelTests: comprehensive on the hf-tiny references (real inference
     const model = await loadResolvedModel(resolved, name);
     const reports: ProgressReport[] = [];
     const r = await runModelTests(
-      { modelName: name, model, goldenPath: resolved.goldenPath, hardware: ['cpu', 'webgpu'], testType: 'comprehensive' },
+      {
+        modelName: name,
+        model,
+        goldenPath: resolved.goldenPath,
+        hardware: ['cpu', 'webgpu'],
+        testType: 'comprehensive',
+      },
       { backends },
       context(reports),
     );
@@ -37,7 +46,10 @@ describe('runModelTests: comprehensive on the hf-tiny references (real inference
     expect(r.summary.tests_failed).toBe(0);
     expect(r.summary.tests_passed).toBe(r.test_details.length);
 
-    const shapes = name === 'vit' ? ['shape_b1', 'shape_b2', 'shape_b4'] : ['shape_b1_s8', 'shape_b1_s32', 'shape_b2_s8', 'shape_b2_s32', 'shape_b4_s8', 'shape_b4_s32'];
+    const shapes =
+      name === 'vit'
+        ? ['shape_b1', 'shape_b2', 'shape_b4']
+        : ['shape_b1_s8', 'shape_b1_s32', 'shape_b2_s8', 'shape_b2_s32', 'shape_b4_s8', 'shape_b4_s32'];
     for (const backend of ['cpu', 'webgpu']) {
       const names = r.test_details.filter((d) => d.backend === backend).map((d) => d.name);
       expect(names).toEqual([
@@ -54,7 +66,9 @@ describe('runModelTests: comprehensive on the hf-tiny references (real inference
       ]);
       const golden = find(r, backend, 'golden_io')!;
       expect(golden.metrics!.tolerance).toBe(backend === 'cpu' ? 1e-4 : 1e-3);
-      expect(golden.metrics!.max_abs_error as number).toBeLessThanOrEqual(golden.metrics!.tolerance as number);
+      expect(golden.metrics!.max_abs_error as number).toBeLessThanOrEqual(
+        golden.metrics!.tolerance as number,
+      );
       expect(Object.keys(golden.metrics!.per_output as object).length).toBeGreaterThan(0);
       const perf = r.performance_metrics[backend as 'cpu']!;
       expect(perf.latency_ms).toBeGreaterThan(0);
@@ -90,9 +104,20 @@ describe('runModelTests: comprehensive on the hf-tiny references (real inference
     }
     src.close();
     writeSafetensors(join(dir, 'io.safetensors'), tensors);
-    const model = await loadImplementation({ kind: 'onnx-file', path: join(HF_TINY, 'distilbert/torch_export.onnx') });
+    const model = await loadImplementation({
+      kind: 'onnx-file',
+      path: join(HF_TINY, 'distilbert/torch_export.onnx'),
+    });
     const r = await runModelTests(
-      { modelName: 'distilbert', model, goldenPath: join(dir, 'io.safetensors'), hardware: ['cpu'], testType: 'comprehensive', batchSizes: [1], sequenceLengths: [8] },
+      {
+        modelName: 'distilbert',
+        model,
+        goldenPath: join(dir, 'io.safetensors'),
+        hardware: ['cpu'],
+        testType: 'comprehensive',
+        batchSizes: [1],
+        sequenceLengths: [8],
+      },
       { backends },
       context(),
     );
@@ -101,20 +126,32 @@ describe('runModelTests: comprehensive on the hf-tiny references (real inference
     expect(golden.status).toBe('failed');
     expect(golden.message).toMatch(/last_hidden_state: max abs error 0\.00\d+ > 0\.0001/);
     expect(r.summary.tests_failed).toBe(1);
-    expect(r.test_details.filter((d) => d.name.startsWith('shape_')).map((d) => d.name)).toEqual(['shape_b1_s8']);
+    expect(r.test_details.filter((d) => d.name.startsWith('shape_')).map((d) => d.name)).toEqual([
+      'shape_b1_s8',
+    ]);
   });
 });
 
 describe('runModelTests: backends that are not there', () => {
   it('skips every check of an unavailable backend with the reason, and still runs the others', async () => {
-    const model = await loadImplementation({ kind: 'onnx-file', path: join(HF_TINY, 'gpt2/torch_export.onnx') });
+    const model = await loadImplementation({
+      kind: 'onnx-file',
+      path: join(HF_TINY, 'gpt2/torch_export.onnx'),
+    });
     const r = await runModelTests(
       { modelName: 'gpt2', model, hardware: ['cuda', 'cpu'], testType: 'basic' },
       { backends },
       context(),
     );
     const cuda = r.test_details.filter((d) => d.backend === 'cuda');
-    expect(cuda.map((d) => d.name)).toEqual(['detect', 'load', 'inference', 'output_signature', 'finite_outputs', 'latency']);
+    expect(cuda.map((d) => d.name)).toEqual([
+      'detect',
+      'load',
+      'inference',
+      'output_signature',
+      'finite_outputs',
+      'latency',
+    ]);
     expect(cuda.every((d) => d.status === 'skipped')).toBe(true);
     expect(cuda[0]!.message).toContain('libonnxruntime_providers_cuda.so');
     expect(cuda[1]!.message).toMatch(/^cuda unavailable: .*ONNXRUNTIME_NODE_INSTALL=cuda12/);
@@ -131,7 +168,11 @@ describe('runModelTests: backends that are not there', () => {
     );
     expect(none.status).toBe('failed');
     expect(none.summary.tests_passed).toBe(0);
-    expect(none.test_details.every((d) => d.status === 'skipped' && /no webgpu backend is configured/.test(d.message!))).toBe(true);
+    expect(
+      none.test_details.every(
+        (d) => d.status === 'skipped' && /no webgpu backend is configured/.test(d.message!),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -145,7 +186,11 @@ describe('runModelTests: tokenization hook', () => {
       JSON.stringify(tinyWordPiece(['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', '.'])),
     );
     const good = await loadResolvedModel(resolveModelPath(dir, [dir]));
-    const r = await runModelTests({ modelName: 'bert-tok', model: good, hardware: ['cpu'], testType: 'basic' }, { backends }, context());
+    const r = await runModelTests(
+      { modelName: 'bert-tok', model: good, hardware: ['cpu'], testType: 'basic' },
+      { backends },
+      context(),
+    );
     const tok = find(r, 'cpu', 'tokenization')!;
     expect(tok.status).toBe('passed');
     expect(tok.metrics!.ids).toEqual([2, 4, 5, 6, 7, 8, 9, 4, 10, 11, 12, 3]);
@@ -154,7 +199,11 @@ describe('runModelTests: tokenization hook', () => {
     // The real WordPiece fixture has a larger vocabulary than this tiny BERT (99): the check must catch it.
     copyFileSync(join(TOKENIZER_FIXTURES, 'wordpiece.tokenizer.json'), join(dir, 'tokenizer.json'));
     const bad = await loadResolvedModel(resolveModelPath(dir, [dir]));
-    const r2 = await runModelTests({ modelName: 'bert-tok', model: bad, hardware: ['cpu'], testType: 'basic' }, { backends }, context());
+    const r2 = await runModelTests(
+      { modelName: 'bert-tok', model: bad, hardware: ['cpu'], testType: 'basic' },
+      { backends },
+      context(),
+    );
     const tok2 = find(r2, 'cpu', 'tokenization')!;
     expect(tok2.status).toBe('failed');
     expect(tok2.message).toMatch(/ids outside the vocabulary \[0, 99\)/);
@@ -165,11 +214,25 @@ describe('runModelTests: tokenization hook', () => {
 describe('shapeCases', () => {
   it('covers batch x sequence where the axes exist and honours overrides and max positions', () => {
     const text = [{ name: 'input_ids', dtype: 'int64' as const, shape: ['b', 's'] }];
-    expect(shapeCases(text, {}).map((c) => c.name)).toEqual(['shape_b1_s8', 'shape_b1_s32', 'shape_b2_s8', 'shape_b2_s32', 'shape_b4_s8', 'shape_b4_s32']);
+    expect(shapeCases(text, {}).map((c) => c.name)).toEqual([
+      'shape_b1_s8',
+      'shape_b1_s32',
+      'shape_b2_s8',
+      'shape_b2_s32',
+      'shape_b4_s8',
+      'shape_b4_s32',
+    ]);
     expect(shapeCases(text, { batchSizes: [3], sequenceLengths: [5, 100] }, 64)).toEqual([
       { name: 'shape_b3_s5', batchSize: 3, sequenceLength: 5 },
-      { name: 'shape_b3_s100', batchSize: 3, sequenceLength: 100, skip: "sequence length 100 exceeds the model's 64 positions" },
+      {
+        name: 'shape_b3_s100',
+        batchSize: 3,
+        sequenceLength: 100,
+        skip: "sequence length 100 exceeds the model's 64 positions",
+      },
     ]);
-    expect(shapeCases([{ name: 'x', dtype: 'float32', shape: [1, 3] }], {}).map((c) => c.name)).toEqual(['shape_b1']);
+    expect(shapeCases([{ name: 'x', dtype: 'float32', shape: [1, 3] }], {}).map((c) => c.name)).toEqual([
+      'shape_b1',
+    ]);
   });
 });

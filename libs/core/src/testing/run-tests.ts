@@ -9,8 +9,24 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CancelledError, CoreError, ErrorCode, errorMessage, throwIfAborted } from '../errors';
 import { bindDims, classifyDim, dynamicAxes, inputRole, makeTensor, resolveShape } from '../models/inputs';
-import type { BackendDetection, BackendName, Feeds, ModelHandle, ModelImplementation, Outputs, RunContext, TensorSpec } from '../types';
-import { bitwiseEqual, checkOutputSignature, difference, nonFiniteCount, sameDims, type Difference } from './compare';
+import type {
+  BackendDetection,
+  BackendName,
+  Feeds,
+  ModelHandle,
+  ModelImplementation,
+  Outputs,
+  RunContext,
+  TensorSpec,
+} from '../types';
+import {
+  bitwiseEqual,
+  checkOutputSignature,
+  difference,
+  nonFiniteCount,
+  sameDims,
+  type Difference,
+} from './compare';
 import { readGolden, type GoldenIO } from './golden';
 import {
   DEFAULT_TOLERANCE,
@@ -153,7 +169,11 @@ const FAULTS = [
 ] as const;
 
 /** Runs the requested test type on every requested backend. */
-export async function runModelTests(request: TestRequest, deps: TestDeps, ctx: RunContext): Promise<TestResults> {
+export async function runModelTests(
+  request: TestRequest,
+  deps: TestDeps,
+  ctx: RunContext,
+): Promise<TestResults> {
   const startedAt = new Date();
   const t0 = performance.now();
   const runner = new TestRun(request, deps, ctx);
@@ -209,7 +229,9 @@ class TestRun {
     private readonly ctx: RunContext,
   ) {
     this.model = request.model;
-    this.tol = { ...DEFAULT_TOLERANCE, ...request.tolerance } as Required<NonNullable<TestRequest['tolerance']>>;
+    this.tol = { ...DEFAULT_TOLERANCE, ...request.tolerance } as Required<
+      NonNullable<TestRequest['tolerance']>
+    >;
     this.seed = request.seed ?? 42;
     this.recorder = new Recorder(ctx, 0);
   }
@@ -256,7 +278,11 @@ class TestRun {
     for (const backend of order) {
       throwIfAborted(this.ctx.signal);
       // Fresh reference inputs per backend from the same seed: identical values, no shared buffers.
-      this.refFeeds = this.model.makeInputs({ batchSize: REFERENCE_BATCH, sequenceLength: seq, seed: this.seed });
+      this.refFeeds = this.model.makeInputs({
+        batchSize: REFERENCE_BATCH,
+        sequenceLength: seq,
+        seed: this.seed,
+      });
       await this.runBackend(backend);
     }
   }
@@ -267,7 +293,10 @@ class TestRun {
     if (this.createdTmp) rmSync(this.createdTmp, { recursive: true, force: true });
   }
 
-  private async load(backend: BackendName, extra: ort.InferenceSession.SessionOptions = {}): Promise<ModelHandle> {
+  private async load(
+    backend: BackendName,
+    extra: ort.InferenceSession.SessionOptions = {},
+  ): Promise<ModelHandle> {
     const hb = this.deps.backends.get(backend)!;
     const handle = await this.model.load({ backend, sessionOptions: { ...hb.sessionOptions(), ...extra } });
     this.openHandles.add(handle);
@@ -387,7 +416,11 @@ class TestRun {
         continue;
       }
       await rec.check(backend, c.name, async () => {
-        const f = this.model.makeInputs({ batchSize: c.batchSize, sequenceLength: c.sequenceLength, seed: this.seed });
+        const f = this.model.makeInputs({
+          batchSize: c.batchSize,
+          sequenceLength: c.sequenceLength,
+          seed: this.seed,
+        });
         const dims = bindDims(this.inputs, f);
         const t = performance.now();
         const o = await this.infer(h, f);
@@ -411,20 +444,32 @@ class TestRun {
       const a = await this.infer(h, feeds);
       const b = await this.infer(h, feeds);
       if (backend === 'cpu') {
-        const differing = Object.keys(refOut).filter((k) => !bitwiseEqual(a[k]!, refOut[k]!) || !bitwiseEqual(b[k]!, refOut[k]!));
+        const differing = Object.keys(refOut).filter(
+          (k) => !bitwiseEqual(a[k]!, refOut[k]!) || !bitwiseEqual(b[k]!, refOut[k]!),
+        );
         if (differing.length) throw new CheckFailed(`CPU runs differ bitwise in ${differing.join(', ')}`);
         return { message: 'three runs bitwise equal', metrics: { runs: 3, bitwise_equal: true } };
       }
       const d1 = this.compareOutputs(a, refOut);
       const d2 = this.compareOutputs(b, refOut);
       const maxAbs = Math.max(d1.max_abs_error, d2.max_abs_error);
-      const bitwise = Object.keys(refOut).every((k) => bitwiseEqual(a[k]!, refOut[k]!) && bitwiseEqual(b[k]!, refOut[k]!));
-      const metrics = { runs: 3, bitwise_equal: bitwise, max_abs_error: maxAbs, tolerance: this.tol.agreement };
-      if (d1.problems.length || d2.problems.length) throw new CheckFailed([...d1.problems, ...d2.problems].join('; '), metrics);
+      const bitwise = Object.keys(refOut).every(
+        (k) => bitwiseEqual(a[k]!, refOut[k]!) && bitwiseEqual(b[k]!, refOut[k]!),
+      );
+      const metrics = {
+        runs: 3,
+        bitwise_equal: bitwise,
+        max_abs_error: maxAbs,
+        tolerance: this.tol.agreement,
+      };
+      if (d1.problems.length || d2.problems.length)
+        throw new CheckFailed([...d1.problems, ...d2.problems].join('; '), metrics);
       if (maxAbs > this.tol.agreement)
         throw new CheckFailed(`repeated runs differ by ${maxAbs} (> ${this.tol.agreement})`, metrics);
       return {
-        message: bitwise ? 'three runs bitwise equal' : `three runs within ${this.tol.agreement} (max abs ${maxAbs})`,
+        message: bitwise
+          ? 'three runs bitwise equal'
+          : `three runs within ${this.tol.agreement} (max abs ${maxAbs})`,
         metrics,
       };
     });
@@ -471,7 +516,10 @@ class TestRun {
   private finite(out: Outputs): Outcome {
     const per = Object.fromEntries(Object.entries(out).map(([k, t]) => [k, nonFiniteCount(t)]));
     const bad = Object.entries(per).filter(([, n]) => n > 0);
-    if (bad.length) throw new CheckFailed(`non-finite values in ${bad.map(([k, n]) => `${k} (${n})`).join(', ')}`, { non_finite: per });
+    if (bad.length)
+      throw new CheckFailed(`non-finite values in ${bad.map(([k, n]) => `${k} (${n})`).join(', ')}`, {
+        non_finite: per,
+      });
     return { metrics: { values: Object.values(out).reduce((a, t) => a + t.size, 0) } };
   }
 
@@ -483,7 +531,10 @@ class TestRun {
   }
 
   /** Per-output differences of `actual` against `ref`, plus structural problems. */
-  private compareOutputs(actual: Outputs, ref: Outputs): Difference & { problems: string[]; per_output: Record<string, unknown> } {
+  private compareOutputs(
+    actual: Outputs,
+    ref: Outputs,
+  ): Difference & { problems: string[]; per_output: Record<string, unknown> } {
     const problems: string[] = [];
     const perOutput: Record<string, unknown> = {};
     let maxAbs = 0;
@@ -512,7 +563,14 @@ class TestRun {
       count += d.count;
       nonfinite += d.nonfinite_mismatches;
     }
-    return { max_abs_error: maxAbs, max_rel_error: maxRel, count, nonfinite_mismatches: nonfinite, problems, per_output: perOutput };
+    return {
+      max_abs_error: maxAbs,
+      max_rel_error: maxRel,
+      count,
+      nonfinite_mismatches: nonfinite,
+      problems,
+      per_output: perOutput,
+    };
   }
 
   /** CPU outputs for the reference inputs: from the cpu pass, or from a temporary CPU session. */
@@ -524,7 +582,11 @@ class TestRun {
       const h = await this.load('cpu');
       try {
         const seq = Math.min(REFERENCE_SEQUENCE, this.model.metadata.maxPositions ?? REFERENCE_SEQUENCE);
-        const feeds = this.model.makeInputs({ batchSize: REFERENCE_BATCH, sequenceLength: seq, seed: this.seed });
+        const feeds = this.model.makeInputs({
+          batchSize: REFERENCE_BATCH,
+          sequenceLength: seq,
+          seed: this.seed,
+        });
         return await this.infer(h, feeds);
       } finally {
         await this.release(h);
@@ -560,10 +622,18 @@ class TestRun {
       maxRel = Math.max(maxRel, d.max_rel_error);
     }
     const notCompared = Object.keys(out).filter((k) => !(k in g.outputs));
-    const metrics: Record<string, unknown> = { max_abs_error: maxAbs, max_rel_error: maxRel, tolerance: tol, per_output: perOutput };
+    const metrics: Record<string, unknown> = {
+      max_abs_error: maxAbs,
+      max_rel_error: maxRel,
+      tolerance: tol,
+      per_output: perOutput,
+    };
     if (notCompared.length) metrics.not_in_golden = notCompared;
     if (problems.length) throw new CheckFailed(problems.join('; '), metrics);
-    return { message: `${Object.keys(perOutput).length} golden outputs within ${tol} (max abs ${maxAbs.toExponential(2)})`, metrics };
+    return {
+      message: `${Object.keys(perOutput).length} golden outputs within ${tol} (max abs ${maxAbs.toExponential(2)})`,
+      metrics,
+    };
   }
 
   private async tokenization(h: ModelHandle): Promise<Outcome> {
@@ -574,12 +644,20 @@ class TestRun {
     const ids = Array.from(feeds[idInputs[0]!.name]!.data as ArrayLike<number | bigint>, Number);
     const outside = ids.filter((v) => v < 0 || (vocab !== undefined && v >= vocab));
     const metrics: Record<string, unknown> = { text: TOKENIZATION_SENTENCE, ids, vocab_size: vocab };
-    if (outside.length) throw new CheckFailed(`ids outside the vocabulary [0, ${vocab ?? '∞'}): ${outside.join(', ')}`, metrics);
+    if (outside.length)
+      throw new CheckFailed(
+        `ids outside the vocabulary [0, ${vocab ?? '∞'}): ${outside.join(', ')}`,
+        metrics,
+      );
     // Inputs encode() does not produce are generated at the encoded shape.
     const missing = this.inputs.filter((s) => !feeds[s.name]);
     if (missing.length) {
       const ref = feeds[idInputs[0]!.name]!;
-      const gen = this.model.makeInputs({ batchSize: ref.dims[0] ?? 1, sequenceLength: ref.dims[1], seed: this.seed });
+      const gen = this.model.makeInputs({
+        batchSize: ref.dims[0] ?? 1,
+        sequenceLength: ref.dims[1],
+        seed: this.seed,
+      });
       for (const s of missing) if (gen[s.name]) feeds[s.name] = gen[s.name]!;
     }
     const out = await this.infer(h, feeds);
@@ -615,7 +693,13 @@ class TestRun {
       this.performance[backend] = perf;
       return {
         message: `median ${perf.latency_ms} ms over ${runs} runs (batch ${batch})`,
-        metrics: { ...perf, runs, batch_size: batch, min_ms: round(Math.min(...times)), max_ms: round(Math.max(...times)) },
+        metrics: {
+          ...perf,
+          runs,
+          batch_size: batch,
+          min_ms: round(Math.min(...times)),
+          max_ms: round(Math.max(...times)),
+        },
       };
     });
   }
@@ -674,7 +758,10 @@ class TestRun {
       if (raised) {
         const text = errorMessage(error).split('\n')[0]!.trim();
         if (!text) throw new CheckFailed('an error was raised but it carries no description');
-        outcome = { message: `captured: ${text.slice(0, 500)}`, metrics: { error_captured: true, error: text.slice(0, 2000) } };
+        outcome = {
+          message: `captured: ${text.slice(0, 500)}`,
+          metrics: { error_captured: true, error: text.slice(0, 2000) },
+        };
       } else if (onReturn) {
         outcome = onReturn(value);
       } else {
@@ -686,12 +773,16 @@ class TestRun {
 
     const first = this.inputs[0];
 
-    await this.faultOrSkip(backend, 'fault_missing_input', first ? undefined : 'the model has no inputs', () =>
-      expectError(() => {
-        const f = { ...feeds };
-        delete f[first!.name];
-        return h.run(f);
-      }),
+    await this.faultOrSkip(
+      backend,
+      'fault_missing_input',
+      first ? undefined : 'the model has no inputs',
+      () =>
+        expectError(() => {
+          const f = { ...feeds };
+          delete f[first!.name];
+          return h.run(f);
+        }),
     );
 
     await this.faultOrSkip(backend, 'fault_wrong_dtype', first ? undefined : 'the model has no inputs', () =>
@@ -713,60 +804,99 @@ class TestRun {
 
     const ids = this.inputs.find((s) => inputRole(s) === 'ids');
     const vocab = this.model.metadata.vocabSize;
-    await this.faultOrSkip(backend, 'fault_ids_out_of_range', ids ? undefined : 'the model has no token-id input', () => {
-      const bad = vocab !== undefined ? vocab + 1000 : 2 ** 31 - 1;
-      return expectError(
-        () => h.run({ ...feeds, [ids!.name]: makeTensor(ids!.dtype, [...feeds[ids!.name]!.dims], () => bad) }),
-        (value) => {
-          // Some execution providers do not bounds-check Gather (WebGPU clamps): a normal return
-          // is clean only when it is a well-formed, finite result and the session still recovers.
-          const out = value as Outputs;
-          const sig = checkOutputSignature(out, this.outputs, this.refDims!);
-          const nonFinite = this.nonFinite(out);
-          const metrics = { error_captured: false, returned_normally: true, id_value: bad, non_finite: nonFinite };
-          if (!sig.ok) throw new CheckFailed(`returned malformed outputs: ${sig.problems.join('; ')}`, metrics);
-          if (nonFinite) throw new CheckFailed(`returned ${nonFinite} non-finite values without raising`, metrics);
-          return {
-            message: `no error: ${backend} returned normally for id ${bad} (no bounds check on this provider); outputs well-formed and finite`,
-            metrics,
-          };
-        },
-      );
-    });
+    await this.faultOrSkip(
+      backend,
+      'fault_ids_out_of_range',
+      ids ? undefined : 'the model has no token-id input',
+      () => {
+        const bad = vocab !== undefined ? vocab + 1000 : 2 ** 31 - 1;
+        return expectError(
+          () =>
+            h.run({ ...feeds, [ids!.name]: makeTensor(ids!.dtype, [...feeds[ids!.name]!.dims], () => bad) }),
+          (value) => {
+            // Some execution providers do not bounds-check Gather (WebGPU clamps): a normal return
+            // is clean only when it is a well-formed, finite result and the session still recovers.
+            const out = value as Outputs;
+            const sig = checkOutputSignature(out, this.outputs, this.refDims!);
+            const nonFinite = this.nonFinite(out);
+            const metrics = {
+              error_captured: false,
+              returned_normally: true,
+              id_value: bad,
+              non_finite: nonFinite,
+            };
+            if (!sig.ok)
+              throw new CheckFailed(`returned malformed outputs: ${sig.problems.join('; ')}`, metrics);
+            if (nonFinite)
+              throw new CheckFailed(`returned ${nonFinite} non-finite values without raising`, metrics);
+            return {
+              message: `no error: ${backend} returned normally for id ${bad} (no bounds check on this provider); outputs well-formed and finite`,
+              metrics,
+            };
+          },
+        );
+      },
+    );
 
     const batchSyms = Object.keys(this.refDims ?? {}).filter((s) => classifyDim(s) === 'batch');
-    const batchAxisByPosition = !batchSyms.length && typeof first?.shape[0] === 'string' ? [first.shape[0]] : [];
+    const batchAxisByPosition =
+      !batchSyms.length && typeof first?.shape[0] === 'string' ? [first.shape[0]] : [];
     const emptySyms = batchSyms.length ? batchSyms : batchAxisByPosition;
-    await this.faultOrSkip(backend, 'fault_empty_batch', emptySyms.length ? undefined : 'the model has no batch axis', () => {
-      const dims = { ...this.refDims!, ...Object.fromEntries(emptySyms.map((s) => [s, 0])) };
-      const empty: Feeds = {};
-      for (const spec of this.inputs) empty[spec.name] = makeTensor(spec.dtype, resolveShape(spec.shape, dims), () => 0);
-      return expectError(
-        () => h.run(empty),
-        (value) => {
-          const out = value as Outputs;
-          const sig = checkOutputSignature(out, this.outputs, dims, { allowEmpty: true });
-          const metrics = { error_captured: false, returned_normally: true, output_shapes: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims])) };
-          if (!sig.ok) throw new CheckFailed(`batch 0 returned malformed outputs: ${sig.problems.join('; ')}`, metrics);
-          return { message: 'no error: batch 0 returned empty outputs of the declared shapes', metrics };
-        },
-      );
-    });
+    await this.faultOrSkip(
+      backend,
+      'fault_empty_batch',
+      emptySyms.length ? undefined : 'the model has no batch axis',
+      () => {
+        const dims = { ...this.refDims!, ...Object.fromEntries(emptySyms.map((s) => [s, 0])) };
+        const empty: Feeds = {};
+        for (const spec of this.inputs)
+          empty[spec.name] = makeTensor(spec.dtype, resolveShape(spec.shape, dims), () => 0);
+        return expectError(
+          () => h.run(empty),
+          (value) => {
+            const out = value as Outputs;
+            const sig = checkOutputSignature(out, this.outputs, dims, { allowEmpty: true });
+            const metrics = {
+              error_captured: false,
+              returned_normally: true,
+              output_shapes: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims])),
+            };
+            if (!sig.ok)
+              throw new CheckFailed(
+                `batch 0 returned malformed outputs: ${sig.problems.join('; ')}`,
+                metrics,
+              );
+            return { message: 'no error: batch 0 returned empty outputs of the declared shapes', metrics };
+          },
+        );
+      },
+    );
 
     const modelPath = this.request.modelPath ?? this.model.metadata.onnxPath;
-    await this.faultOrSkip(backend, 'fault_truncated_model', modelPath ? undefined : 'no .onnx file is known for this model', async () => {
-      const truncated = this.truncatedCopy(modelPath!);
-      try {
-        const hb = this.deps.backends.get(backend)!;
-        return await expectError(async () => {
-          const s = await ort.InferenceSession.create(truncated.path, { ...hb.sessionOptions(), logSeverityLevel: 4 });
-          await s.release();
-          return s;
-        }).then((o) => ({ ...o, metrics: { ...o.metrics, truncated_bytes: truncated.bytes, original_bytes: truncated.original } }));
-      } finally {
-        rmSync(truncated.path, { force: true });
-      }
-    });
+    await this.faultOrSkip(
+      backend,
+      'fault_truncated_model',
+      modelPath ? undefined : 'no .onnx file is known for this model',
+      async () => {
+        const truncated = this.truncatedCopy(modelPath!);
+        try {
+          const hb = this.deps.backends.get(backend)!;
+          return await expectError(async () => {
+            const s = await ort.InferenceSession.create(truncated.path, {
+              ...hb.sessionOptions(),
+              logSeverityLevel: 4,
+            });
+            await s.release();
+            return s;
+          }).then((o) => ({
+            ...o,
+            metrics: { ...o.metrics, truncated_bytes: truncated.bytes, original_bytes: truncated.original },
+          }));
+        } finally {
+          rmSync(truncated.path, { force: true });
+        }
+      },
+    );
 
     await this.recorder.check(backend, 'fault_cancelled_run', async () => {
       const inner = new AbortController();
@@ -787,7 +917,9 @@ class TestRun {
       }
       if (!(caught instanceof CancelledError))
         throw new CheckFailed(
-          caught ? `the loop stopped with ${errorMessage(caught)} instead of a cancellation` : `the loop ran all ${maxRuns} runs: the abort was not honoured`,
+          caught
+            ? `the loop stopped with ${errorMessage(caught)} instead of a cancellation`
+            : `the loop ran all ${maxRuns} runs: the abort was not honoured`,
           { runs_completed: completed },
         );
       const m = await recovered();
@@ -799,7 +931,12 @@ class TestRun {
     return true;
   }
 
-  private async faultOrSkip(backend: BackendName, name: string, skip: string | undefined, fn: () => Promise<Outcome>): Promise<void> {
+  private async faultOrSkip(
+    backend: BackendName,
+    name: string,
+    skip: string | undefined,
+    fn: () => Promise<Outcome>,
+  ): Promise<void> {
     if (skip) this.recorder.skip(backend, name, skip);
     else await this.recorder.check(backend, name, fn);
   }
@@ -822,7 +959,10 @@ class TestRun {
     } finally {
       closeSync(fd);
     }
-    const path = join(dir, `truncated-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.onnx`);
+    const path = join(
+      dir,
+      `truncated-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.onnx`,
+    );
     writeFileSync(path, buf);
     return { path, bytes, original };
   }
