@@ -1,0 +1,69 @@
+/**
+ * The end-to-end workflow on the SDK: generate a bert-base-uncased-like model → test the generated
+ * implementation → benchmark it when the tests pass → print latency and throughput.
+ *
+ *   npx ts-node --transpile-only examples/workflow.ts [model] [--url http://localhost:8000]
+ * (ACCELERATE_URL and API_KEY are read from the environment too.)
+ */
+import { dirname } from 'node:path';
+import { ApiClient, ApiError } from '../libs/client/src';
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const urlFlag = args.indexOf('--url');
+  const baseUrl = urlFlag >= 0 ? args[urlFlag + 1]! : (process.env.ACCELERATE_URL ?? 'http://localhost:8000');
+  const model = args.find((a, i) => !a.startsWith('--') && i !== urlFlag + 1) ?? 'bert-base-uncased';
+  const client = new ApiClient({ baseUrl, apiKey: process.env.API_KEY });
+  const log = (s: { status: string; progress: number; current_step: string | null }) =>
+    console.log(`  ${s.status} ${Math.round(s.progress * 100)}% ${s.current_step ?? ''}`);
+
+  console.log(`1. generate ${model}`);
+  const { task_id } = await client.generateModel({
+    model_name: model,
+    hardware: ['cpu'],
+    weights: 'auto',
+    force: true,
+  });
+  const generation = await client.monitorGeneration(task_id, { onProgress: log, websocket: true });
+  if (!generation.results) {
+    console.error(`generation ${generation.status.status}: ${generation.status.error?.message ?? ''}`);
+    return 1;
+  }
+  const implementation = dirname(generation.results.file_path);
+  console.log(`   → ${generation.results.file_path} (cid ${generation.results.cid})`);
+
+  console.log(`2. test ${implementation}`);
+  const { run_id: testId } = await client.runTest({
+    model_name: implementation,
+    hardware: ['cpu'],
+    test_type: 'basic',
+  });
+  const tests = await client.monitorTestWs(testId, { onProgress: log });
+  const summary = tests.results?.summary;
+  console.log(
+    `   → ${tests.results?.status ?? tests.status.status}: ${summary?.tests_passed ?? 0} passed, ${summary?.tests_failed ?? 0} failed`,
+  );
+  if (tests.results?.status !== 'passed') return 1;
+
+  console.log(`3. benchmark ${implementation}`);
+  const { run_id: benchId } = await client.runBenchmark({
+    model_name: implementation,
+    hardware: ['cpu'],
+    batch_sizes: [1],
+    sequence_lengths: [128],
+    min_duration_s: 2,
+  });
+  const bench = await client.monitorBenchmarkWs(benchId, { onProgress: log });
+  if (!bench.results) return 1;
+  console.log(`latency_ms: ${bench.results.latency_ms?.toFixed(3)}`);
+  console.log(`throughput: ${bench.results.throughput?.toFixed(1)} items/s`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof ApiError ? `${err.name}: ${err.message}` : err);
+    process.exit(1);
+  },
+);

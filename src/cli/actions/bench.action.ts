@@ -1,0 +1,87 @@
+/** bench <model|path>: run a benchmark, print a table (or json, csv, markdown), optionally to a file. */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Backend, BenchmarkResults } from '../../../libs/client/src';
+import { CliContext, EXIT } from '../context';
+import { fixed, table } from '../progress';
+
+export interface BenchOptions {
+  hardware: Backend['name'][];
+  batchSizes: number[];
+  seqLens: number[];
+  minDuration?: number;
+  minIterations?: number;
+  format: 'table' | 'json' | 'csv' | 'markdown';
+  out?: string;
+  tag?: string[];
+  baseline?: string;
+}
+
+export async function runBenchmark(
+  ctx: CliContext,
+  model: string,
+  opts: Omit<BenchOptions, 'format' | 'out'>,
+): Promise<{ runId: string; results?: BenchmarkResults }> {
+  const accepted = await ctx.client.runBenchmark({
+    model_name: model,
+    hardware: opts.hardware,
+    batch_sizes: opts.batchSizes,
+    sequence_lengths: opts.seqLens,
+    ...(opts.minDuration !== undefined ? { min_duration_s: opts.minDuration } : {}),
+    ...(opts.minIterations !== undefined ? { min_iterations: opts.minIterations } : {}),
+    ...(opts.tag?.length ? { tags: opts.tag } : {}),
+    ...(opts.baseline ? { baseline_run_id: opts.baseline } : {}),
+  });
+  ctx.info(`benchmark ${accepted.run_id} accepted: ${accepted.message}`);
+  const { status, results } = await ctx.monitor<BenchmarkResults>('benchmark', accepted.run_id, 'bench');
+  if (!results) {
+    ctx.out(
+      `benchmark ${status.status}${status.error ? `: ${status.error.code}: ${status.error.message}` : ''}`,
+    );
+  }
+  return { runId: accepted.run_id, results };
+}
+
+interface Row {
+  backend?: string;
+  batch_size?: number;
+  sequence_length?: number | null;
+  status?: string;
+  reason?: string;
+  stats?: { p50?: number; p95?: number; cv_percent?: number; count?: number } | null;
+  throughput_items_per_sec?: number | null;
+}
+
+export function resultsTable(results: BenchmarkResults): string {
+  return table(
+    ['backend', 'batch', 'seq', 'status', 'n', 'p50 ms', 'p95 ms', 'cv %', 'items/s'],
+    (results.configurations as Row[]).map((c) => [
+      c.backend,
+      c.batch_size,
+      c.sequence_length,
+      c.status === 'ok' ? c.status : `${c.status}${c.reason ? ` (${c.reason.slice(0, 60)})` : ''}`,
+      c.stats?.count,
+      fixed(c.stats?.p50, 3),
+      fixed(c.stats?.p95, 3),
+      fixed(c.stats?.cv_percent, 1),
+      fixed(c.throughput_items_per_sec, 1),
+    ]),
+  );
+}
+
+export async function benchAction(ctx: CliContext, model: string, opts: BenchOptions): Promise<number> {
+  const { runId, results } = await runBenchmark(ctx, model, opts);
+  if (!results) return EXIT.FAILED;
+  let text: string;
+  if (opts.format === 'json') text = JSON.stringify(results, null, 2);
+  else if (opts.format === 'csv' || opts.format === 'markdown')
+    text = await ctx.client.getBenchmarkResults(runId, { format: opts.format });
+  else
+    text = `${resultsTable(results)}\n\nrun ${runId}: latency_ms ${fixed(results.latency_ms, 3)}, throughput ${fixed(results.throughput, 1)} items/s`;
+  if (opts.out) {
+    const file = resolve(opts.out);
+    writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
+    ctx.info(`results written to ${file}`);
+  } else ctx.out(text.trimEnd());
+  return EXIT.OK;
+}

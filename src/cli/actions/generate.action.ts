@@ -1,0 +1,46 @@
+/** generate <model>: start a generation, follow it, print where the implementation went. */
+import type { Backend, GenerateModelRequest, GenerationResults } from '../../../libs/client/src';
+import { CliContext, EXIT } from '../context';
+
+export interface GenerateOptions {
+  hardware: Backend['name'][];
+  weights?: 'auto' | 'random' | 'safetensors';
+  force?: boolean;
+  outputDir?: string;
+}
+
+/** Generates and returns the results (undefined when the generation did not complete). */
+export async function generate(
+  ctx: CliContext,
+  model: string,
+  opts: GenerateOptions,
+): Promise<GenerationResults | undefined> {
+  const body: GenerateModelRequest = {
+    model_name: model,
+    hardware: opts.hardware,
+    force: Boolean(opts.force),
+  };
+  if (opts.weights) body.weights = opts.weights;
+  if (opts.outputDir) body.output_dir = opts.outputDir;
+  const accepted = await ctx.client.generateModel(body);
+  ctx.info(`generation ${accepted.task_id} accepted → ${accepted.output_dir}`);
+  const { status, results } = await ctx.monitor<GenerationResults>('generator', accepted.task_id, 'generate');
+  if (!results) {
+    ctx.out(
+      `generation ${status.status}${status.error ? `: ${status.error.code}: ${status.error.message}` : ''}`,
+    );
+    return undefined;
+  }
+  ctx.out(
+    `generated ${results.model_name} (${results.family}, ${results.parameters} parameters, ${results.weights} weights)`,
+  );
+  ctx.out(`  implementation: ${results.file_path}`);
+  ctx.out(`  javascript:     ${results.js_path}`);
+  ctx.out(`  onnx:           ${results.onnx_path}`);
+  ctx.out(`  manifest cid:   ${results.cid}`);
+  return results;
+}
+
+export async function generateAction(ctx: CliContext, model: string, opts: GenerateOptions): Promise<number> {
+  return (await generate(ctx, model, opts)) ? EXIT.OK : EXIT.FAILED;
+}

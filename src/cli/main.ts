@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+/**
+ * ipfs-accelerate: the command line. Commands here only parse options; the work is in ./actions.
+ * Exit codes: 0 ok, 1 test failed or regression, 2 usage error, 3 server unreachable.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { benchAction } from './actions/bench.action';
+import { compareAction } from './actions/compare.action';
+import { generateAction } from './actions/generate.action';
+import { hardwareAction, modelsAction, templatesAction } from './actions/info.actions';
+import { serveAction } from './actions/serve.action';
+import { testAction } from './actions/test.action';
+import { workflowAction } from './actions/workflow.action';
+import { CliContext, createContext, EXIT, GlobalOptions, reportError } from './context';
+
+const BACKENDS = ['cpu', 'cuda', 'webgpu'] as const;
+type Backend = (typeof BACKENDS)[number];
+
+function list(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!items.length) throw new InvalidArgumentError('expected a comma-separated list');
+  return items;
+}
+
+function backends(value: string): Backend[] {
+  const items = list(value);
+  const bad = items.filter((b) => !(BACKENDS as readonly string[]).includes(b));
+  if (bad.length)
+    throw new InvalidArgumentError(`unknown backend(s) ${bad.join(', ')}; use ${BACKENDS.join(', ')}`);
+  return items as Backend[];
+}
+
+function positiveInts(value: string): number[] {
+  return list(value).map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${s}" is not a positive integer`);
+    return n;
+  });
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`"${value}" is not a non-negative number`);
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port`);
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The exit code of the command, once it is done; 'running' for serve. */
+type Outcome = number | 'running';
+
+export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command {
+  const program = new Command('ipfs-accelerate')
+    .description('Generate, test and benchmark ONNX model implementations on CPU, CUDA and WebGPU')
+    .option('--url <url>', 'server URL (default: $ACCELERATE_URL or http://localhost:8000)')
+    .option('--api-key <key>', 'API key (default: $API_KEY)')
+    .option('--local', 'run in-process without a server (DATA_DIR from the environment or ./data)')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+
+  /** Runs an action with a client, always closing the in-process server. */
+  const withContext =
+    <A extends unknown[]>(fn: (ctx: CliContext, ...args: A) => Promise<number>) =>
+    (...args: A): void => {
+      const command = args[args.length - 1] as Command;
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      setOutcome(
+        (async () => {
+          const ctx = await createContext(globals);
+          try {
+            return await fn(ctx, ...args);
+          } finally {
+            await ctx.close();
+          }
+        })(),
+      );
+    };
+
+  program
+    .command('serve')
+    .description('start the API server')
+    .option('--port <port>', 'port (default: $PORT or 8000)', port)
+    .option('--host <host>', 'host (default: $HOST or 0.0.0.0)')
+    .option('--components <list>', 'components to serve: test,generator,benchmark', list)
+    .addOption(new Option('--role <role>', 'all, api or worker').choices(['all', 'api', 'worker']))
+    .action((opts: { port?: number; host?: string; components?: string[]; role?: string }) =>
+      setOutcome(serveAction(opts)),
+    );
+
+  program
+    .command('hardware')
+    .description('backends with availability and the reason when unavailable')
+    .option('--json', 'print JSON')
+    .action(withContext((ctx, opts: { json?: boolean }) => hardwareAction(ctx, opts)));
+
+  program
+    .command('models')
+    .description('known models')
+    .option('--json', 'print JSON')
+    .action(withContext((ctx, opts: { json?: boolean }) => modelsAction(ctx, opts)));
+
+  program
+    .command('templates')
+    .description('generator templates')
+    .option('--json', 'print JSON')
+    .action(withContext((ctx, opts: { json?: boolean }) => templatesAction(ctx, opts)));
+
+  program
+    .command('generate <model>')
+    .description('generate an implementation from a registry id or a local folder with config.json')
+    .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
+    .addOption(new Option('--weights <kind>', 'weights').choices(['auto', 'random', 'safetensors']))
+    .option('--output-dir <dir>', 'folder relative to DATA_DIR/models')
+    .option('--force', 'overwrite an existing output folder')
+    .action(withContext((ctx, model: string, opts) => generateAction(ctx, model, opts)));
+
+  program
+    .command('test <model>')
+    .description('test a model (a path inside DATA_DIR or MODEL_ROOTS, or a generated implementation)')
+    .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
+    .addOption(
+      new Option('--type <type>', 'test type')
+        .choices(['basic', 'comprehensive', 'fault_tolerance'])
+        .default('basic'),
+    )
+    .option('--timeout <s>', 'seconds before the run stops with status timeout', (v) => positiveInts(v)[0])
+    .option('--junit <file>', 'write JUnit XML here')
+    .action(withContext((ctx, model: string, opts) => testAction(ctx, model, opts)));
+
+  program
+    .command('bench <model>')
+    .description('benchmark a model')
+    .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
+    .option('--batch-sizes <list>', 'batch sizes', positiveInts, [1, 8])
+    .option('--seq-lens <list>', 'sequence lengths', positiveInts, [128])
+    .option('--min-duration <s>', 'minimum measurement time per configuration (s)', nonNegative)
+    .option('--min-iterations <n>', 'minimum measured iterations', (v) => positiveInts(v)[0])
+    .option('--tag <tag>', 'tag the run (repeatable)', collect)
+    .option('--baseline <run_id>', 'compare with this earlier run when done')
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['table', 'json', 'csv', 'markdown'])
+        .default('table'),
+    )
+    .option('--out <file>', 'write the output here instead of stdout')
+    .action(withContext((ctx, model: string, opts) => benchAction(ctx, model, opts)));
+
+  program
+    .command('compare <baseline> <candidate>')
+    .description('compare two benchmark runs (rank test per configuration)')
+    .option('--threshold <fraction>', 'relative change below which a configuration is unchanged', nonNegative)
+    .option('--fail-on-regression', 'exit 1 when the verdict is regressed')
+    .option('--json', 'print JSON')
+    .action(
+      withContext((ctx, baseline: string, candidate: string, opts) =>
+        compareAction(ctx, baseline, candidate, opts),
+      ),
+    );
+
+  program
+    .command('workflow <model>')
+    .description('generate → test the generated implementation → benchmark when the tests pass')
+    .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
+    .addOption(new Option('--weights <kind>', 'weights').choices(['auto', 'random', 'safetensors']))
+    .option('--force', 'overwrite an earlier generation of this model')
+    .option('--batch-sizes <list>', 'benchmark batch sizes', positiveInts, [1])
+    .option('--seq-lens <list>', 'benchmark sequence lengths', positiveInts, [128])
+    .option('--min-duration <s>', 'benchmark minimum duration per configuration (s)', nonNegative, 1)
+    .action(withContext((ctx, model: string, opts) => workflowAction(ctx, model, opts)));
+
+  return program;
+}
+
+/** Parses argv, runs the command and returns its exit code ('running' while serve serves). */
+export async function run(argv: string[]): Promise<Outcome> {
+  let outcome: Promise<Outcome> | undefined;
+  const program = buildProgram((p) => (outcome = p));
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    return reportError(err);
+  }
+  if (!outcome) return EXIT.USAGE;
+  try {
+    return await outcome;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+if (require.main === module) {
+  void run(process.argv).then((code) => {
+    if (code !== 'running') process.exit(code);
+  });
+}
