@@ -10,7 +10,8 @@ import { OperationError, OperationRecord, OperationStatus } from '../operations/
 import { OperationsRepository } from '../store/operations.repository';
 import { DeviceLocks } from './device-locks';
 import { JobRegistry } from './job-registry';
-import { JobName, JobOf } from './job.types';
+import { JOB_QUEUE, JobName, JobOf } from './job.types';
+import { operationContext } from '../logging/operation-context';
 
 export interface ExecuteHooks {
   /** Aborts the run from the driver (e.g. a worker shutting down). */
@@ -49,6 +50,11 @@ export class JobExecutor {
   }
 
   async execute(job: JobOf<JobName>, hooks: ExecuteHooks = {}): Promise<OperationStatus | undefined> {
+    const context = { operation_id: job.data.operationId, kind: JOB_QUEUE[job.name], job: job.name };
+    return operationContext.run(context, () => this.run(job, hooks));
+  }
+
+  private async run(job: JobOf<JobName>, hooks: ExecuteHooks): Promise<OperationStatus | undefined> {
     const id = job.data.operationId;
     const op = await this.repo.get(id, true);
     if (!op) {

@@ -1,6 +1,10 @@
 import { EventEmitter } from 'node:events';
+import type { OperationRecord } from './operation.types';
 
-/** In-process notifications that an operation changed; the gateway reads the new status. */
+/**
+ * In-process notifications about operations: `changed(id)` on every update (the gateway reads the
+ * new status), `finished(op)` once per run that ends in this process (metrics, logs).
+ */
 export class OperationEvents {
   private readonly emitter = new EventEmitter();
 
@@ -16,5 +20,15 @@ export class OperationEvents {
   subscribe(id: string, listener: (id: string) => void): () => void {
     this.emitter.on(id, listener);
     return () => this.emitter.off(id, listener);
+  }
+
+  /** A job this process ran reached a terminal state; `durationS` is its running time. */
+  finished(op: OperationRecord, durationS: number): void {
+    this.emitter.emit('finished', op, durationS);
+  }
+
+  onFinished(listener: (op: OperationRecord, durationS: number) => void): () => void {
+    this.emitter.on('finished', listener);
+    return () => this.emitter.off('finished', listener);
   }
 }
