@@ -1,5 +1,6 @@
 /** The Generator API end to end: registry, templates, generation from a local checkpoint, then tests on the result. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { DRIVERS, json, startServer, TestServer, waitFor } from './app';
 
@@ -120,6 +121,27 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(results.parameters).toBe(
       listed.find((m) => m.id === 'google/electra-small-discriminator')!.parameters,
     );
+  });
+
+  it('lets the Test Suite take a registry id: generated on demand once, then cached', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await post('/api/test/run', {
+        model_name: 'google/electra-small-discriminator',
+        hardware: ['cpu'],
+      });
+      expect(res.status).toBe(202);
+      const { run_id } = await json<{ run_id: string }>(res);
+      expect((await waitFor(`${server.url}/api/test/status/${run_id}`)).status).toBe('completed');
+      const results = await json<{ status: string }>(await fetch(`${server.url}/api/test/results/${run_id}`));
+      expect(results.status).toBe('passed');
+      ids.push(run_id);
+    }
+    const cached = readdirSync(join(server.dataDir, 'models', '.cache'));
+    expect(cached.filter((d) => d.startsWith('google--electra-small-discriminator-'))).toHaveLength(1);
+    const unknown = await post('/api/test/run', { model_name: 'acme/not-a-model' });
+    expect(unknown.status).toBe(422);
+    expect((await json(unknown)).message).toMatch(/registry/);
   });
 
   it('refuses what it cannot do with clear 4xx errors', async () => {

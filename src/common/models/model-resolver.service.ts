@@ -1,13 +1,27 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
+import { ensureGenerated } from '../../../libs/core/src/generator';
 import { ResolvedModelPath, resolveModelPath } from '../../../libs/core/src/models/paths';
+import { findModel, resolveModel } from '../../../libs/core/src/models/registry';
+import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 
+/** What a model name stands for before anything runs. */
+export type ModelSource =
+  | { kind: 'path'; resolved: ResolvedModelPath }
+  | { kind: 'registry'; id: string; config: Record<string, unknown> };
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof CoreError && err.code === ErrorCode.MODEL_NOT_FOUND;
+}
+
 /**
  * Model names to files inside the allowed roots (DATA_DIR, then each of MODEL_ROOTS). A relative
- * name is looked up in each root in turn; confinement always covers all of them.
+ * name is looked up in each root in turn; confinement always covers all of them. A name that is
+ * no file but a registry id stands for that model generated on demand (random weights, cached by
+ * config and seed under DATA_DIR/models/.cache).
  */
 @Injectable()
 export class ModelResolver {
@@ -15,6 +29,10 @@ export class ModelResolver {
 
   roots(): string[] {
     return [this.config.dataDir, ...this.config.modelRoots];
+  }
+
+  get cacheDir(): string {
+    return join(this.config.dataDir, 'models', '.cache');
   }
 
   resolve(name: string): ResolvedModelPath {
@@ -25,10 +43,39 @@ export class ModelResolver {
       try {
         return resolveModelPath(name, [root, ...roots.filter((r) => r !== root)]);
       } catch (err) {
-        if (!(err instanceof CoreError) || err.code !== ErrorCode.MODEL_NOT_FOUND) throw err;
+        if (!isNotFound(err)) throw err;
         notFound ??= err;
       }
     }
     throw notFound ?? new CoreError(ErrorCode.MODEL_NOT_FOUND, `model not found: ${name}`);
+  }
+
+  /** Checks a name at accept time: a model file inside the roots, or a registry id. */
+  source(name: string): ModelSource {
+    try {
+      return { kind: 'path', resolved: this.resolve(name) };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      const entry = findModel(name);
+      if (!entry) {
+        throw new CoreError(
+          ErrorCode.MODEL_NOT_FOUND,
+          `model not found: ${name} is neither a model file or folder inside DATA_DIR or MODEL_ROOTS nor a registry id (GET /api/models)`,
+        );
+      }
+      return { kind: 'registry', id: entry.id, config: entry.config };
+    }
+  }
+
+  /** Resolves a name for a run, generating a registry model first when needed. */
+  async resolveForRun(name: string, ctx: RunContext, seed = 0): Promise<ResolvedModelPath> {
+    const source = this.source(name);
+    if (source.kind === 'path') return source.resolved;
+    const dir = await ensureGenerated(this.cacheDir, resolveModel(source.id), seed, {
+      signal: ctx.signal,
+      onProgress: (r) =>
+        ctx.onProgress({ progress: 0, step: `generating ${source.id} (random weights): ${r.step}` }),
+    });
+    return resolveModelPath(dir, this.roots());
   }
 }

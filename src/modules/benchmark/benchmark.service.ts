@@ -16,7 +16,7 @@ import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { JobName } from '../../common/jobs/job.types';
-import { ModelResolver } from '../../common/models/model-resolver.service';
+import { ModelResolver, ModelSource } from '../../common/models/model-resolver.service';
 import { OperationRecord } from '../../common/operations/operation.types';
 import { OperationsService } from '../../common/operations/operations.service';
 import { BenchmarkRepository } from './benchmark.repository';
@@ -35,15 +35,18 @@ export interface StoredBenchmark extends BenchmarkResult {
   comparison?: ComparisonResult & { baseline_run_id: string };
 }
 
-function maxPositions(resolved: ResolvedModelPath): number | undefined {
-  if (!resolved.configPath) return undefined;
-  try {
-    const config = JSON.parse(readFileSync(resolved.configPath, 'utf8')) as Record<string, unknown>;
-    const n = config.max_position_embeddings ?? config.n_positions;
-    return typeof n === 'number' ? n : undefined;
-  } catch {
-    return undefined;
+function maxPositions(source: ModelSource): number | undefined {
+  let config: Record<string, unknown> | undefined;
+  if (source.kind === 'registry') config = source.config;
+  else if (source.resolved.configPath) {
+    try {
+      config = JSON.parse(readFileSync(source.resolved.configPath, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
   }
+  const n = config?.max_position_embeddings ?? config?.n_positions;
+  return typeof n === 'number' ? n : undefined;
 }
 
 @Injectable()
@@ -68,7 +71,7 @@ export class BenchmarkService {
   async start(request: RunBenchmarkRequestDto): Promise<{ op: OperationRecord; configurations: number }> {
     const names = this.modelNames(request);
     for (const name of names) {
-      const positions = maxPositions(this.models.resolve(name));
+      const positions = maxPositions(this.models.source(name));
       const tooLong = request.sequence_lengths.filter((s) => positions !== undefined && s > positions);
       if (tooLong.length) {
         throw new CoreError(
@@ -105,7 +108,10 @@ export class BenchmarkService {
   /** The job: measure in a worker thread, store one row per configuration, compare with the baseline. */
   async execute(op: OperationRecord, ctx: RunContext): Promise<StoredBenchmark> {
     const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
-    const resolved = request.models.map((name) => ({ name, path: this.models.resolve(name) }));
+    const resolved: Array<{ name: string; path: ResolvedModelPath }> = [];
+    for (const name of request.models) {
+      resolved.push({ name, path: await this.models.resolveForRun(name, ctx, request.seed) });
+    }
     const coreRequest: BenchmarkRequest = {
       models: resolved.map(({ name, path }) => ({ name, kind: path.kind, path: path.path })),
       hardware: request.hardware,

@@ -1,16 +1,15 @@
-import { existsSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Injectable } from '@nestjs/common';
-import { CoreError, ErrorCode, throwIfAborted } from '../../../libs/core/src/errors';
+import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
 import {
-  generateImplementation,
+  runGenerationPipeline,
   resolveTemplateContext,
   selectTemplate,
   slugify,
 } from '../../../libs/core/src/generator';
 import { isInside, realRoots } from '../../../libs/core/src/models/paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
-import { buildOnnxModel } from '../../../libs/core/src/onnx';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
@@ -138,42 +137,22 @@ export class GeneratorService {
       }
       rmSync(outDir, { recursive: true, force: true });
     }
-    mkdirSync(outDir, { recursive: true });
-    const report = (from: number, span: number) => (fraction: number, step: string) =>
-      ctx.onProgress({ progress: from + span * Math.max(0, Math.min(1, fraction)), step });
-    report(0, 0)(0, `resolved ${source.id} (${source.family}, ${source.modelType})`);
-    const built = await buildOnnxModel({
-      config: source.config,
-      outDir,
-      weights,
-      safetensorsPaths: source.safetensorsPaths,
-      precision: spec.precision,
-      seed: spec.seed ?? 0,
-      onProgress: report(0.02, 0.68),
-      signal: ctx.signal,
-    });
-    throwIfAborted(ctx.signal);
-    const generated = await generateImplementation({
-      modelDir: outDir,
-      slug: slugify(basename(outDir)),
-      modelId: source.id,
-      family: built.family,
-      config: source.config,
-      inputs: built.inputs,
-      outputs: built.outputs,
-      backends: spec.hardware,
-      template: spec.template_type,
-      templateContext: spec.template_context,
-      weightsSource: weights,
-      precision: spec.precision,
-      seed: weights === 'random' ? (spec.seed ?? 0) : undefined,
-      tokenizerPath: source.tokenizerPath,
-      onProgress: report(0.7, 0.3),
-      signal: ctx.signal,
-    });
+    const generated = await runGenerationPipeline(
+      {
+        source,
+        outDir,
+        weights,
+        precision: spec.precision,
+        seed: spec.seed,
+        backends: spec.hardware,
+        template: spec.template_type,
+        templateContext: spec.template_context,
+      },
+      ctx,
+    );
     return {
       model_name: spec.model_name,
-      family: built.family,
+      family: generated.family,
       file_path: generated.filePath,
       js_path: generated.jsPath,
       spec_path: generated.specPath,
@@ -182,8 +161,8 @@ export class GeneratorService {
       manifest: generated.manifest as unknown as Record<string, unknown>,
       cid: generated.cid,
       template: generated.template.name,
-      parameters: built.parameters,
-      bytes_written: built.bytesWritten,
+      parameters: generated.parameters,
+      bytes_written: generated.bytesWritten,
       weights,
       precision: spec.precision,
     };

@@ -24,7 +24,7 @@ export class TestService {
 
   /** Checks the model can be found inside the allowed roots (422 otherwise), then accepts the run. */
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
-    this.models.resolve(request.model_name);
+    this.models.source(request.model_name);
     return this.operations.start(JobName.TestRun, request.model_name, { ...request });
   }
 
@@ -32,7 +32,7 @@ export class TestService {
   async execute(op: OperationRecord, ctx: RunContext): Promise<TestResults> {
     const request = op.request as unknown as RunTestRequestDto;
     ctx.onProgress({ progress: 0, step: 'resolving model' });
-    const resolved = this.models.resolve(request.model_name);
+    const resolved = await this.models.resolveForRun(request.model_name, ctx);
     const model = await loadResolvedModel(resolved, request.model_name);
     const tmpDir = join(this.config.dataDir, 'tmp', op.id);
     mkdirSync(tmpDir, { recursive: true });

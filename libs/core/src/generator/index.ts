@@ -49,3 +49,10 @@ export {
   type GenerateResult,
 } from './generate';
 export { readOnnxIo } from './onnx-io';
+export {
+  runGenerationPipeline,
+  ensureGenerated,
+  cachedModelDir,
+  type PipelineOptions,
+  type PipelineResult,
+} from './pipeline';
