@@ -27,10 +27,23 @@ if ! have_mesa25 || ! dpkg-query -W libvulkan1 >/dev/null 2>&1; then
 fi
 have_mesa25 || { echo "mesa-vulkan-drivers >= 25 not installed" >&2; exit 1; }
 
+# redis-server itself: the scale-out spec restarts a private one.
+command -v redis-server >/dev/null || { $SUDO apt-get update -qq; $SUDO apt-get install -y -qq redis-server >/dev/null; }
 if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
-  command -v redis-server >/dev/null || { $SUDO apt-get update -qq; $SUDO apt-get install -y -qq redis-server >/dev/null; }
   mkdir -p /tmp/redis-ci
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp/redis-ci --logfile /tmp/redis-ci/redis.log
   for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 0.1; done
 fi
+# PostgreSQL (trust auth on 127.0.0.1): the e2e suite and the store spec also run against it.
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq postgresql >/dev/null
+    conf=$(ls -d /etc/postgresql/*/main | head -n1)
+    printf 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' | $SUDO tee "$conf/pg_hba.conf" >/dev/null
+  fi
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break; sleep 0.1; done
+fi
+
 echo "system deps ok: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"

@@ -3,6 +3,14 @@
  * implementation → benchmark it when the tests pass → print latency and throughput.
  *
  *   npx ts-node --transpile-only examples/workflow.ts [model] [--url http://localhost:8000]
+ *
+ * The seed's integration example runs each suite in its own server, sharing DATA_DIR:
+ *   ipfs-accelerate serve --port 8001 --components generator
+ *   ipfs-accelerate serve --port 8002 --components test
+ *   ipfs-accelerate serve --port 8003 --components benchmark
+ *   npx ts-node --transpile-only examples/workflow.ts bert-base-uncased \
+ *     --generator-url http://localhost:8001 --test-url http://localhost:8002 --bench-url http://localhost:8003
+ * Options: --seq-len N (default 128) for the benchmark.
  * (ACCELERATE_URL and API_KEY are read from the environment too.)
  */
 import { dirname } from 'node:path';
@@ -10,21 +18,31 @@ import { ApiClient, ApiError } from '../libs/client/src';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const urlFlag = args.indexOf('--url');
-  const baseUrl = urlFlag >= 0 ? args[urlFlag + 1]! : (process.env.ACCELERATE_URL ?? 'http://localhost:8000');
-  const model = args.find((a, i) => !a.startsWith('--') && i !== urlFlag + 1) ?? 'bert-base-uncased';
-  const client = new ApiClient({ baseUrl, apiKey: process.env.API_KEY });
+  const flag = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const baseUrl = flag('--url') ?? process.env.ACCELERATE_URL ?? 'http://localhost:8000';
+  const values = new Set(
+    ['--url', '--generator-url', '--test-url', '--bench-url', '--seq-len'].map((f) => args.indexOf(f) + 1),
+  );
+  const model = args.find((a, i) => !a.startsWith('--') && !values.has(i)) ?? 'bert-base-uncased';
+  const clientFor = (url: string | undefined) =>
+    new ApiClient({ baseUrl: url ?? baseUrl, apiKey: process.env.API_KEY });
+  const generator = clientFor(flag('--generator-url'));
+  const tester = clientFor(flag('--test-url'));
+  const bencher = clientFor(flag('--bench-url'));
   const log = (s: { status: string; progress: number; current_step: string | null }) =>
     console.log(`  ${s.status} ${Math.round(s.progress * 100)}% ${s.current_step ?? ''}`);
 
   console.log(`1. generate ${model}`);
-  const { task_id } = await client.generateModel({
+  const { task_id } = await generator.generateModel({
     model_name: model,
     hardware: ['cpu'],
     weights: 'auto',
     force: true,
   });
-  const generation = await client.monitorGeneration(task_id, { onProgress: log, websocket: true });
+  const generation = await generator.monitorGeneration(task_id, { onProgress: log, websocket: true });
   if (!generation.results) {
     console.error(`generation ${generation.status.status}: ${generation.status.error?.message ?? ''}`);
     return 1;
@@ -33,12 +51,12 @@ async function main(): Promise<number> {
   console.log(`   → ${generation.results.file_path} (cid ${generation.results.cid})`);
 
   console.log(`2. test ${implementation}`);
-  const { run_id: testId } = await client.runTest({
+  const { run_id: testId } = await tester.runTest({
     model_name: implementation,
     hardware: ['cpu'],
     test_type: 'basic',
   });
-  const tests = await client.monitorTestWs(testId, { onProgress: log });
+  const tests = await tester.monitorTestWs(testId, { onProgress: log });
   const summary = tests.results?.summary;
   console.log(
     `   → ${tests.results?.status ?? tests.status.status}: ${summary?.tests_passed ?? 0} passed, ${summary?.tests_failed ?? 0} failed`,
@@ -46,14 +64,14 @@ async function main(): Promise<number> {
   if (tests.results?.status !== 'passed') return 1;
 
   console.log(`3. benchmark ${implementation}`);
-  const { run_id: benchId } = await client.runBenchmark({
+  const { run_id: benchId } = await bencher.runBenchmark({
     model_name: implementation,
     hardware: ['cpu'],
     batch_sizes: [1],
-    sequence_lengths: [128],
+    sequence_lengths: [Number(flag('--seq-len') ?? 128)],
     min_duration_s: 2,
   });
-  const bench = await client.monitorBenchmarkWs(benchId, { onProgress: log });
+  const bench = await bencher.monitorBenchmarkWs(benchId, { onProgress: log });
   if (!bench.results) return 1;
   console.log(`latency_ms: ${bench.results.latency_ms?.toFixed(3)}`);
   console.log(`throughput: ${bench.results.throughput?.toFixed(1)} items/s`);

@@ -1,11 +1,13 @@
-import { DynamicModule, Module, Type, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import type { BackendName, HardwareBackend } from '../libs/core/src/types';
 import { ApiKeyGuard } from './common/auth/api-key.guard';
-import { AppConfig, Component } from './common/config/app-config';
+import { AppConfig, Component, Role } from './common/config/app-config';
 import { ConfigModule } from './common/config/config.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { HardwareModule } from './common/hardware/hardware.module';
 import { JobsModule } from './common/jobs/jobs.module';
+import { MetricsModule } from './common/metrics/metrics.module';
 import { StoreModule } from './common/store/store.module';
 import { OperationsGateway } from './gateways/operations.gateway';
 import { HealthController } from './health.controller';
@@ -14,7 +16,7 @@ import { BenchmarkModule } from './modules/benchmark/benchmark.module';
 import { TestModule } from './modules/test/test.module';
 
 /** The suites, by component name; `COMPONENTS` (or `serve --components`) picks which a process serves. */
-const SUITES: Partial<Record<Component, Type>> = {
+const SUITES: Record<Component, { forRole(role: Role): DynamicModule }> = {
   test: TestModule,
   generator: GeneratorModule,
   benchmark: BenchmarkModule,
@@ -30,22 +32,30 @@ export function validationPipe(): ValidationPipe {
   });
 }
 
+export interface AppOptions {
+  /** The hardware backends this process offers (detected or not yet). */
+  backends: HardwareBackend[];
+  /** The backends a worker detected as available: it consumes the queues they can serve. */
+  workerBackends: BackendName[];
+}
+
 /** The unified server: the shared layer once, then each enabled suite. */
 @Module({})
 export class AppModule {
-  static register(config: AppConfig): DynamicModule {
+  static register(config: AppConfig, options: AppOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         StoreModule,
-        JobsModule.forRoot(config),
-        HardwareModule,
-        ...config.components.flatMap((c) => (SUITES[c] ? [SUITES[c]] : [])),
+        JobsModule.forRoot(config, { workerBackends: options.workerBackends }),
+        HardwareModule.forRoot(options.backends),
+        MetricsModule,
+        ...config.components.map((c) => SUITES[c].forRole(config.role)),
       ],
       controllers: [HealthController],
       providers: [
-        OperationsGateway,
+        ...(config.role === 'worker' ? [] : [OperationsGateway]),
         { provide: APP_PIPE, useFactory: validationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_GUARD, useClass: ApiKeyGuard },

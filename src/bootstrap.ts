@@ -1,22 +1,15 @@
 /** Builds the Fastify-based Nest application from a validated config (used by main, the CLI and e2e specs). */
 import { mkdirSync } from 'node:fs';
 import helmet from '@fastify/helmet';
-import { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './common/config/app-config';
+import { createHardwareBackends } from './common/hardware/hardware.module';
+import { createAppLogger } from './common/logging/pino-logger.service';
 import { VERSION } from './common/version';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
-
-const LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
-  silent: false,
-  error: ['error', 'fatal'],
-  warn: ['error', 'fatal', 'warn'],
-  log: ['error', 'fatal', 'warn', 'log'],
-  debug: ['error', 'fatal', 'warn', 'log', 'debug'],
-};
 
 type PluginMetadata = Parameters<typeof SwaggerModule.loadPluginMetadata>[0];
 
@@ -38,10 +31,20 @@ function swaggerPluginMetadata(): PluginMetadata | undefined {
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   mkdirSync(config.dataDir, { recursive: true });
   const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
-    logger: LEVELS[config.logLevel],
-    abortOnError: false,
-  });
+  const backends = createHardwareBackends(config);
+  // A BullMQ worker consumes the queues of the backends it really has, so it detects them first.
+  const workerBackends =
+    config.queue.driver === 'bullmq' && config.role !== 'api'
+      ? (await Promise.all(backends.map((b) => b.detect()))).filter((d) => d.available).map((d) => d.name)
+      : config.hardware;
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(config, { backends, workerBackends }),
+    adapter,
+    {
+      logger: createAppLogger(config),
+      abortOnError: false,
+    },
+  );
   await app.register(helmet, {
     // Swagger UI needs inline scripts and styles.
     contentSecurityPolicy: {

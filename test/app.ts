@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../src/bootstrap';
 import { AppConfig, loadConfig } from '../src/common/config/app-config';
+import { createScratchDatabase, DEFAULT_POSTGRES_ADMIN_URL } from '../src/common/store/scratch-postgres';
 import { HF_TINY } from './fixtures';
 
 export type Driver = 'embedded' | 'bullmq';
@@ -14,43 +15,97 @@ export const DRIVERS: Driver[] = (
   (process.env.E2E_DRIVERS ?? 'embedded').split(',').filter(Boolean) as Driver[]
 ).filter((d) => d === 'embedded' || d === 'bullmq');
 
+export type DatabaseKind = 'sqlite' | 'postgres';
+
+function databaseFromEnv(): DatabaseKind {
+  const raw = process.env.E2E_DATABASE || 'sqlite';
+  if (raw !== 'sqlite' && raw !== 'postgres') {
+    throw new Error(`E2E_DATABASE must be sqlite or postgres, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** The store every server in this Jest run uses (E2E_DATABASE, default sqlite). */
+export const E2E_DATABASE: DatabaseKind = databaseFromEnv();
+
+/** A superuser connection to the PostgreSQL server e2e databases are created on. */
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL || DEFAULT_POSTGRES_ADMIN_URL;
+
+export interface ProvisionedDatabase {
+  /** Environment for loadConfig (DATABASE_URL, or nothing for SQLite under DATA_DIR). */
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** A store of its own for one server: nothing for SQLite, a new database for PostgreSQL. */
+export async function provisionDatabase(database: DatabaseKind = E2E_DATABASE): Promise<ProvisionedDatabase> {
+  if (database === 'sqlite') return { env: {}, drop: () => Promise.resolve() };
+  const scratch = await createScratchDatabase(POSTGRES_ADMIN_URL, 'e2e');
+  return { env: { DATABASE_URL: scratch.url }, drop: () => scratch.drop() };
+}
+
 export interface TestServer {
   app: NestFastifyApplication;
   url: string;
   wsUrl: string;
   config: AppConfig;
   dataDir: string;
+  database: DatabaseKind;
   close(): Promise<void>;
 }
 
 export async function startServer(driver: Driver, env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ipfs-accel-e2e-'));
   const redisPrefix = `e2e-${process.pid}-${Date.now()}`;
-  const config = loadConfig({
-    DATA_DIR: dataDir,
-    MODEL_ROOTS: HF_TINY,
-    HARDWARE: 'cpu,cuda,webgpu',
-    LOG_LEVEL: 'error',
-    XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR,
-    ...(driver === 'bullmq'
-      ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: redisPrefix }
-      : {}),
-    ...env,
-  });
-  const app = await createApp(config);
-  await app.listen(0, '127.0.0.1');
-  const url = await app.getUrl();
-  return {
-    app,
-    url: url.replace('[::1]', '127.0.0.1'),
-    wsUrl: url.replace(/^http/, 'ws'),
-    config,
-    dataDir,
-    async close() {
-      await app.close();
+  // A spec that names its own DATABASE_URL keeps it; otherwise the run's database, fresh.
+  const store: ProvisionedDatabase = env.DATABASE_URL
+    ? { env: {}, drop: () => Promise.resolve() }
+    : await provisionDatabase();
+  const cleanup = async (): Promise<void> => {
+    try {
+      await store.drop();
+    } finally {
       rmSync(dataDir, { recursive: true, force: true });
-    },
+    }
   };
+  let app: NestFastifyApplication | undefined;
+  try {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      MODEL_ROOTS: HF_TINY,
+      HARDWARE: 'cpu,cuda,webgpu',
+      LOG_LEVEL: 'error',
+      XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR,
+      ...(driver === 'bullmq'
+        ? { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: redisPrefix }
+        : {}),
+      ...store.env,
+      ...env,
+    });
+    app = await createApp(config);
+    await app.listen(0, '127.0.0.1');
+    const url = await app.getUrl();
+    const started = app;
+    return {
+      app: started,
+      url: url.replace('[::1]', '127.0.0.1'),
+      wsUrl: url.replace(/^http/, 'ws'),
+      config,
+      dataDir,
+      database: config.database.url?.startsWith('postgres') ? 'postgres' : 'sqlite',
+      async close() {
+        try {
+          await started.close();
+        } finally {
+          await cleanup();
+        }
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await cleanup().catch(() => undefined);
+    throw err;
+  }
 }
 
 export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {

@@ -6,16 +6,17 @@ import { join } from 'node:path';
 import { createApp } from '../src/bootstrap';
 import { loadConfig } from '../src/common/config/app-config';
 import { createDatabase, migrate } from '../src/common/store/database';
-import { json } from './app';
+import { json, provisionDatabase } from './app';
 
 jest.setTimeout(60_000);
 
 it('marks queued and running operations of an earlier process failed with INTERRUPTED', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ipfs-accel-interrupted-'));
+  const store = await provisionDatabase();
   try {
-    const config = loadConfig({ DATA_DIR: dataDir, HARDWARE: 'cpu', LOG_LEVEL: 'silent' });
-    // What a killed process leaves behind: rows in the real SQLite file.
-    const db = createDatabase({ sqlitePath: config.database.sqlitePath });
+    const config = loadConfig({ DATA_DIR: dataDir, HARDWARE: 'cpu', LOG_LEVEL: 'silent', ...store.env });
+    // What a killed process leaves behind: rows in the real store (SQLite file or PostgreSQL).
+    const db = createDatabase(config.database);
     await migrate(db);
     const now = new Date().toISOString();
     const ids = { queued: randomUUID(), running: randomUUID(), completed: randomUUID() };
@@ -56,6 +57,7 @@ it('marks queued and running operations of an earlier process failed with INTERR
       await app.close();
     }
   } finally {
+    await store.drop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

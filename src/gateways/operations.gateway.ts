@@ -70,7 +70,16 @@ export class OperationsGateway implements OnGatewayConnection<WebSocket> {
     let lastAt = 0;
     let timer: NodeJS.Timeout | undefined;
     let closed = false;
+    let pendingCommands = 0;
+    let closeWhenIdle: string | undefined;
 
+    const close = (reason: string): void => {
+      if (pendingCommands > 0) {
+        closeWhenIdle = reason; // a command's answer (e.g. cancel) goes out before the close
+        return;
+      }
+      client.close(1000, reason);
+    };
     const send = (view: OperationStatusView): void => {
       const text = JSON.stringify(view);
       if (closed || text === lastSent) return;
@@ -80,7 +89,7 @@ export class OperationsGateway implements OnGatewayConnection<WebSocket> {
       if (isTerminal(view.status)) {
         closed = true;
         unsubscribe();
-        client.close(1000, view.status);
+        close(view.status);
       }
     };
     const flush = async (): Promise<void> => {
@@ -98,7 +107,13 @@ export class OperationsGateway implements OnGatewayConnection<WebSocket> {
       if (timer) clearTimeout(timer);
       unsubscribe();
     });
-    client.on('message', (data) => void this.command(client, component, id, String(data).trim()));
+    client.on('message', (data) => {
+      pendingCommands++;
+      void this.command(client, component, id, String(data).trim()).finally(() => {
+        pendingCommands--;
+        if (pendingCommands === 0 && closeWhenIdle !== undefined) client.close(1000, closeWhenIdle);
+      });
+    });
     send(first);
     // An update may have landed between the first read and the subscription.
     void flush();

@@ -10,13 +10,13 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-const OPEN_PATHS = [/^\/health(\/|$|\?)/, /^\/docs(\/|$|-json|-yaml|\?)/];
+const OPEN_PATHS = [/^\/health(\/|$|\?)/, /^\/metrics(\/|$|\?)/, /^\/docs(\/|$|-json|-yaml|\?)/];
 
 export function isOpenPath(url: string): boolean {
   return OPEN_PATHS.some((re) => re.test(url));
 }
 
-/** With API_KEY set, every REST route but /health and /docs needs the X-API-Key header. */
+/** With API_KEY set, every REST route but /health, /metrics and /docs needs the X-API-Key header. */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   constructor(@InjectConfig() private readonly config: AppConfig) {}

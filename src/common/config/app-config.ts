@@ -26,6 +26,12 @@ export interface AppConfig {
     readonly prefix: string;
     /** Concurrent jobs per queue in one process. */
     readonly concurrency: Record<Component, number>;
+    /** BullMQ job lock: a worker that dies is noticed (and its job retried) within about this long. */
+    readonly lockDurationMs: number;
+    /** How often a worker announces itself (GET /api/workers). */
+    readonly heartbeatMs: number;
+    /** How long a job may wait for a worker offering its backends before it fails. */
+    readonly backendWaitS: number;
   };
   readonly database: { readonly url?: string; readonly sqlitePath: string };
   readonly apiKey?: string;
@@ -36,6 +42,8 @@ export interface AppConfig {
   /** Time limit for opening a tiny session on each execution provider. */
   readonly detectTimeoutMs: number;
   readonly logLevel: 'silent' | 'error' | 'warn' | 'log' | 'debug';
+  /** `json`: one pino JSON line per log (default); `pretty`: Nest's coloured console lines. */
+  readonly logFormat: 'json' | 'pretty';
   /** Environment facts the backends word their reasons with. */
   readonly environment: { XDG_RUNTIME_DIR?: string; LD_LIBRARY_PATH?: string };
 }
@@ -147,6 +155,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
         generator: int(env, 'GENERATOR_CONCURRENCY', 1, 1, 64, problems),
         benchmark: int(env, 'BENCHMARK_CONCURRENCY', 1, 1, 64, problems),
       },
+      lockDurationMs: int(env, 'WORKER_LOCK_MS', 30_000, 1000, 3_600_000, problems),
+      heartbeatMs: int(env, 'WORKER_HEARTBEAT_MS', 2000, 100, 60_000, problems),
+      backendWaitS: int(env, 'BACKEND_WAIT_S', 600, 1, 86_400 * 7, problems),
     },
     database: { url: databaseUrl, sqlitePath },
     apiKey,
@@ -156,9 +167,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     role: oneOf(env, 'ROLE', ROLES, 'all', problems),
     detectTimeoutMs: int(env, 'DETECT_TIMEOUT_MS', 30_000, 100, 600_000, problems),
     logLevel: oneOf(env, 'LOG_LEVEL', ['silent', 'error', 'warn', 'log', 'debug'] as const, 'log', problems),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json', problems),
     environment: { XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR, LD_LIBRARY_PATH: env.LD_LIBRARY_PATH },
     ...overrides,
   };
+  if (config.role !== 'all' && config.queue.driver !== 'bullmq') {
+    problems.push(`ROLE=${config.role} needs REDIS_URL: API and worker processes share work through BullMQ`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -1,34 +1,32 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { OrtBackend } from '../../../libs/core/src/backends';
+import type { HardwareBackend } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { HARDWARE_BACKENDS, HardwareService } from './hardware.service';
-import { HardwareController } from './hardware.controller';
 import { ModelResolver } from '../models/model-resolver.service';
+import { HardwareController } from './hardware.controller';
+import { HARDWARE_BACKENDS, HardwareService } from './hardware.service';
+
+/** One onnxruntime backend per name in HARDWARE. */
+export function createHardwareBackends(config: AppConfig): HardwareBackend[] {
+  return config.hardware.map(
+    (name) =>
+      new OrtBackend(name, { detectTimeoutMs: config.detectTimeoutMs, environment: config.environment }),
+  );
+}
 
 /**
- * Hardware backends by DI: one OrtBackend per name in HARDWARE, behind one token. A deployment
- * replaces them with `overrideProvider(HARDWARE_BACKENDS)` or its own module, never by editing cores.
+ * Hardware backends by DI: the configured backends behind one token. A deployment replaces them
+ * with `overrideProvider(HARDWARE_BACKENDS)` or its own module, never by editing cores.
  */
 @Global()
-@Module({
-  controllers: [HardwareController],
-  providers: [
-    {
-      provide: HARDWARE_BACKENDS,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        config.hardware.map(
-          (name) =>
-            new OrtBackend(name, {
-              detectTimeoutMs: config.detectTimeoutMs,
-              environment: config.environment,
-            }),
-        ),
-    },
-    HardwareService,
-    ModelResolver,
-  ],
-  exports: [HardwareService, HARDWARE_BACKENDS, ModelResolver],
-})
-export class HardwareModule {}
+@Module({})
+export class HardwareModule {
+  static forRoot(backends: HardwareBackend[]): DynamicModule {
+    return {
+      module: HardwareModule,
+      controllers: [HardwareController],
+      providers: [{ provide: HARDWARE_BACKENDS, useValue: backends }, HardwareService, ModelResolver],
+      exports: [HardwareService, HARDWARE_BACKENDS, ModelResolver],
+    };
+  }
+}

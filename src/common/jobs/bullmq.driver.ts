@@ -1,9 +1,11 @@
 /**
  * The BullMQ driver (REDIS_URL set): jobs live in Redis, so API and worker processes can run on
- * different machines. Progress goes through job.updateProgress; QueueEvents tells every API
- * process about every update; cancel is broadcast on a Redis channel to whichever worker runs it.
+ * different machines. Suites have one queue each, except backend-routed work (benchmarks), which
+ * has one queue per backend set so that only workers offering those backends take it. Progress
+ * goes through job.updateProgress; QueueEvents tells every API process about every update; cancel
+ * is broadcast on a Redis channel to whichever worker runs the job.
  */
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { getQueueToken, Processor, WorkerHost } from '@nestjs/bullmq';
 import {
   Inject,
   Injectable,
@@ -12,14 +14,16 @@ import {
   OnApplicationShutdown,
   OnModuleInit,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import IORedis, { Redis } from 'ioredis';
-import { AppConfig, Component, COMPONENTS } from '../config/app-config';
+import type { BackendName } from '../../../libs/core/src/types';
+import { AppConfig, COMPONENTS } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { OperationEvents } from '../operations/operation-events';
 import { JobExecutor } from './job-executor';
 import { JobQueue } from './job-queue';
-import { JOB_QUEUE, JobName, JobOf } from './job.types';
+import { JobName, JobOf, JobPayload, queueFor, queuesFor } from './job.types';
 
 export function redisOptions(url: string): {
   host: string;
@@ -40,37 +44,45 @@ export function redisOptions(url: string): {
   };
 }
 
+/** Every queue any process may enqueue to: all suites, all backend sets. */
+export const ALL_QUEUES = queuesFor(COMPONENTS, ['cpu', 'cuda', 'webgpu']);
+
 @Injectable()
 export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicationShutdown {
   readonly driver = 'bullmq' as const;
   private readonly logger = new Logger('BullJobQueue');
-  private readonly queues: Record<Component, Queue>;
   private readonly queueEvents: QueueEvents[] = [];
   private publisher?: Redis;
   private subscriber?: Redis;
 
   constructor(
-    @InjectQueue('test') test: Queue,
-    @InjectQueue('generator') generator: Queue,
-    @InjectQueue('benchmark') benchmark: Queue,
+    private readonly moduleRef: ModuleRef,
     private readonly executor: JobExecutor,
     @Inject(OperationEvents) private readonly events: OperationEvents,
     @InjectConfig() private readonly config: AppConfig,
   ) {
     super();
-    this.queues = { test, generator, benchmark };
+  }
+
+  queue(name: string): Queue {
+    return this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
   }
 
   async enqueue<N extends JobName>(job: JobOf<N>): Promise<void> {
-    await this.queues[JOB_QUEUE[job.name]].add(job.name, job.data, {
+    await this.queue(queueFor(job.name, job.data.backends)).add(job.name, job.data, {
       jobId: job.data.operationId,
       removeOnComplete: { count: 10_000 },
       removeOnFail: { count: 10_000 },
     });
   }
 
-  async remove(name: JobName, operationId: string): Promise<boolean> {
-    const job = await this.queues[JOB_QUEUE[name]].getJob(operationId);
+  /** Whether Redis still holds the job of an operation (false after Redis lost it). */
+  async has(name: JobName, operationId: string, backends: BackendName[]): Promise<boolean> {
+    return (await this.queue(queueFor(name, backends)).getJob(operationId)) !== undefined;
+  }
+
+  async remove(name: JobName, operationId: string, backends: BackendName[]): Promise<boolean> {
+    const job = await this.queue(queueFor(name, backends)).getJob(operationId);
     if (!job) return false;
     const state = await job.getState();
     if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized' && state !== 'waiting-children')
@@ -91,26 +103,36 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
     await this.publisher?.publish(this.cancelChannel, operationId);
   }
 
-  async depth(): Promise<Partial<Record<Component, number>>> {
-    const out: Partial<Record<Component, number>> = {};
-    for (const c of COMPONENTS) out[c] = await this.queues[c].getWaitingCount();
+  async depth(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const name of ALL_QUEUES) out[name] = await this.queue(name).getWaitingCount();
     return out;
+  }
+
+  /** The Redis connection for other shared state (worker heartbeats). */
+  get redis(): Redis {
+    return this.publisher!;
   }
 
   async onModuleInit(): Promise<void> {
     const opts = redisOptions(this.config.queue.redisUrl!);
     this.publisher = new IORedis(opts);
     this.subscriber = new IORedis(opts);
+    this.publisher.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
+    this.subscriber.on('error', (err) => this.logger.warn(`redis subscriber: ${err.message}`));
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel: string, id: string) => this.executor.abortLocal(id));
-    for (const c of this.config.components) {
-      const qe = new QueueEvents(c, { connection: opts, prefix: this.config.queue.prefix });
+    if (this.config.role === 'worker') return; // API processes fan updates out to WebSocket clients
+    for (const name of ALL_QUEUES.filter((q) =>
+      this.config.components.some((c) => q === c || q.startsWith(`${c}@`)),
+    )) {
+      const qe = new QueueEvents(name, { connection: opts, prefix: this.config.queue.prefix });
       const changed = ({ jobId }: { jobId: string }) => this.events.changed(jobId);
       qe.on('progress', changed);
       qe.on('active', changed);
       qe.on('completed', changed);
       qe.on('failed', changed);
-      qe.on('error', (err) => this.logger.warn(`queue events ${c}: ${err.message}`));
+      qe.on('error', (err) => this.logger.warn(`queue events ${name}: ${err.message}`));
       this.queueEvents.push(qe);
     }
   }
@@ -122,35 +144,28 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
   }
 }
 
-/** One BullMQ worker per suite queue, each a thin call into the shared executor. */
-function processorFor(queue: Component) {
-  @Processor(queue)
+/** One BullMQ worker per queue this process consumes, each a thin call into the shared executor. */
+export function processorFor(queue: string, concurrency: number, lockDurationMs: number) {
+  @Processor(queue, {
+    lockDuration: lockDurationMs,
+    stalledInterval: Math.max(1000, Math.floor(lockDurationMs / 2)),
+  })
   class SuiteProcessor extends WorkerHost implements OnApplicationBootstrap {
-    constructor(
-      readonly executor: JobExecutor,
-      @InjectConfig() readonly config: AppConfig,
-    ) {
+    constructor(readonly executor: JobExecutor) {
       super();
     }
 
     onApplicationBootstrap(): void {
-      this.worker.concurrency = this.config.queue.concurrency[queue];
+      this.worker.concurrency = concurrency;
     }
 
-    async process(job: Job<JobOf['data']>): Promise<string | undefined> {
+    async process(job: Job<JobPayload>): Promise<string | undefined> {
       return this.executor.execute(
         { name: job.name as JobName, data: job.data },
         { onProgress: (report) => void job.updateProgress({ ...report }).catch(() => undefined) },
       );
     }
   }
-  Object.defineProperty(SuiteProcessor, 'name', {
-    value: `${queue[0]!.toUpperCase()}${queue.slice(1)}BullProcessor`,
-  });
+  Object.defineProperty(SuiteProcessor, 'name', { value: `BullProcessor(${queue})` });
   return SuiteProcessor;
 }
-
-export const BULL_PROCESSORS = Object.fromEntries(COMPONENTS.map((c) => [c, processorFor(c)])) as Record<
-  Component,
-  ReturnType<typeof processorFor>
->;

@@ -55,8 +55,8 @@ export class EmbeddedJobQueue extends JobQueue implements OnApplicationShutdown 
     return Promise.resolve();
   }
 
-  depth(): Promise<Partial<Record<Component, number>>> {
-    const out: Partial<Record<Component, number>> = {};
+  depth(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
     for (const [q, lane] of this.lanes) out[q] = lane.waiting.length;
     return Promise.resolve(out);
   }

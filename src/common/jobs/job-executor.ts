@@ -140,12 +140,17 @@ export class JobExecutor {
 
   private async finish(id: string, status: OperationStatus, patch: Partial<OperationRecord>): Promise<void> {
     this.lastWrite.delete(id);
-    await this.repo.update(id, ['queued', 'running'], {
+    const finishedAt = new Date();
+    const done = await this.repo.update(id, ['queued', 'running'], {
       ...patch,
       status,
-      finished_at: new Date().toISOString(),
+      finished_at: finishedAt.toISOString(),
     });
     this.events.changed(id);
+    if (done) {
+      const started = done.started_at ? Date.parse(done.started_at) : finishedAt.getTime();
+      this.events.finished(done, Math.max(0, (finishedAt.getTime() - started) / 1000));
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Component } from '../config/app-config';
+import type { BackendName } from '../../../libs/core/src/types';
 import type { JobName, JobOf } from './job.types';
 
 /** The queue port. Drivers: embedded (in-process, default) and BullMQ (Redis, several processes). */
@@ -7,9 +7,9 @@ export abstract class JobQueue {
   /** Durably accepts a job; rejects when the queue is down (the caller answers 503). */
   abstract enqueue<N extends JobName>(job: JobOf<N>): Promise<void>;
   /** Removes a job that has not started yet; true when it was removed. */
-  abstract remove(name: JobName, operationId: string): Promise<boolean>;
+  abstract remove(name: JobName, operationId: string, backends: BackendName[]): Promise<boolean>;
   /** Asks whichever process runs the operation to abort it. */
   abstract signalCancel(operationId: string): Promise<void>;
   /** Jobs waiting per queue. */
-  abstract depth(): Promise<Partial<Record<Component, number>>>;
+  abstract depth(): Promise<Record<string, number>>;
 }

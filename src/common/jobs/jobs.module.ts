@@ -1,48 +1,58 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import type { BackendName } from '../../../libs/core/src/types';
+import { AppConfig, Component } from '../config/app-config';
 import { OperationEvents } from '../operations/operation-events';
 import { OperationsService } from '../operations/operations.service';
-import { BULL_PROCESSORS, BullJobQueue, redisOptions } from './bullmq.driver';
+import { ALL_QUEUES, BullJobQueue, processorFor, redisOptions } from './bullmq.driver';
 import { EmbeddedJobQueue } from './embedded.driver';
 import { JobExecutor } from './job-executor';
 import { JobQueue } from './job-queue';
 import { JobRegistry } from './job-registry';
+import { queuesFor } from './job.types';
+import { WorkersController } from './workers.controller';
+import { WORKER_BACKENDS, WorkersService } from './workers.service';
+
+export interface JobsOptions {
+  /** The backends this process detected as available: a worker consumes the queues they can serve. */
+  workerBackends: BackendName[];
+}
 
 /** The queue port with the driver the configuration picks: embedded by default, BullMQ with REDIS_URL. */
 @Global()
 @Module({})
 export class JobsModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, options: JobsOptions): DynamicModule {
     const common: Provider[] = [
       JobRegistry,
       JobExecutor,
       OperationsService,
+      WorkersService,
       { provide: OperationEvents, useValue: new OperationEvents() },
+      { provide: WORKER_BACKENDS, useValue: options.workerBackends },
     ];
-    const exported = [JobRegistry, JobExecutor, OperationsService, OperationEvents, JobQueue];
+    const exported = [JobRegistry, JobExecutor, OperationsService, OperationEvents, JobQueue, WorkersService];
     if (config.queue.driver === 'embedded') {
       return {
         module: JobsModule,
+        controllers: [WorkersController],
         providers: [...common, { provide: JobQueue, useClass: EmbeddedJobQueue }],
         exports: exported,
       };
     }
-    const connection = redisOptions(config.queue.redisUrl!);
-    const runsJobs = config.role !== 'api';
+    const consumed = config.role === 'api' ? [] : queuesFor(config.components, options.workerBackends);
+    const concurrencyOf = (queue: string) => config.queue.concurrency[queue.split('@')[0] as Component];
     return {
       module: JobsModule,
       imports: [
-        BullModule.forRoot({ connection, prefix: config.queue.prefix }),
-        ...config.components.map((name) => BullModule.registerQueue({ name })),
-        ...(['test', 'generator', 'benchmark'] as const)
-          .filter((c) => !config.components.includes(c))
-          .map((name) => BullModule.registerQueue({ name })),
+        BullModule.forRoot({ connection: redisOptions(config.queue.redisUrl!), prefix: config.queue.prefix }),
+        ...ALL_QUEUES.map((name) => BullModule.registerQueue({ name })),
       ],
+      controllers: [WorkersController],
       providers: [
         ...common,
         { provide: JobQueue, useClass: BullJobQueue },
-        ...(runsJobs ? config.components.map((c) => BULL_PROCESSORS[c]) : []),
+        ...consumed.map((q) => processorFor(q, concurrencyOf(q), config.queue.lockDurationMs)),
       ],
       exports: exported,
     };

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
+import type { BackendName } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { JobExecutor } from '../jobs/job-executor';
@@ -17,6 +18,10 @@ export interface ListQuery {
   since?: string;
   limit?: number;
   cursor?: string;
+}
+
+function backendsOf(request: Record<string, unknown>): BackendName[] {
+  return Array.isArray(request.hardware) ? (request.hardware as BackendName[]) : ['cpu'];
 }
 
 @Injectable()
@@ -60,7 +65,7 @@ export class OperationsService implements OnApplicationBootstrap {
       throw new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${(err as Error).message}`);
     }
     try {
-      await this.queue.enqueue({ name: job, data: { operationId: op.id } });
+      await this.queue.enqueue({ name: job, data: { operationId: op.id, backends: backendsOf(request) } });
     } catch (err) {
       await this.repo.update(op.id, ['queued'], {
         status: 'failed',
@@ -119,7 +124,7 @@ export class OperationsService implements OnApplicationBootstrap {
     const op = await this.get(kind, id);
     if (isTerminal(op.status)) return { cancelled: false, op };
     const job = (Object.keys(JOB_QUEUE) as JobName[]).find((n) => JOB_QUEUE[n] === kind)!;
-    if (op.status === 'queued' && (await this.queue.remove(job, id))) {
+    if (op.status === 'queued' && (await this.queue.remove(job, id, backendsOf(op.request)))) {
       const done = await this.repo.update(id, ['queued'], {
         status: 'cancelled',
         finished_at: new Date().toISOString(),

@@ -1,11 +1,29 @@
 /**
- * The store: one Kysely query layer. SQLite (better-sqlite3) by default; the dialect is chosen in
- * one place (createDatabase) so PostgreSQL plugs in without touching the repositories.
+ * The store: one Kysely query layer over SQLite (better-sqlite3, the default) or PostgreSQL (pg),
+ * chosen in one place (createDatabase) from DATABASE_URL. The repositories write queries that mean
+ * the same on both; where the schema must differ (autoincrement, float width, collation) the
+ * migrations branch on the dialect.
+ *
+ * Both dialects keep timestamps as ISO-8601 strings (varchar): they order correctly as text, and
+ * the list cursor compares them the same way on both. On PostgreSQL the key and timestamp columns
+ * use the "C" collation, so ordering is bytewise whatever the database's locale (as on SQLite).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Generated, Kysely, Migration, MigrationProvider, Migrator, SqliteDialect } from 'kysely';
+import {
+  ColumnDataType,
+  Expression,
+  Generated,
+  Kysely,
+  Migration,
+  MigrationProvider,
+  Migrator,
+  PostgresDialect,
+  sql,
+  SqliteDialect,
+} from 'kysely';
+import { Pool } from 'pg';
 
 export interface OperationsTable {
   id: string;
@@ -46,87 +64,161 @@ export interface Database {
   benchmark_rows: BenchmarkRowsTable;
 }
 
-/** Migrations live in code so they travel with the build; each runs once, in order. */
-export const MIGRATIONS: Record<string, Migration> = {
-  '0001_operations': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('operations')
-        .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
-        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
-        .addColumn('status', 'varchar(16)', (c) => c.notNull())
-        .addColumn('model_name', 'text', (c) => c.notNull())
-        .addColumn('request', 'text', (c) => c.notNull())
-        .addColumn('progress', 'real', (c) => c.notNull().defaultTo(0))
-        .addColumn('current_step', 'text')
-        .addColumn('result', 'text')
-        .addColumn('error', 'text')
-        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('started_at', 'varchar(32)')
-        .addColumn('finished_at', 'varchar(32)')
-        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('deadline_at', 'varchar(32)')
-        .execute();
-      await db.schema
-        .createIndex('operations_kind_created')
-        .on('operations')
-        .columns(['kind', 'created_at', 'id'])
-        .execute();
-      await db.schema.createIndex('operations_status').on('operations').column('status').execute();
+export type StoreDialect = 'sqlite' | 'postgres';
+
+type DataTypeExpression = ColumnDataType | Expression<unknown>;
+
+interface ColumnTypes {
+  /** A short key compared with < and ordered by (ids, timestamps). */
+  key(length: number): DataTypeExpression;
+  float: DataTypeExpression;
+}
+
+function columnTypes(dialect: StoreDialect): ColumnTypes {
+  return dialect === 'postgres'
+    ? { key: (n) => sql.raw(`varchar(${n}) collate "C"`), float: 'double precision' }
+    : { key: (n) => `varchar(${n})` as const, float: 'real' };
+}
+
+/**
+ * Migrations live in code so they travel with the build; each runs once, in order. The SQLite
+ * statements are exactly those of the first release, so existing files need nothing new.
+ */
+export function migrationsFor(dialect: StoreDialect): Record<string, Migration> {
+  const t = columnTypes(dialect);
+  return {
+    '0001_operations': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('operations')
+          .addColumn('id', t.key(36), (c) => c.primaryKey())
+          .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+          .addColumn('status', 'varchar(16)', (c) => c.notNull())
+          .addColumn('model_name', 'text', (c) => c.notNull())
+          .addColumn('request', 'text', (c) => c.notNull())
+          .addColumn('progress', t.float, (c) => c.notNull().defaultTo(0))
+          .addColumn('current_step', 'text')
+          .addColumn('result', 'text')
+          .addColumn('error', 'text')
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', t.key(32), (c) => c.notNull())
+          .addColumn('started_at', t.key(32))
+          .addColumn('finished_at', t.key(32))
+          .addColumn('updated_at', t.key(32), (c) => c.notNull())
+          .addColumn('deadline_at', t.key(32))
+          .execute();
+        await db.schema
+          .createIndex('operations_kind_created')
+          .on('operations')
+          .columns(['kind', 'created_at', 'id'])
+          .execute();
+        await db.schema.createIndex('operations_status').on('operations').column('status').execute();
+      },
     },
-  },
-  '0002_benchmark_rows': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('benchmark_rows')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-        .addColumn('run_id', 'varchar(36)', (c) => c.notNull())
-        .addColumn('model', 'text', (c) => c.notNull())
-        .addColumn('model_cid', 'text')
-        .addColumn('backend', 'varchar(16)', (c) => c.notNull())
-        .addColumn('batch_size', 'integer', (c) => c.notNull())
-        .addColumn('sequence_length', 'integer')
-        .addColumn('status', 'varchar(16)', (c) => c.notNull())
-        .addColumn('p50_ms', 'real')
-        .addColumn('throughput', 'real')
-        .addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]'))
-        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-        .addColumn('data', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema.createIndex('benchmark_rows_run').on('benchmark_rows').column('run_id').execute();
-      await db.schema
-        .createIndex('benchmark_rows_model')
-        .on('benchmark_rows')
-        .columns(['model', 'created_at'])
-        .execute();
+    '0002_benchmark_rows': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('benchmark_rows')
+          .$call((b) =>
+            dialect === 'postgres'
+              ? b.addColumn('id', 'serial', (c) => c.primaryKey())
+              : b.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),
+          )
+          .addColumn('run_id', t.key(36), (c) => c.notNull())
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('model_cid', 'text')
+          .addColumn('backend', 'varchar(16)', (c) => c.notNull())
+          .addColumn('batch_size', 'integer', (c) => c.notNull())
+          .addColumn('sequence_length', 'integer')
+          .addColumn('status', 'varchar(16)', (c) => c.notNull())
+          .addColumn('p50_ms', t.float)
+          .addColumn('throughput', t.float)
+          .addColumn('tags', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('created_at', t.key(32), (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('benchmark_rows_run').on('benchmark_rows').column('run_id').execute();
+        await db.schema
+          .createIndex('benchmark_rows_model')
+          .on('benchmark_rows')
+          .columns(['model', 'created_at'])
+          .execute();
+      },
     },
-  },
-};
+  };
+}
 
 class InCodeMigrations implements MigrationProvider {
+  constructor(private readonly dialect: StoreDialect) {}
+
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(MIGRATIONS);
+    return Promise.resolve(migrationsFor(this.dialect));
   }
 }
 
 export interface DatabaseOptions {
-  /** SQLite file path, or ':memory:'. */
+  /** DATABASE_URL: postgres://... or postgresql://... selects PostgreSQL; anything else SQLite. */
+  url?: string;
+  /** SQLite file path, or ':memory:' (used when url is not a PostgreSQL one). */
   sqlitePath: string;
 }
 
-export function createDatabase(options: DatabaseOptions): Kysely<Database> {
-  if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
-  const sqlite = new SQLite(options.sqlitePath);
-  // WAL + NORMAL: every committed write survives a process crash; readers never block the writer.
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+/** Connections in the PostgreSQL pool, per process. */
+export const POSTGRES_POOL_SIZE = 10;
+
+export function dialectOf(options: Pick<DatabaseOptions, 'url'>): StoreDialect {
+  return options.url !== undefined && /^postgres(ql)?:\/\//.test(options.url) ? 'postgres' : 'sqlite';
 }
 
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InCodeMigrations() });
+/** The dialect each database createDatabase made speaks (migrations need it). */
+const DIALECTS = new WeakMap<Kysely<Database>, StoreDialect>();
+
+/** Which dialect a database from createDatabase speaks. */
+export function storeDialect(db: Kysely<Database>): StoreDialect {
+  const dialect = DIALECTS.get(db);
+  if (!dialect) throw new Error('storeDialect: this Kysely instance was not made by createDatabase');
+  return dialect;
+}
+
+export function createDatabase(options: DatabaseOptions): Kysely<Database> {
+  const dialect = dialectOf(options);
+  let db: Kysely<Database>;
+  if (dialect === 'postgres') {
+    const pool = new Pool({
+      connectionString: options.url,
+      max: POSTGRES_POOL_SIZE,
+      // A store that is down answers (503, health "down") instead of hanging the request.
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle connection the server drops (restart, failover) emits 'error' on the pool; without a
+    // listener that would crash the process. The next query gets a fresh connection or fails.
+    pool.on('error', () => undefined);
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
+    const sqlite = new SQLite(options.sqlitePath);
+    // WAL + NORMAL: every committed write survives a process crash; readers never block the writer.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  DIALECTS.set(db, dialect);
+  return db;
+}
+
+/**
+ * Whether a string can be a stored value. PostgreSQL text cannot hold U+0000 (a query that binds one
+ * fails), and SQLite never receives one from this server, so a lookup by such a value matches
+ * nothing on either: the repositories answer "none" without asking.
+ */
+export function storable(value: string | undefined): boolean {
+  return value === undefined || !value.includes('\u0000');
+}
+
+/** Runs the migrations not yet applied (several processes may call it at once: Kysely locks). */
+export async function migrate(db: Kysely<Database>, dialect: StoreDialect = storeDialect(db)): Promise<void> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrations(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -6,7 +6,7 @@
  */
 import { Kysely } from 'kysely';
 import { OperationKind, OperationRecord, OperationStatus } from '../operations/operation.types';
-import type { Database, OperationsTable } from './database';
+import { type Database, type OperationsTable, storable } from './database';
 
 export interface ListFilter {
   kind: OperationKind;
@@ -109,6 +109,7 @@ export class OperationsRepository {
       const hit = this.cache.get(id);
       if (hit) return hit;
     }
+    if (!storable(id)) return undefined;
     const row = await this.db.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const op = toRecord(row as Row);
@@ -126,6 +127,9 @@ export class OperationsRepository {
     from: readonly OperationStatus[],
     patch: Partial<Omit<OperationRecord, 'id' | 'kind' | 'request' | 'created_at'>>,
   ): Promise<OperationRecord | undefined> {
+    // `status in ()` is an error on PostgreSQL (SQLite matches nothing): no status, no change.
+    // An id no row can have (see storable) changes nothing either.
+    if (from.length === 0 || !storable(id)) return undefined;
     const now = new Date().toISOString();
     const values: Record<string, unknown> = { updated_at: now };
     for (const [k, v] of Object.entries(patch)) {
@@ -160,13 +164,15 @@ export class OperationsRepository {
   }
 
   async list(filter: ListFilter): Promise<ListPage> {
+    if (!storable(filter.model) || !storable(filter.since)) return { items: [], next_cursor: null };
     let q = this.db.selectFrom('operations').selectAll().where('kind', '=', filter.kind);
     if (filter.status) q = q.where('status', '=', filter.status);
     if (filter.model) q = q.where('model_name', '=', filter.model);
     if (filter.since) q = q.where('created_at', '>=', filter.since);
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
-      if (!c) throw new InvalidCursorError('cursor is not one this server issued');
+      if (!c || !storable(c[0]) || !storable(c[1]))
+        throw new InvalidCursorError('cursor is not one this server issued');
       const [createdAt, id] = c;
       q = q.where((eb) =>
         eb.or([

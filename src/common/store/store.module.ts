@@ -7,7 +7,10 @@ import { OperationsRepository } from './operations.repository';
 
 export const DATABASE = Symbol('DATABASE');
 
-/** Kysely over SQLite (a file under DATA_DIR), migrated before anything else uses it. */
+/**
+ * Kysely over SQLite (a file under DATA_DIR) or PostgreSQL (DATABASE_URL=postgres://...), migrated
+ * before anything else uses it.
+ */
 @Global()
 @Module({
   providers: [
@@ -15,7 +18,7 @@ export const DATABASE = Symbol('DATABASE');
       provide: DATABASE,
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => {
-        const db = createDatabase({ sqlitePath: config.database.sqlitePath });
+        const db = createDatabase(config.database);
         await migrate(db);
         return db;
       },

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Kysely } from 'kysely';
+import { Kysely, sql, SqlBool } from 'kysely';
 import type { BenchmarkResult } from '../../../libs/core/src/benchmark';
-import type { Database } from '../../common/store/database';
+import { type Database, storable } from '../../common/store/database';
 import { DATABASE } from '../../common/store/store.module';
 import type { BenchmarkRowDto } from './benchmark.dto';
 
@@ -47,6 +47,7 @@ export class BenchmarkRepository {
   }
 
   async list(filter: RowFilter): Promise<BenchmarkRowDto[]> {
+    if (!storable(filter.model) || !storable(filter.backend) || !storable(filter.since)) return [];
     let q = this.db
       .selectFrom('benchmark_rows')
       .select([
@@ -65,8 +66,14 @@ export class BenchmarkRepository {
     if (filter.model) q = q.where('model', '=', filter.model);
     if (filter.backend) q = q.where('backend', '=', filter.backend);
     if (filter.since) q = q.where('created_at', '>=', filter.since);
-    if (filter.tag)
-      q = q.where('tags', 'like', `%${JSON.stringify(filter.tag).replace(/[%_\\]/g, (m) => `\\${m}`)}%`);
+    if (filter.tag) {
+      // The JSON-encoded tag (quotes included) as a substring of the JSON array. Not LIKE: SQLite's
+      // LIKE ignores ASCII case and has no escape character unless told, PostgreSQL's does neither,
+      // so '%', '_' and '\' in a tag would match differently. replace() is literal and
+      // case-sensitive on both.
+      const needle = JSON.stringify(filter.tag);
+      q = q.where(sql<SqlBool>`replace(${sql.ref('tags')}, ${needle}, '') <> ${sql.ref('tags')}`);
+    }
     const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'asc').limit(filter.limit).execute();
     return rows.map((r) => ({ ...r, tags: JSON.parse(r.tags) as string[] }));
   }

@@ -1,0 +1,131 @@
+/**
+ * Nest's LoggerService over pino: one JSON line per log with `level`, `time`, `context`, `msg`,
+ * and, inside a job, the `operation_id`, `kind` and `job` of the operation-context store.
+ */
+import type { LoggerService, LogLevel } from '@nestjs/common';
+import { DestinationStream, Level, LevelWithSilent, Logger, pino } from 'pino';
+import type { AppConfig } from '../config/app-config';
+import { operationContext } from './operation-context';
+
+/** Nest's level names → pino's. */
+const PINO_LEVEL: Record<LogLevel, Level> = {
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+};
+
+/** AppConfig.logLevel → the lowest pino level written. */
+const CONFIG_LEVEL: Record<AppConfig['logLevel'], LevelWithSilent> = {
+  silent: 'silent',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+};
+
+/** The same choice for Nest's ConsoleLogger (LOG_FORMAT=pretty). */
+const CONSOLE_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
+  silent: false,
+  error: ['error', 'fatal'],
+  warn: ['error', 'fatal', 'warn'],
+  log: ['error', 'fatal', 'warn', 'log'],
+  debug: ['error', 'fatal', 'warn', 'log', 'debug'],
+};
+
+/** A pino logger with label levels, ISO times and the current operation mixed into every line. */
+export function createPino(level: AppConfig['logLevel'], destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level: CONFIG_LEVEL[level],
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => {
+        const op = operationContext.getStore();
+        return op ? { operation_id: op.operation_id, kind: op.kind, job: op.job } : {};
+      },
+    },
+    destination,
+  );
+}
+
+/** Nest's stack check (ConsoleLogger): a string that looks like `Error: ...\n    at f (file:1:2)`. */
+function isStack(value: unknown): value is string {
+  return typeof value === 'string' && /^(.)+\n\s+at .+:\d+:\d+/.test(value);
+}
+
+export class PinoLoggerService implements LoggerService {
+  constructor(readonly pino: Logger) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('log', message, params);
+  }
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('verbose', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  /** Nest passes the enabled levels; pino takes the lowest of them. */
+  setLogLevels(levels: LogLevel[]): void {
+    const order: LogLevel[] = ['verbose', 'debug', 'log', 'warn', 'error', 'fatal'];
+    const lowest = order.find((l) => levels.includes(l));
+    this.pino.level = lowest ? PINO_LEVEL[lowest] : 'silent';
+  }
+
+  /**
+   * Nest's calling convention (as ConsoleLogger reads it): a trailing string is the context (a
+   * `new Logger('X')` appends it); for `error`, the parameter before it is a stack or an Error.
+   */
+  private write(level: LogLevel, message: unknown, params: unknown[]): void {
+    const pinoLevel = PINO_LEVEL[level];
+    if (!this.pino.isLevelEnabled(pinoLevel)) return;
+    const rest = [...params];
+    const fields: Record<string, unknown> = {};
+    if (rest.length && typeof rest[rest.length - 1] === 'string' && !isStack(rest[rest.length - 1])) {
+      fields.context = rest.pop();
+    }
+    if (level === 'error' || level === 'fatal') {
+      const i = rest.findIndex((p) => isStack(p) || p instanceof Error);
+      if (i >= 0) {
+        const [found] = rest.splice(i, 1);
+        if (found instanceof Error) fields.err = found;
+        else fields.stack = found;
+      }
+      // `error(msg)` through a Logger with a context arrives as (msg, undefined, context).
+      if (rest.length === 1 && rest[0] === undefined) rest.pop();
+    }
+    if (rest.length) fields.args = rest;
+    let msg: string | undefined;
+    if (typeof message === 'string') msg = message;
+    else if (message instanceof Error) {
+      fields.err = message;
+      msg = message.message;
+    } else if (message !== undefined) fields.data = message;
+    this.pino[pinoLevel](fields, msg);
+  }
+}
+
+/**
+ * The logger `NestFactory.create` gets: JSON lines through pino (LOG_FORMAT=json, the default), or
+ * Nest's console logger with the same levels (LOG_FORMAT=pretty).
+ */
+export function createAppLogger(
+  config: Pick<AppConfig, 'logLevel' | 'logFormat'>,
+  destination?: DestinationStream,
+): LoggerService | LogLevel[] | false {
+  if (config.logFormat === 'pretty') return CONSOLE_LEVELS[config.logLevel];
+  return new PinoLoggerService(createPino(config.logLevel, destination));
+}

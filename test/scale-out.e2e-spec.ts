@@ -1,0 +1,258 @@
+/**
+ * Scale-out faults with real processes: an API process and two worker processes sharing a private
+ * Redis (so it can be restarted) and one store. Each scenario kills or restarts something real.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HF_TINY, REPO_ROOT } from './fixtures';
+
+jest.setTimeout(300_000);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not happen within ${ms} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+class Proc {
+  child!: ChildProcess;
+  output = '';
+  constructor(
+    readonly name: string,
+    readonly env: Record<string, string>,
+  ) {}
+
+  start(): this {
+    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.spec.json', LOG_LEVEL: 'warn', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d) => (this.output += String(d)));
+    this.child.stderr!.on('data', (d) => (this.output += String(d)));
+    return this;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  exited(): Promise<void> {
+    return this.alive() ? new Promise((r) => this.child.once('exit', () => r())) : Promise.resolve();
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (!this.alive()) return;
+    this.child.kill(signal);
+    await this.exited();
+  }
+}
+
+describe('scale-out: API and workers as separate processes', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ipfs-accel-scale-'));
+  let redisPort: number;
+  let redis: ChildProcess | undefined;
+  let apiPort: number;
+  let api: Proc;
+  const workers: Proc[] = [];
+  const url = () => `http://127.0.0.1:${apiPort}`;
+
+  const startRedis = async () => {
+    redis = spawn(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    await until(
+      'redis up',
+      async () =>
+        spawnSync('redis-cli', ['-p', String(redisPort), 'ping'])
+          .stdout?.toString()
+          .includes('PONG') || undefined,
+    );
+  };
+  const common = () => ({
+    DATA_DIR: dataDir,
+    MODEL_ROOTS: HF_TINY,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    QUEUE_PREFIX: 'scale',
+    HARDWARE: 'cpu',
+    WORKER_LOCK_MS: '3000',
+    WORKER_HEARTBEAT_MS: '500',
+    BACKEND_WAIT_S: '4',
+  });
+  const startWorker = () => {
+    const w = new Proc(`worker-${workers.length + 1}`, { ...common(), ROLE: 'worker', PORT: '0' }).start();
+    workers.push(w);
+    return w;
+  };
+  const get = async (path: string) =>
+    (await fetch(`${url()}${path}`)).json() as Promise<Record<string, unknown>>;
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${url()}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(202);
+    return (await res.json()) as { run_id: string };
+  };
+  const liveWorkers = async () =>
+    ((await get('/api/workers')).workers as Array<{
+      pid: number;
+      current_jobs: string[];
+      backends: string[];
+    }>) ?? [];
+  const finished = (id: string, ms = 120_000) =>
+    until(
+      `benchmark ${id} finished`,
+      async () => {
+        const s = await get(`/api/benchmark/status/${id}`);
+        return ['completed', 'failed', 'cancelled', 'timeout'].includes(s.status as string) ? s : undefined;
+      },
+      ms,
+    );
+  const LONG = {
+    model_name: 'bert',
+    batch_sizes: [1],
+    sequence_lengths: [8],
+    min_duration_s: 6,
+    min_iterations: 10,
+  };
+
+  beforeAll(async () => {
+    if (spawnSync('redis-server', ['--version']).status !== 0) {
+      throw new Error(
+        'redis-server is needed (a private one is restarted here): apt-get install redis-server',
+      );
+    }
+    redisPort = await freePort();
+    apiPort = await freePort();
+    await startRedis();
+    api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
+    startWorker();
+    startWorker();
+    await until('api up', async () => (await fetch(`${url()}/health`)).ok || undefined, 90_000);
+    await until(
+      'two workers announced',
+      async () => ((await liveWorkers()).length === 2 ? true : undefined),
+      90_000,
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all([api, ...workers].map((p) => p?.stop('SIGKILL')));
+    redis?.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('lists live workers with host, pid, backends and heartbeat', async () => {
+    const list = await liveWorkers();
+    expect(list.map((w) => w.pid).sort()).toEqual(workers.map((w) => w.pid).sort());
+    for (const w of list)
+      expect(w).toMatchObject({
+        backends: ['cpu'],
+        host: expect.any(String),
+        last_heartbeat: expect.any(String),
+      });
+  });
+
+  it('keeps a job whose backend no live worker offers queued, then fails it clearly', async () => {
+    const { run_id } = await post('/api/benchmark/run', {
+      ...LONG,
+      hardware: ['webgpu'],
+      min_duration_s: 0.1,
+    });
+    await until('waiting step', async () => {
+      const s = await get(`/api/benchmark/status/${run_id}`);
+      return s.status === 'queued' && /waiting for a worker with webgpu/.test(String(s.current_step))
+        ? true
+        : undefined;
+    });
+    const s = await finished(run_id, 30_000);
+    expect(s).toMatchObject({ status: 'failed', error: { code: 'BACKEND_UNAVAILABLE' } });
+  });
+
+  it('hands the job of a worker killed with SIGKILL to another worker, which completes it', async () => {
+    const { run_id } = await post('/api/benchmark/run', LONG);
+    const holder = await until('a worker runs it', async () =>
+      (await liveWorkers()).find((w) => w.current_jobs.includes(run_id)),
+    );
+    const victim = workers.find((w) => w.pid === holder.pid)!;
+    await victim.stop('SIGKILL');
+    const s = await finished(run_id);
+    expect(s).toMatchObject({ status: 'completed' });
+    expect(s.attempts).toBeGreaterThanOrEqual(2);
+    startWorker();
+    await until(
+      'two workers again',
+      async () => ((await liveWorkers()).length === 2 ? true : undefined),
+      90_000,
+    );
+  });
+
+  it('loses no accepted job when Redis restarts during a run', async () => {
+    const { run_id } = await post('/api/benchmark/run', LONG);
+    const queued = await post('/api/benchmark/run', { ...LONG, min_duration_s: 0.5 });
+    await until('running', async () =>
+      (await get(`/api/benchmark/status/${run_id}`)).status === 'running' ? true : undefined,
+    );
+    redis!.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    await startRedis();
+    expect((await finished(run_id)).status).toBe('completed');
+    expect((await finished(queued.run_id)).status).toBe('completed');
+  });
+
+  it('keeps operations running and queryable while the API process is killed and restarted', async () => {
+    const { run_id } = await post('/api/benchmark/run', LONG);
+    await until('running', async () =>
+      (await get(`/api/benchmark/status/${run_id}`)).status === 'running' ? true : undefined,
+    );
+    await api.stop('SIGKILL');
+    api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
+    await until('api back', async () => (await fetch(`${url()}/health`)).ok || undefined, 90_000);
+    const s = await finished(run_id);
+    expect(s).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+
+  it('lets a worker finish its current job on SIGTERM before it exits', async () => {
+    const { run_id } = await post('/api/benchmark/run', { ...LONG, min_duration_s: 3 });
+    const holder = await until('a worker runs it', async () =>
+      (await liveWorkers()).find((w) => w.current_jobs.includes(run_id)),
+    );
+    const worker = workers.find((w) => w.pid === holder.pid)!;
+    worker.child.kill('SIGTERM');
+    await worker.exited();
+    const s = await get(`/api/benchmark/status/${run_id}`);
+    expect(s).toMatchObject({ status: 'completed', attempts: 1 });
+  });
+});
