@@ -1,7 +1,7 @@
 /** The Benchmark API end to end: measure, store, export, compare, and stay responsive meanwhile. */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { DRIVERS, json, startServer, TestServer, waitFor } from './app';
+import { DRIVERS, TestServer, json, postJson, startServer, waitFor } from './app';
 
 jest.setTimeout(300_000);
 
@@ -15,12 +15,7 @@ const QUICK = {
 
 describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
   let server: TestServer;
-  const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(server.url, path, body);
   const runs: string[] = [];
 
   beforeAll(async () => {

@@ -2,18 +2,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { DRIVERS, json, startServer, TestServer, waitFor } from './app';
+import { DRIVERS, TestServer, json, postJson, startServer, waitFor } from './app';
 
 jest.setTimeout(300_000);
 
 describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
   let server: TestServer;
-  const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(server.url, path, body);
 
   beforeAll(async () => {
     server = await startServer(driver);

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { JobQueue } from '../src/common/jobs/job-queue';
 import { operationContext } from '../src/common/logging/operation-context';
 import { createAppLogger, createPino, PinoLoggerService } from '../src/common/logging/pino-logger.service';
-import { json, startServer, TestServer, waitFor } from './app';
+import { TestServer, json, postJson, startServer, waitFor } from './app';
 
 jest.setTimeout(180_000);
 
@@ -35,12 +35,7 @@ function find(samples: Sample[], name: string, labels: Record<string, string> = 
 
 describe('GET /metrics', () => {
   let server: TestServer;
-  const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(server.url, path, body);
 
   beforeAll(async () => {
     server = await startServer('embedded');

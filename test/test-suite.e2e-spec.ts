@@ -1,6 +1,6 @@
 /** The Test Suite API end to end, against a real server, on every queue driver CI enables. */
 import { HF_TINY_MODELS } from './fixtures';
-import { DRIVERS, json, startServer, TestServer, waitFor } from './app';
+import { DRIVERS, TestServer, json, postJson, startServer, waitFor } from './app';
 
 jest.setTimeout(300_000);
 
@@ -13,12 +13,7 @@ interface Detail {
 
 describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
   let server: TestServer;
-  const post = (path: string, body: unknown) =>
-    fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  const post = (path: string, body: unknown) => postJson(server.url, path, body);
   const runAndWait = async (body: Record<string, unknown>) => {
     const res = await post('/api/test/run', body);
     expect(res.status).toBe(202);

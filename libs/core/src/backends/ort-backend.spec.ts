@@ -1,4 +1,3 @@
-import '../testing/jest-realm';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';

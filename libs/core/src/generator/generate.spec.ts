@@ -1,4 +1,3 @@
-import '../testing/jest-realm';
 import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,

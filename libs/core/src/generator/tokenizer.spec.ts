@@ -1,4 +1,3 @@
-import '../testing/jest-realm';
 import {
   copyFileSync,
   mkdirSync,

@@ -1,4 +1,3 @@
-import '../testing/jest-realm';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';

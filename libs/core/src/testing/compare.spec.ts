@@ -1,4 +1,3 @@
-import './jest-realm';
 import { Tensor } from 'onnxruntime-node';
 import type { TensorSpec } from '../types';
 import { bitwiseEqual, checkOutputSignature, difference, nonFiniteCount } from './compare';

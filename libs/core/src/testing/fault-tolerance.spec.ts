@@ -1,4 +1,3 @@
-import './jest-realm';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

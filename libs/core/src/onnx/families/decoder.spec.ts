@@ -1,4 +1,3 @@
-import '../../testing/jest-realm';
 import { dirname, join } from 'node:path';
 import { HF_TINY } from '../../../../../test/fixtures';
 import { decoderFamily } from './decoder';

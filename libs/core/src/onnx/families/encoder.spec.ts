@@ -1,4 +1,3 @@
-import '../../testing/jest-realm';
 import { join } from 'node:path';
 import { HF_TINY } from '../../../../../test/fixtures';
 import { buildFixture, errorsAgainstFixture, readFixtureIO, removeDir, tempDir } from './spec-helpers';

@@ -1,4 +1,3 @@
-import '../../testing/jest-realm';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { HF_TINY } from '../../../../../test/fixtures';
