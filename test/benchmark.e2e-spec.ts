@@ -78,7 +78,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     expect(md).toMatch(/\|.*p50.*\|/);
   });
 
-  it('compares two runs of the same settings as unchanged, against the baseline too', async () => {
+  it('compares runs: a run with itself is unchanged; two runs give a verdict per configuration', async () => {
     const res = await post('/api/benchmark/run', {
       model_name: 'bert',
       ...QUICK,
@@ -88,18 +88,29 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     const { run_id } = await json<{ run_id: string }>(res);
     expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
     runs.push(run_id);
-    // This 2-core machine is shared: a wide threshold keeps noise from deciding the verdict.
+    // A run compared with itself: identical samples, so with the default 5% and p < 0.01 the
+    // verdict must be `unchanged` (p = 1, no change) in every configuration.
+    const self = await json<{
+      verdict: string;
+      configurations: Array<{ p_value: number; relative_change: number; verdict: string }>;
+    }>(await fetch(`${server.url}/api/benchmark/compare?baseline=${run_id}&candidate=${run_id}`));
+    expect(self.verdict).toBe('unchanged');
+    for (const c of self.configurations)
+      expect(c).toMatchObject({ verdict: 'unchanged', relative_change: 0 });
+    // Two separate runs: sub-millisecond latencies on this shared 2-core machine move by tens of
+    // percent between runs, so only the shape of the verdict is asserted here; the verdict rules
+    // themselves are checked on known data in libs/core/src/benchmark/compare.spec.ts.
     const cmp = await json<{
       verdict: string;
       configurations: Array<{ p_value: number; relative_change: number; verdict: string }>;
-    }>(
-      await fetch(
-        `${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}&threshold=0.5`,
-      ),
-    );
+    }>(await fetch(`${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}`));
     expect(cmp.configurations).toHaveLength(2);
-    expect(cmp.verdict).toBe('unchanged');
-    for (const c of cmp.configurations) expect(c.p_value).toBeGreaterThanOrEqual(0);
+    expect(['improved', 'regressed', 'unchanged']).toContain(cmp.verdict);
+    for (const c of cmp.configurations) {
+      expect(c.p_value).toBeGreaterThanOrEqual(0);
+      expect(c.p_value).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(c.relative_change)).toBe(true);
+    }
     const stored = await json<{ comparison: { baseline_run_id: string } }>(
       await fetch(`${server.url}/api/benchmark/results/${run_id}`),
     );
