@@ -48,7 +48,7 @@ describe('three servers, one per suite, sharing DATA_DIR', () => {
       );
       servers.push({ component, port, child });
     }
-    const deadline = Date.now() + 90_000;
+    const deadline = Date.now() + 180_000;
     for (const s of servers) {
       for (;;) {
         try {
@@ -56,7 +56,7 @@ describe('three servers, one per suite, sharing DATA_DIR', () => {
         } catch {
           /* not up yet */
         }
-        if (Date.now() > deadline) throw new Error(`${s.component} server did not start`);
+        if (Date.now() > deadline) throw new Error(`${s.component} server did not start within 180 s`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }

@@ -6,6 +6,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { HF_TINY, REPO_ROOT } from './fixtures';
 import { freePort } from './net';
 
@@ -149,7 +150,7 @@ describe('scale-out: API and workers as separate processes', () => {
     api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
     startWorker();
     startWorker();
-    await until('api up', async () => (await fetch(`${url()}/health`)).ok || undefined, 90_000);
+    await until('api up', async () => (await fetch(`${url()}/health`)).ok || undefined, 180_000);
     await until(
       'two workers announced',
       async () => ((await liveWorkers()).length === 2 ? true : undefined),
@@ -172,6 +173,17 @@ describe('scale-out: API and workers as separate processes', () => {
         host: expect.any(String),
         last_heartbeat: expect.any(String),
       });
+  });
+
+  it('streams every update of a job that runs on a worker to a WebSocket client of the API', async () => {
+    const { run_id } = await post('/api/benchmark/run', { ...LONG, min_duration_s: 2 });
+    const ws = new WebSocket(`ws://127.0.0.1:${apiPort}/api/benchmark/ws/${run_id}`);
+    const messages: Array<{ status: string; progress: number }> = [];
+    ws.on('message', (d) => messages.push(JSON.parse(String(d)) as { status: string; progress: number }));
+    const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));
+    expect(code).toBe(1000);
+    expect(messages.filter((m) => m.status === 'running').length).toBeGreaterThan(2);
+    expect(messages[messages.length - 1]).toMatchObject({ status: 'completed', progress: 1 });
   });
 
   it('keeps a job whose backend no live worker offers queued, then fails it clearly', async () => {
@@ -228,7 +240,7 @@ describe('scale-out: API and workers as separate processes', () => {
     );
     await api.stop('SIGKILL');
     api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
-    await until('api back', async () => (await fetch(`${url()}/health`)).ok || undefined, 90_000);
+    await until('api back', async () => (await fetch(`${url()}/health`)).ok || undefined, 180_000);
     const s = await finished(run_id);
     expect(s).toMatchObject({ status: 'completed', attempts: 1 });
   });

@@ -17,9 +17,28 @@ import { OperationsService } from '../common/operations/operations.service';
 const PATH = /^\/api\/([a-z]+)\/ws\/([^/]+)\/?$/;
 export const MIN_INTERVAL_MS = 50; // 20 messages a second per operation, at most
 
+interface Subscriber {
+  client: WebSocket;
+  pendingCommands: number;
+  closed: boolean;
+  /** Set when the final status went out while a command was still being answered. */
+  closeWhenIdle?: string;
+}
+
+interface Channel {
+  id: string;
+  component: Component;
+  subscribers: Set<Subscriber>;
+  lastSent: string;
+  lastAt: number;
+  timer?: NodeJS.Timeout;
+  unsubscribe: () => void;
+}
+
 @WebSocketGateway({ path: '/api' })
 export class OperationsGateway implements OnGatewayConnection<WebSocket> {
   private readonly logger = new Logger('OperationsGateway');
+  private readonly channels = new Map<string, Channel>();
 
   constructor(
     private readonly operations: OperationsService,
@@ -65,58 +84,83 @@ export class OperationsGateway implements OnGatewayConnection<WebSocket> {
     this.follow(client, component, id, first);
   }
 
+  /**
+   * Subscribers of one operation share a channel: each update is read from the store and
+   * serialized once, then sent to every subscriber (so 1,000 watchers cost one read, not 1,000).
+   */
   private follow(client: WebSocket, component: Component, id: string, first: OperationStatusView): void {
-    let lastSent = '';
-    let lastAt = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let closed = false;
-    let pendingCommands = 0;
-    let closeWhenIdle: string | undefined;
-
-    const close = (reason: string): void => {
-      if (pendingCommands > 0) {
-        closeWhenIdle = reason; // a command's answer (e.g. cancel) goes out before the close
-        return;
-      }
-      client.close(1000, reason);
-    };
-    const send = (view: OperationStatusView): void => {
-      const text = JSON.stringify(view);
-      if (closed || text === lastSent) return;
-      lastSent = text;
-      lastAt = Date.now();
-      client.send(text);
-      if (isTerminal(view.status)) {
-        closed = true;
-        unsubscribe();
-        close(view.status);
-      }
-    };
-    const flush = async (): Promise<void> => {
-      timer = undefined;
-      const view = await this.status(component, id);
-      if (view) send(view);
-    };
-    const unsubscribe = this.events.subscribe(id, () => {
-      if (closed || timer) return;
-      const wait = Math.max(0, lastAt + MIN_INTERVAL_MS - Date.now());
-      timer = setTimeout(() => void flush().catch((e: Error) => this.logger.warn(e.message)), wait);
-    });
+    const subscriber: Subscriber = { client, pendingCommands: 0, closed: false };
+    let channel = this.channels.get(id);
+    if (!channel) {
+      channel = {
+        id,
+        component,
+        subscribers: new Set(),
+        lastSent: '',
+        lastAt: 0,
+        unsubscribe: () => undefined,
+      };
+      const ch = channel;
+      ch.unsubscribe = this.events.subscribe(id, () => this.schedule(ch));
+      this.channels.set(id, ch);
+    }
+    const ch = channel;
+    ch.subscribers.add(subscriber);
     client.on('close', () => {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      unsubscribe();
+      subscriber.closed = true;
+      this.leave(ch, subscriber);
     });
     client.on('message', (data) => {
-      pendingCommands++;
+      subscriber.pendingCommands++;
       void this.command(client, component, id, String(data).trim()).finally(() => {
-        pendingCommands--;
-        if (pendingCommands === 0 && closeWhenIdle !== undefined) client.close(1000, closeWhenIdle);
+        subscriber.pendingCommands--;
+        if (subscriber.pendingCommands === 0 && subscriber.closeWhenIdle !== undefined) {
+          client.close(1000, subscriber.closeWhenIdle);
+        }
       });
     });
-    send(first);
+    this.deliver(subscriber, JSON.stringify(first), first);
     // An update may have landed between the first read and the subscription.
-    void flush();
+    this.schedule(ch);
+  }
+
+  private schedule(ch: Channel): void {
+    if (ch.timer || ch.subscribers.size === 0) return;
+    const wait = Math.max(0, ch.lastAt + MIN_INTERVAL_MS - Date.now());
+    ch.timer = setTimeout(() => {
+      ch.timer = undefined;
+      void this.flush(ch).catch((e: Error) => this.logger.warn(e.message));
+    }, wait);
+  }
+
+  private async flush(ch: Channel): Promise<void> {
+    const view = await this.status(ch.component, ch.id);
+    if (!view) return;
+    const text = JSON.stringify(view);
+    if (text === ch.lastSent) return;
+    ch.lastSent = text;
+    ch.lastAt = Date.now();
+    for (const sub of [...ch.subscribers]) this.deliver(sub, text, view);
+  }
+
+  /** Sends one status; after a terminal one, closes 1000 (once any command's answer went out). */
+  private deliver(sub: Subscriber, text: string, view: OperationStatusView): void {
+    if (sub.closed) return;
+    sub.client.send(text);
+    if (!isTerminal(view.status)) return;
+    sub.closed = true;
+    const ch = this.channels.get(view.id);
+    if (ch) this.leave(ch, sub);
+    if (sub.pendingCommands > 0) sub.closeWhenIdle = view.status;
+    else sub.client.close(1000, view.status);
+  }
+
+  private leave(ch: Channel, sub: Subscriber): void {
+    ch.subscribers.delete(sub);
+    if (ch.subscribers.size > 0) return;
+    if (ch.timer) clearTimeout(ch.timer);
+    ch.unsubscribe();
+    if (this.channels.get(ch.id) === ch) this.channels.delete(ch.id);
   }
 
   private async command(client: WebSocket, component: Component, id: string, text: string): Promise<void> {
