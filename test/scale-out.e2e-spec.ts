@@ -154,7 +154,7 @@ describe('scale-out: API and workers as separate processes', () => {
     await until(
       'two workers announced',
       async () => ((await liveWorkers()).length === 2 ? true : undefined),
-      90_000,
+      180_000,
     );
   });
 
@@ -216,7 +216,7 @@ describe('scale-out: API and workers as separate processes', () => {
     await until(
       'two workers again',
       async () => ((await liveWorkers()).length === 2 ? true : undefined),
-      90_000,
+      180_000,
     );
   });
 

@@ -181,7 +181,13 @@ function storeSpecs(target: Target): void {
     // U+0000 cannot be stored in PostgreSQL text: such an id is simply not found, on both.
     expect(await repo.get('op-1\u0000', true)).toBeUndefined();
     expect(await repo.update('op-1\u0000', ['queued'], { progress: 1 })).toBeUndefined();
-    await expect(repo.insert(record)).rejects.toThrow();
+    // The same id twice is refused by the primary key, and the stored row is unchanged.
+    const again = await repo.insert({ ...record, model_name: 'other' }).then(
+      () => 'accepted',
+      (err: Error) => err.message,
+    );
+    expect(again).toMatch(/unique|duplicate|primary key/i);
+    expect((await repo.get('op-1', true))?.model_name).toBe(record.model_name);
   });
 
   it('updates only from the given statuses (compare-and-set), and never past a terminal state', async () => {
