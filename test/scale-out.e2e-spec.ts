@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { HF_TINY, REPO_ROOT } from './fixtures';
 import { freePort } from './net';
+import { provisionDatabase, ProvisionedDatabase } from './app';
 
 jest.setTimeout(300_000);
 
@@ -71,6 +72,8 @@ describe('scale-out: API and workers as separate processes', () => {
   let redisPort: number;
   let redis: ChildProcess | undefined;
   let apiPort: number;
+  // The run's store (SQLite file in DATA_DIR, or a fresh PostgreSQL database on the PostgreSQL pass).
+  let store: ProvisionedDatabase;
   let api: Proc;
   const workers: Proc[] = [];
   const url = () => `http://127.0.0.1:${apiPort}`;
@@ -98,6 +101,7 @@ describe('scale-out: API and workers as separate processes', () => {
     WORKER_LOCK_MS: '3000',
     WORKER_HEARTBEAT_MS: '500',
     BACKEND_WAIT_S: '4',
+    ...store.env,
   });
   const startWorker = () => {
     const w = new Proc(`worker-${workers.length + 1}`, { ...common(), ROLE: 'worker', PORT: '0' }).start();
@@ -144,23 +148,32 @@ describe('scale-out: API and workers as separate processes', () => {
         'redis-server is needed (a private one is restarted here): apt-get install redis-server',
       );
     }
+    store = await provisionDatabase();
     redisPort = await freePort();
     apiPort = await freePort();
     await startRedis();
     api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
     startWorker();
     startWorker();
-    await until('api up', async () => (await fetch(`${url()}/health`)).ok || undefined, 180_000);
-    await until(
-      'two workers announced',
-      async () => ((await liveWorkers()).length === 2 ? true : undefined),
-      180_000,
-    );
+    try {
+      await until('api up', async () => (await fetch(`${url()}/health`)).ok || undefined, 180_000);
+      await until(
+        'two workers announced',
+        async () => ((await liveWorkers()).length === 2 ? true : undefined),
+        180_000,
+      );
+    } catch (err) {
+      const logs = [api, ...workers].map(
+        (p) => `--- ${p.name} (alive: ${p.alive()})\n${p.output.slice(-3000)}`,
+      );
+      throw new Error(`${(err as Error).message}\n${logs.join('\n')}`);
+    }
   });
 
   afterAll(async () => {
     await Promise.all([api, ...workers].map((p) => p?.stop('SIGKILL')));
     redis?.kill('SIGKILL');
+    await store?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -91,6 +91,7 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('operations')
+          .ifNotExists()
           .addColumn('id', t.key(36), (c) => c.primaryKey())
           .addColumn('kind', 'varchar(16)', (c) => c.notNull())
           .addColumn('status', 'varchar(16)', (c) => c.notNull())
@@ -109,16 +110,23 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
           .execute();
         await db.schema
           .createIndex('operations_kind_created')
+          .ifNotExists()
           .on('operations')
           .columns(['kind', 'created_at', 'id'])
           .execute();
-        await db.schema.createIndex('operations_status').on('operations').column('status').execute();
+        await db.schema
+          .createIndex('operations_status')
+          .ifNotExists()
+          .on('operations')
+          .column('status')
+          .execute();
       },
     },
     '0002_benchmark_rows': {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('benchmark_rows')
+          .ifNotExists()
           .$call((b) =>
             dialect === 'postgres'
               ? b.addColumn('id', 'serial', (c) => c.primaryKey())
@@ -137,9 +145,15 @@ export function migrationsFor(dialect: StoreDialect): Record<string, Migration> 
           .addColumn('created_at', t.key(32), (c) => c.notNull())
           .addColumn('data', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('benchmark_rows_run').on('benchmark_rows').column('run_id').execute();
+        await db.schema
+          .createIndex('benchmark_rows_run')
+          .ifNotExists()
+          .on('benchmark_rows')
+          .column('run_id')
+          .execute();
         await db.schema
           .createIndex('benchmark_rows_model')
+          .ifNotExists()
           .on('benchmark_rows')
           .columns(['model', 'created_at'])
           .execute();
@@ -216,14 +230,23 @@ export function storable(value: string | undefined): boolean {
   return value === undefined || !value.includes('\u0000');
 }
 
-/** Runs the migrations not yet applied (several processes may call it at once: Kysely locks). */
+/**
+ * Runs the migrations not yet applied. Several processes may start at once on one store: Kysely
+ * locks on PostgreSQL, but on SQLite two processes can both find a migration pending. The
+ * migrations are idempotent (IF NOT EXISTS), so the loser's attempt fails on the bookkeeping row
+ * and is simply retried, by which time it finds everything applied.
+ */
 export async function migrate(db: Kysely<Database>, dialect: StoreDialect = storeDialect(db)): Promise<void> {
   const migrator = new Migrator({ db, provider: new InCodeMigrations(dialect) });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
-    throw new Error(
-      `database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`,
-    );
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (!error && !failed) return;
+    if (attempt >= 20) {
+      throw new Error(
+        `database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 200));
   }
 }
