@@ -1,12 +1,12 @@
 /** Builds the Fastify-based Nest application from a validated config (used by main, the CLI and e2e specs). */
 import { mkdirSync } from 'node:fs';
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './common/config/app-config';
 import { createHardwareBackends } from './common/hardware/hardware.module';
+import { securityHeaders } from './common/security-headers';
 import { createAppLogger } from './common/logging/pino-logger.service';
 import { VERSION } from './common/version';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
@@ -45,16 +45,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       abortOnError: false,
     },
   );
-  await app.register(helmet, {
-    // Swagger UI needs inline scripts and styles.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'", "'unsafe-inline'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
-    },
+  const headers = securityHeaders();
+  adapter.getInstance().addHook('onRequest', (_request, reply, done) => {
+    void reply.headers(headers);
+    done();
   });
   if (config.corsOrigins) app.enableCors({ origin: config.corsOrigins });
   app.useWebSocketAdapter(new PrefixWsAdapter(app));

@@ -118,6 +118,7 @@ export class JobExecutor {
   }
 
   private readonly lastWrite = new Map<string, number>();
+  private readonly progressWrites = new Map<string, Promise<void>>();
 
   private async setProgress(op: OperationRecord, report: ProgressReport, force: boolean): Promise<void> {
     const progress = Math.max(0, Math.min(1, Number.isFinite(report.progress) ? report.progress : 0));
@@ -130,16 +131,26 @@ export class JobExecutor {
       return;
     }
     this.lastWrite.set(op.id, now);
-    try {
-      await this.repo.update(op.id, ['queued', 'running'], { progress, current_step: report.step });
-    } catch (err) {
-      this.logger.warn(`progress write for ${op.id} failed: ${errorMessage(err)}`);
-    }
+    // One write at a time per operation, in report order: with a connection pool (PostgreSQL) two
+    // unchained updates can land out of order and make the stored progress go backwards.
+    const previous = this.progressWrites.get(op.id) ?? Promise.resolve();
+    const write = previous.then(async () => {
+      try {
+        await this.repo.update(op.id, ['queued', 'running'], { progress, current_step: report.step });
+      } catch (err) {
+        this.logger.warn(`progress write for ${op.id} failed: ${errorMessage(err)}`);
+      }
+    });
+    this.progressWrites.set(op.id, write);
+    await write;
+    if (this.progressWrites.get(op.id) === write) this.progressWrites.delete(op.id);
     this.events.changed(op.id);
   }
 
   private async finish(id: string, status: OperationStatus, patch: Partial<OperationRecord>): Promise<void> {
     this.lastWrite.delete(id);
+    await this.progressWrites.get(id); // the final state is written after every progress write
+    this.progressWrites.delete(id);
     const finishedAt = new Date();
     const done = await this.repo.update(id, ['queued', 'running'], {
       ...patch,
