@@ -27,7 +27,11 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record
     removeHeader: (name: string) => delete headers[name.toLowerCase()],
   };
   let failure: unknown;
-  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, (err?: unknown) => (failure = err));
+  helmet(options)(
+    {} as IncomingMessage,
+    response as unknown as ServerResponse,
+    (err?: unknown) => (failure = err),
+  );
   if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
   return headers;
 }
