@@ -149,6 +149,12 @@ export class OperationsRepository {
     const cached = this.trustCache ? this.cache.get(id) : undefined;
     if (cached) {
       const next = { ...cached, ...patch, updated_at: now } as OperationRecord;
+      // A progress write that finishes after a newer live report (patchCached) must not move the
+      // memory copy back: the newer report stays until its own write lands.
+      if (patch.status === undefined && patch.progress !== undefined && cached.progress > patch.progress) {
+        next.progress = cached.progress;
+        next.current_step = cached.current_step;
+      }
       this.remember(next);
       return next;
     }
