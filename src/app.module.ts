@@ -58,7 +58,8 @@ export class AppModule {
         ...(config.role === 'worker' ? [] : [OperationsGateway]),
         { provide: APP_PIPE, useFactory: validationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        // Without API_KEY every route is open: no guard runs at all (it would pass every request).
+        ...(config.apiKey ? [{ provide: APP_GUARD, useClass: ApiKeyGuard }] : []),
       ],
     };
   }

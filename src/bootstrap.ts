@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './common/config/app-config';
 import { createHardwareBackends } from './common/hardware/hardware.module';
-import { securityHeaders } from './common/security-headers';
+import { responseHeaders } from './common/security-headers';
 import { createAppLogger } from './common/logging/pino-logger.service';
 import { VERSION } from './common/version';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
@@ -45,9 +45,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       abortOnError: false,
     },
   );
-  const headers = securityHeaders();
-  adapter.getInstance().addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(headers);
+  const headersFor = responseHeaders();
+  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+    void reply.headers(headersFor(request.url));
     done();
   });
   if (config.corsOrigins) app.enableCors({ origin: config.corsOrigins });

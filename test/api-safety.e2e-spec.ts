@@ -193,7 +193,20 @@ describe('API safety', () => {
   it('sends security headers and stays healthy after all of it', async () => {
     const res = await send('GET', '/health');
     expect(res.status).toBe(200);
+    // JSON responses: the API set (nothing may load or frame them, no caching of live state).
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('strict-transport-security')).toContain('max-age=');
+    const error = await send('GET', '/api/test/status/nope');
+    expect(error.headers.get('x-content-type-options')).toBe('nosniff');
+    // Swagger UI's HTML: helmet's document set, with the inline scripts it needs.
+    const docs = await send('GET', '/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-security-policy')).toContain("script-src 'self' 'unsafe-inline'");
+    expect(docs.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(docs.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     expect(HF_TINY).toBeTruthy();
   });
 });

@@ -1,7 +1,7 @@
 /** GET /metrics against a real server, and the JSON log lines that carry the operation id. */
 import { Logger } from '@nestjs/common';
 import { JobQueue } from '../src/common/jobs/job-queue';
-import { operationContext } from '../src/common/logging/operation-context';
+import { operationLog } from '../src/common/logging/operation-context';
 import { createAppLogger, createPino, PinoLoggerService } from '../src/common/logging/pino-logger.service';
 import { TestServer, json, postJson, startServer, waitFor } from './app';
 
@@ -119,11 +119,9 @@ describe('structured JSON logs', () => {
     return { logger, parsed };
   };
 
-  it('writes one JSON line per log, with the operation id inside a job', () => {
+  it('writes one JSON line per log, with the operation id on lines about an operation', () => {
     const { logger, parsed } = capture('log');
-    operationContext.run({ operation_id: 'op-123', kind: 'test', job: 'test.run' }, () =>
-      logger.log('inside the job', 'JobExecutor'),
-    );
+    logger.log('inside the job', operationLog('op-123', 'test', 'test.run'), 'JobExecutor');
     logger.warn('outside any job', 'Somewhere');
     const [inside, outside] = parsed();
     expect(inside).toMatchObject({
@@ -139,17 +137,15 @@ describe('structured JSON logs', () => {
     expect(outside).not.toHaveProperty('operation_id');
   });
 
-  it('keeps the operation id across awaits and takes Nest Logger calls (context, errors)', async () => {
+  it('takes Nest Logger calls with an operation, a context and errors', () => {
     const { logger, parsed } = capture('log');
     const saved = Logger['staticInstanceRef'];
     Logger.overrideLogger(logger);
     try {
-      await operationContext.run(
-        { operation_id: 'op-9', kind: 'benchmark', job: 'benchmark.run' },
-        async () => {
-          await new Promise((r) => setTimeout(r, 5));
-          new Logger('JobExecutor').error('benchmark.run op-9 failed', new Error('boom'));
-        },
+      new Logger('JobExecutor').error(
+        'benchmark.run op-9 failed',
+        new Error('boom'),
+        operationLog('op-9', 'benchmark', 'benchmark.run'),
       );
       new Logger('Errors').error('plain error');
     } finally {

@@ -2,12 +2,19 @@
  * Security headers (helmet's), computed once. @fastify/helmet 13 builds a new helmet middleware
  * for every request (parsing the CSP directives each time); the headers are the same for every
  * response of a given configuration, so they are computed at start-up and set in one hook.
+ *
+ * Two sets: the API's JSON responses get the headers that matter for a response no browser renders
+ * (OWASP's REST set: nothing may load or frame it, no sniffing, HSTS, no referrer, same-origin
+ * resource policy, no caching of live state); the HTML of Swagger UI (/docs) gets helmet's full
+ * document set. Every header costs each response a validation pass in Node's HTTP layer, so the
+ * document-only ones (DNS prefetch, IE download options, XSS auditor, origin-agent cluster, Flash
+ * policies, opener policy) are left off the JSON routes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import helmet, { HelmetOptions } from 'helmet';
 
-export const HELMET_OPTIONS: HelmetOptions = {
-  // Swagger UI (/docs) needs inline scripts and styles.
+/** Swagger UI (/docs) needs inline scripts and styles. */
+export const DOCS_HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
     directives: {
       defaultSrc: ["'self'"],
@@ -18,7 +25,22 @@ export const HELMET_OPTIONS: HelmetOptions = {
   },
 };
 
-export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<string, string> {
+/** JSON responses: nothing loads from or frames them. */
+export const API_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  },
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
+};
+
+export function securityHeaders(options: HelmetOptions = DOCS_HELMET_OPTIONS): Record<string, string> {
   const headers: Record<string, string> = {};
   const response = {
     setHeader: (name: string, value: string | number | readonly string[]) => {
@@ -34,4 +56,11 @@ export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Record
   );
   if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
   return headers;
+}
+
+/** The headers of every response: the document set under /docs, the API set elsewhere. */
+export function responseHeaders(): (url: string) => Record<string, string> {
+  const docs = securityHeaders(DOCS_HELMET_OPTIONS);
+  const api = { ...securityHeaders(API_HELMET_OPTIONS), 'cache-control': 'no-store' };
+  return (url) => (url.startsWith('/docs') ? docs : api);
 }

@@ -11,7 +11,7 @@ import { OperationsRepository } from '../store/operations.repository';
 import { DeviceLocks } from './device-locks';
 import { JobRegistry } from './job-registry';
 import { JOB_QUEUE, JobName, JobOf } from './job.types';
-import { operationContext } from '../logging/operation-context';
+import { OperationLogContext, operationLog } from '../logging/operation-context';
 
 export interface ExecuteHooks {
   /** Aborts the run from the driver (e.g. a worker shutting down). */
@@ -50,15 +50,11 @@ export class JobExecutor {
   }
 
   async execute(job: JobOf<JobName>, hooks: ExecuteHooks = {}): Promise<OperationStatus | undefined> {
-    const context = { operation_id: job.data.operationId, kind: JOB_QUEUE[job.name], job: job.name };
-    return operationContext.run(context, () => this.run(job, hooks));
-  }
-
-  private async run(job: JobOf<JobName>, hooks: ExecuteHooks): Promise<OperationStatus | undefined> {
     const id = job.data.operationId;
+    const log = operationLog(id, JOB_QUEUE[job.name], job.name);
     const op = await this.repo.get(id, true);
     if (!op) {
-      this.logger.warn(`job ${job.name} for unknown operation ${id} dropped`);
+      this.logger.warn(`job ${job.name} for unknown operation ${id} dropped`, log);
       return undefined;
     }
     if (op.status !== 'queued' && op.status !== 'running') return op.status; // cancelled while queued, or done
@@ -72,7 +68,12 @@ export class JobExecutor {
     try {
       const devices = handler.exclusiveDevices?.(op) ?? [];
       if (devices.length) {
-        await this.setProgress(op, { progress: 0, step: `waiting for device ${devices.join(', ')}` }, true);
+        await this.setProgress(
+          op,
+          { progress: 0, step: `waiting for device ${devices.join(', ')}` },
+          true,
+          log,
+        );
         releaseDevices = await this.locks.acquire(devices, controller.signal);
       }
       const startedAt = new Date();
@@ -95,7 +96,7 @@ export class JobExecutor {
       const result = await handler.process(running, {
         signal: controller.signal,
         onProgress: (report) => {
-          void this.setProgress(running, report, false);
+          void this.setProgress(running, report, false, log);
           hooks.onProgress?.(report);
         },
       });
@@ -106,7 +107,7 @@ export class JobExecutor {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
       const { status, error } = classify(reason, err);
       if (status === 'failed' && !(err instanceof CoreError))
-        this.logger.error(`${job.name} ${id} failed`, err as Error);
+        this.logger.error(`${job.name} ${id} failed`, err as Error, log);
       await this.finish(id, status, { error, current_step: status });
       return status;
     } finally {
@@ -120,7 +121,12 @@ export class JobExecutor {
   private readonly lastWrite = new Map<string, number>();
   private readonly progressWrites = new Map<string, Promise<void>>();
 
-  private async setProgress(op: OperationRecord, report: ProgressReport, force: boolean): Promise<void> {
+  private async setProgress(
+    op: OperationRecord,
+    report: ProgressReport,
+    force: boolean,
+    log: OperationLogContext,
+  ): Promise<void> {
     const progress = Math.max(0, Math.min(1, Number.isFinite(report.progress) ? report.progress : 0));
     const now = Date.now();
     const last = this.lastWrite.get(op.id) ?? 0;
@@ -138,7 +144,7 @@ export class JobExecutor {
       try {
         await this.repo.update(op.id, ['queued', 'running'], { progress, current_step: report.step });
       } catch (err) {
-        this.logger.warn(`progress write for ${op.id} failed: ${errorMessage(err)}`);
+        this.logger.warn(`progress write for ${op.id} failed: ${errorMessage(err)}`, log);
       }
     });
     this.progressWrites.set(op.id, write);

@@ -12,6 +12,7 @@ import { ErrorCode } from '../../../libs/core/src/errors';
 import type { BackendName } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
+import { operationLog } from '../logging/operation-context';
 import { OperationEvents } from '../operations/operation-events';
 import { OperationRecord } from '../operations/operation.types';
 import { OperationsRepository } from '../store/operations.repository';
@@ -144,7 +145,10 @@ export class WorkersService implements OnApplicationBootstrap, OnApplicationShut
       await bull.enqueue({ name: job, data: { operationId: op.id, backends } });
       await this.repo.update(op.id, ['queued', 'running'], { current_step: 'requeued (its job was lost)' });
       this.events.changed(op.id);
-      this.logger.warn(`operation ${op.id} (${op.kind}) requeued: no queue or worker held it`);
+      this.logger.warn(
+        `operation ${op.id} (${op.kind}) requeued: no queue or worker held it`,
+        operationLog(op.id, op.kind, job),
+      );
     }
   }
 

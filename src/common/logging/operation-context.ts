@@ -1,10 +1,23 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+/**
+ * The operation a log line is about. Passed explicitly as a log parameter
+ * (`logger.warn(msg, operationLog(...))`); PinoLoggerService merges it into the line.
+ *
+ * Not an AsyncLocalStorage: on Node 20 a store that has been entered once turns on promise hooks
+ * for the whole process, and the HTTP hot paths (thousands of promises a second) paid about a
+ * fifth of their CPU for it (bench/api.ts, counted with callgrind).
+ */
+export class OperationLogContext {
+  constructor(
+    readonly operation_id: string,
+    readonly kind: string,
+    readonly job: string,
+  ) {}
 
-/** The operation a piece of work belongs to, for log lines (and anything else that wants it). */
-export interface OperationContext {
-  operation_id: string;
-  kind: string;
-  job: string;
+  fields(): { operation_id: string; kind: string; job: string } {
+    return { operation_id: this.operation_id, kind: this.kind, job: this.job };
+  }
 }
 
-export const operationContext = new AsyncLocalStorage<OperationContext>();
+export function operationLog(operationId: string, kind: string, job: string): OperationLogContext {
+  return new OperationLogContext(operationId, kind, job);
+}

@@ -1,11 +1,12 @@
 /**
  * Nest's LoggerService over pino: one JSON line per log with `level`, `time`, `context`, `msg`,
- * and, inside a job, the `operation_id`, `kind` and `job` of the operation-context store.
+ * and, for a line about an operation (an OperationLogContext among the parameters), its
+ * `operation_id`, `kind` and `job`.
  */
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { DestinationStream, Level, LevelWithSilent, Logger, pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
-import { operationContext } from './operation-context';
+import { OperationLogContext } from './operation-context';
 
 /** Nest's level names → pino's. */
 const PINO_LEVEL: Record<LogLevel, Level> = {
@@ -35,17 +36,13 @@ const CONSOLE_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
   debug: ['error', 'fatal', 'warn', 'log', 'debug'],
 };
 
-/** A pino logger with label levels, ISO times and the current operation mixed into every line. */
+/** A pino logger with label levels and ISO times. */
 export function createPino(level: AppConfig['logLevel'], destination?: DestinationStream): Logger {
   return pino(
     {
       level: CONFIG_LEVEL[level],
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => {
-        const op = operationContext.getStore();
-        return op ? { operation_id: op.operation_id, kind: op.kind, job: op.job } : {};
-      },
     },
     destination,
   );
@@ -93,7 +90,9 @@ export class PinoLoggerService implements LoggerService {
     const pinoLevel = PINO_LEVEL[level];
     if (!this.pino.isLevelEnabled(pinoLevel)) return;
     const rest = [...params];
-    const fields: Record<string, unknown> = {};
+    let fields: Record<string, unknown> = {};
+    const about = rest.findIndex((p) => p instanceof OperationLogContext);
+    if (about >= 0) fields = (rest.splice(about, 1)[0] as OperationLogContext).fields();
     if (rest.length && typeof rest[rest.length - 1] === 'string' && !isStack(rest[rest.length - 1])) {
       fields.context = rest.pop();
     }

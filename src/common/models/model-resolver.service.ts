@@ -23,8 +23,19 @@ function isNotFound(err: unknown): boolean {
  * no file but a registry id stands for that model generated on demand (random weights, cached by
  * config and seed under DATA_DIR/models/.cache).
  */
+/** How long an accept-time lookup is reused (runs resolve again when they start). */
+const SOURCE_TTL_MS = 1000;
+const SOURCE_CACHE_LIMIT = 1000;
+
 @Injectable()
 export class ModelResolver {
+  /**
+   * Accept-time lookups of the last second, by name: a burst of runs on one model checks the file
+   * system once (realpath, stat and readdir of the model and its sidecars, per root). Only found
+   * models are kept; every run resolves its model afresh when it starts (resolveForRun).
+   */
+  private readonly recent = new Map<string, { source: ModelSource; until: number }>();
+
   constructor(@InjectConfig() private readonly config: AppConfig) {}
 
   roots(): string[] {
@@ -51,6 +62,18 @@ export class ModelResolver {
   }
 
   /** Checks a name at accept time: a model file inside the roots, or a registry id. */
+  accepts(name: string): ModelSource {
+    const now = Date.now();
+    const hit = this.recent.get(name);
+    if (hit && hit.until > now) return hit.source;
+    const source = this.source(name);
+    this.recent.delete(name);
+    this.recent.set(name, { source, until: now + SOURCE_TTL_MS });
+    if (this.recent.size > SOURCE_CACHE_LIMIT) this.recent.delete(this.recent.keys().next().value!);
+    return source;
+  }
+
+  /** What a name stands for now: a model file inside the roots, or a registry id. */
   source(name: string): ModelSource {
     try {
       return { kind: 'path', resolved: this.resolve(name) };

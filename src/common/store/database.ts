@@ -21,7 +21,9 @@ import {
   Migrator,
   PostgresDialect,
   sql,
+  SqliteDatabase,
   SqliteDialect,
+  SqliteStatement,
 } from 'kysely';
 import { Pool } from 'pg';
 
@@ -194,6 +196,31 @@ export function storeDialect(db: Kysely<Database>): StoreDialect {
   return dialect;
 }
 
+/**
+ * better-sqlite3 for Kysely with its prepared statements kept by SQL text. Kysely prepares every
+ * query anew; the store's queries are a small fixed set, so preparing each once takes SQLite's
+ * parser off every request. Statements are reused only between queries: Kysely runs each to the
+ * end synchronously (the store does not stream), so a statement is never busy when it is reused.
+ */
+export function cachingStatements(sqlite: SQLite.Database, limit = 256): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>();
+  return {
+    close: () => {
+      statements.clear();
+      sqlite.close();
+    },
+    prepare: (text: string): SqliteStatement => {
+      let statement = statements.get(text);
+      if (!statement) {
+        statement = sqlite.prepare(text);
+        statements.set(text, statement);
+        if (statements.size > limit) statements.delete(statements.keys().next().value!);
+      }
+      return statement;
+    },
+  };
+}
+
 export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   const dialect = dialectOf(options);
   let db: Kysely<Database>;
@@ -215,7 +242,7 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   }
   DIALECTS.set(db, dialect);
   return db;

@@ -14,7 +14,16 @@ import { Kysely } from 'kysely';
 import type { BenchmarkResult } from '../../../libs/core/src/benchmark';
 import { BenchmarkRepository } from '../../modules/benchmark/benchmark.repository';
 import type { OperationRecord } from '../operations/operation.types';
-import { createDatabase, Database, dialectOf, migrate, StoreDialect, storeDialect } from './database';
+import SQLite from 'better-sqlite3';
+import {
+  cachingStatements,
+  createDatabase,
+  Database,
+  dialectOf,
+  migrate,
+  StoreDialect,
+  storeDialect,
+} from './database';
 import { InvalidCursorError, OperationsRepository } from './operations.repository';
 import { createScratchDatabase, DEFAULT_POSTGRES_ADMIN_URL, ScratchDatabase } from './scratch-postgres';
 
@@ -370,6 +379,35 @@ describe('DATABASE_URL picks the dialect', () => {
     ['postgresql://u:p@h/db?sslmode=disable', 'postgres'],
   ] as const)('%s → %s', (url, dialect) => {
     expect(dialectOf({ url })).toBe(dialect);
+  });
+});
+
+describe('SQLite prepared statements', () => {
+  it('prepares each SQL text once, keeps results right across schema changes, and evicts the oldest', () => {
+    const sqlite = new SQLite(':memory:');
+    const db = cachingStatements(sqlite, 3);
+    const prepared: string[] = [];
+    const prepare = sqlite.prepare.bind(sqlite);
+    sqlite.prepare = ((text: string) => {
+      prepared.push(text);
+      return prepare(text);
+    }) as typeof sqlite.prepare;
+    db.prepare('CREATE TABLE t (a INTEGER)').run([]);
+    const insert = db.prepare('INSERT INTO t (a) VALUES (?)');
+    insert.run([1]);
+    expect(db.prepare('INSERT INTO t (a) VALUES (?)')).toBe(insert);
+    db.prepare('INSERT INTO t (a) VALUES (?)').run([2]);
+    expect(db.prepare('SELECT a FROM t ORDER BY a').all([])).toEqual([{ a: 1 }, { a: 2 }]);
+    db.prepare('ALTER TABLE t ADD COLUMN b TEXT').run([]);
+    db.prepare('INSERT INTO t (a) VALUES (?)').run([3]); // re-prepared by SQLite itself, same object
+    expect(db.prepare('SELECT a FROM t ORDER BY a').all([])).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    expect(prepared.filter((p) => p.startsWith('INSERT'))).toHaveLength(1);
+    // Over the limit of 3 the oldest texts go: three new ones push the INSERT out.
+    for (const text of ['SELECT 1', 'SELECT 2', 'SELECT 3']) db.prepare(text);
+    expect(db.prepare('INSERT INTO t (a) VALUES (?)')).not.toBe(insert);
+    expect(prepared.filter((p) => p.startsWith('INSERT'))).toHaveLength(2);
+    db.close();
+    expect(sqlite.open).toBe(false);
   });
 });
 

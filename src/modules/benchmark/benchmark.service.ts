@@ -71,7 +71,7 @@ export class BenchmarkService {
   async start(request: RunBenchmarkRequestDto): Promise<{ op: OperationRecord; configurations: number }> {
     const names = this.modelNames(request);
     for (const name of names) {
-      const positions = maxPositions(this.models.source(name));
+      const positions = maxPositions(this.models.accepts(name));
       const tooLong = request.sequence_lengths.filter((s) => positions !== undefined && s > positions);
       if (tooLong.length) {
         throw new CoreError(

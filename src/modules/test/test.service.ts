@@ -24,7 +24,7 @@ export class TestService {
 
   /** Checks the model can be found inside the allowed roots (422 otherwise), then accepts the run. */
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
-    this.models.source(request.model_name);
+    this.models.accepts(request.model_name);
     return this.operations.start(JobName.TestRun, request.model_name, { ...request });
   }
 

@@ -5,9 +5,12 @@
  * absolute path elsewhere, nor a symlink inside a root that points outside can reach a file
  * outside the roots. Every file the result names is itself resolved and checked.
  */
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync as jsRealpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CoreError, ErrorCode } from '../errors';
+
+/** realpath(3) in one call: the JS realpathSync lstat()s every path component from JavaScript. */
+const realpathSync = jsRealpathSync.native;
 
 export type ModelPathKind = 'onnx-file' | 'module';
 
