@@ -61,6 +61,29 @@ function decodeCursor(cursor: string): [string, string] | null {
 
 export class InvalidCursorError extends Error {}
 
+function insertRow(db: Kysely<Database>, op: OperationRecord): Promise<unknown> {
+  return db
+    .insertInto('operations')
+    .values({
+      id: op.id,
+      kind: op.kind,
+      status: op.status,
+      model_name: op.model_name,
+      request: JSON.stringify(op.request),
+      progress: op.progress,
+      current_step: op.current_step,
+      result: op.result === null ? null : JSON.stringify(op.result),
+      error: op.error === null ? null : JSON.stringify(op.error),
+      attempts: op.attempts,
+      created_at: op.created_at,
+      started_at: op.started_at,
+      finished_at: op.finished_at,
+      updated_at: op.updated_at,
+      deadline_at: op.deadline_at,
+    })
+    .execute();
+}
+
 export class OperationsRepository {
   private readonly cache = new Map<string, OperationRecord>();
   private static readonly CACHE_LIMIT = 20_000;
@@ -80,28 +103,42 @@ export class OperationsRepository {
     }
   }
 
-  async insert(op: OperationRecord): Promise<void> {
-    await this.db
-      .insertInto('operations')
-      .values({
-        id: op.id,
-        kind: op.kind,
-        status: op.status,
-        model_name: op.model_name,
-        request: JSON.stringify(op.request),
-        progress: op.progress,
-        current_step: op.current_step,
-        result: op.result === null ? null : JSON.stringify(op.result),
-        error: op.error === null ? null : JSON.stringify(op.error),
-        attempts: op.attempts,
-        created_at: op.created_at,
-        started_at: op.started_at,
-        finished_at: op.finished_at,
-        updated_at: op.updated_at,
-        deadline_at: op.deadline_at,
-      })
-      .execute();
-    this.remember(op);
+  /**
+   * Stores a new operation; resolves once it is committed. Inserts that arrive in the same turn of
+   * the event loop are committed together in one transaction (group commit): each commit costs a
+   * WAL append on SQLite or a flush on PostgreSQL, and under load a burst of accepted runs then
+   * pays for one. Every caller still hears back only after its own row is durable. If the batch
+   * fails, each row is tried on its own, so one bad row fails only its own caller.
+   */
+  insert(op: OperationRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingInserts.push({ op, resolve, reject });
+      if (this.pendingInserts.length === 1) setImmediate(() => void this.flushInserts());
+    });
+  }
+
+  private pendingInserts: { op: OperationRecord; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private static readonly INSERT_BATCH_LIMIT = 500;
+
+  private async flushInserts(): Promise<void> {
+    const batch = this.pendingInserts.splice(0, OperationsRepository.INSERT_BATCH_LIMIT);
+    if (this.pendingInserts.length) setImmediate(() => void this.flushInserts());
+    const done = (b: (typeof batch)[number]): void => {
+      this.remember(b.op);
+      b.resolve();
+    };
+    if (batch.length === 1) {
+      await insertRow(this.db, batch[0]!.op).then(() => done(batch[0]!), batch[0]!.reject);
+      return;
+    }
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const b of batch) await insertRow(trx, b.op);
+      });
+      batch.forEach(done);
+    } catch {
+      for (const b of batch) await insertRow(this.db, b.op).then(() => done(b), b.reject);
+    }
   }
 
   async get(id: string, fresh = false): Promise<OperationRecord | undefined> {

@@ -199,6 +199,27 @@ function storeSpecs(target: Target): void {
     expect((await repo.get('op-1', true))?.model_name).toBe(record.model_name);
   });
 
+  it('commits a burst of inserts together, and a bad row in the burst fails only its own caller', async () => {
+    await repo.insert(op({ id: 'taken' }));
+    const ids = Array.from({ length: 60 }, (_, i) => `burst-${i}`);
+    // All issued in one turn of the event loop: one group commit (with a retry row by row).
+    const outcomes = await Promise.all(
+      [...ids, 'taken'].map((id) =>
+        repo.insert(op({ id, model_name: `m-${id}` })).then(
+          () => 'stored',
+          (err: Error) => err.message,
+        ),
+      ),
+    );
+    expect(outcomes.slice(0, ids.length)).toEqual(ids.map(() => 'stored'));
+    expect(outcomes[ids.length]).toMatch(/unique|duplicate|primary key/i);
+    for (const id of ids) expect((await repo.get(id, true))?.model_name).toBe(`m-${id}`);
+    expect((await repo.get('taken', true))?.model_name).not.toBe('m-taken');
+    // And the batch without a bad row goes through in one piece.
+    await Promise.all(['a', 'b', 'c'].map((id) => cached.insert(op({ id: `clean-${id}` }))));
+    for (const id of ['a', 'b', 'c']) expect(await cached.get(`clean-${id}`, true)).toBeDefined();
+  });
+
   it('updates only from the given statuses (compare-and-set), and never past a terminal state', async () => {
     await repo.insert(op({ id: 'cas' }));
     const running = await repo.update('cas', ['queued'], {
