@@ -84,6 +84,23 @@ describe('OnnxFileModel', () => {
     expect((err as CoreError).message).toMatch(/onnxruntime cannot load/);
   });
 
+  it('reads a file again once it changed, and gives every caller its own copy of the IO specs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-file-io-'));
+    const path = join(dir, 'model.onnx');
+    copyFileSync(join(HF_TINY, 'bert/torch_export.onnx'), path);
+    const first = await OnnxFileModel.open(path);
+    expect(first.metadata.inputs.map((i) => i.name)).toContain('token_type_ids');
+    first.metadata.inputs[0]!.shape[0] = 7; // a caller refining its own copy
+    const again = await OnnxFileModel.open(path);
+    expect(again.metadata.inputs[0]!.shape).toEqual(['b', 's']);
+    // Same path, different model: the declared IO follows the file, not the earlier answer.
+    copyFileSync(join(HF_TINY, 'vit/torch_export.onnx'), path);
+    const replaced = await OnnxFileModel.open(path);
+    expect(replaced.metadata.inputs.map((i) => i.name)).toEqual(['pixel_values']);
+    writeFileSync(path, 'not a model any more');
+    await expect(OnnxFileModel.open(path)).rejects.toMatchObject({ code: ErrorCode.INVALID_MODEL });
+  });
+
   it('encodes text with a tokenizer.json beside the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'onnx-tok-'));
     copyFileSync(join(HF_TINY, 'bert/torch_export.onnx'), join(dir, 'model.onnx'));

@@ -118,6 +118,54 @@ export interface OnnxFileOptions {
   tokenizerPath?: string | null;
 }
 
+interface DeclaredIo {
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
+/** Declared IO by file, while the file stays the same (size, mtime, inode): runs of one model reuse it. */
+const declaredIoCache = new Map<string, { stamp: string; io: DeclaredIo }>();
+const DECLARED_IO_CACHE_LIMIT = 64;
+
+/**
+ * The declared inputs and outputs of an ONNX file, read with a CPU session that is released again.
+ * Opening a session costs milliseconds of CPU even unoptimized, so the answer is kept for as long as
+ * the file is unchanged.
+ * @throws CoreError INVALID_MODEL when onnxruntime cannot load it.
+ */
+async function declaredIo(path: string): Promise<DeclaredIo> {
+  const st = statSync(path);
+  const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const hit = declaredIoCache.get(path);
+  // A copy each time: callers own (and may refine) the specs they get.
+  if (hit?.stamp === stamp) return structuredClone(hit.io);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(path, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'disabled',
+      logSeverityLevel: 4,
+    });
+  } catch (err) {
+    throw new CoreError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load ${path}: ${errorMessage(err)}`);
+  }
+  let io: DeclaredIo;
+  try {
+    io = {
+      inputs: session.inputMetadata.map((m) => toSpec(m, 'input')),
+      outputs: session.outputMetadata.map((m) => toSpec(m, 'output')),
+    };
+  } finally {
+    await session.release();
+  }
+  declaredIoCache.delete(path);
+  declaredIoCache.set(path, { stamp, io: structuredClone(io) });
+  if (declaredIoCache.size > DECLARED_IO_CACHE_LIMIT) {
+    declaredIoCache.delete(declaredIoCache.keys().next().value!);
+  }
+  return io;
+}
+
 export class OnnxFileModel implements ModelImplementation {
   private constructor(
     readonly metadata: ModelMetadata,
@@ -133,24 +181,7 @@ export class OnnxFileModel implements ModelImplementation {
     if (!existsSync(path) || !statSync(path).isFile()) {
       throw new CoreError(ErrorCode.MODEL_NOT_FOUND, `ONNX file not found: ${path}`);
     }
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(path, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'disabled',
-        logSeverityLevel: 4,
-      });
-    } catch (err) {
-      throw new CoreError(ErrorCode.INVALID_MODEL, `onnxruntime cannot load ${path}: ${errorMessage(err)}`);
-    }
-    let inputs: TensorSpec[];
-    let outputs: TensorSpec[];
-    try {
-      inputs = session.inputMetadata.map((m) => toSpec(m, 'input'));
-      outputs = session.outputMetadata.map((m) => toSpec(m, 'output'));
-    } finally {
-      await session.release();
-    }
+    const { inputs, outputs } = await declaredIo(path);
 
     const dir = dirname(path);
     const configPath = options.configPath === undefined ? join(dir, 'config.json') : options.configPath;
