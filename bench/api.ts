@@ -3,7 +3,8 @@
  *
  *   npx ts-node --transpile-only bench/api.ts [--duration 10] [--connections 100] [--pipelining 1]
  *       [--model-root /work/shared/fixtures/hf-tiny] [--model <path inside the root>]
- *       [--test-concurrency 1] [--dist] [--no-baseline] [--only status|run]
+ *       [--test-concurrency 1] [--dist] [--no-baseline] [--no-api-role] [--redis-url redis://127.0.0.1:6379]
+ *       [--only status|run]
  *
  * The server runs as a CHILD process (`node -r ts-node/register/transpile-only src/main.ts`, or
  * `node dist/src/main.js` with --dist after `npm run build`) with a temporary DATA_DIR (durable
@@ -16,6 +17,9 @@
  *      is not acceptable"), and the row count is compared with the 2xx count.
  *      (before it, a probe phase posts a model path that does not exist → 422, to split the accept
  *      path into 'validate + resolve + error' and 'store + queue + background execution'; --no-probe)
+ *   2b. The same POST against an API-role process (ROLE=api, BullMQ on --redis-url, no worker), the
+ *      accept path of a scale-out deployment where runs execute on worker machines; its store is
+ *      checked the same way and its Redis keys are deleted afterwards (skipped without Redis).
  *   3. Baseline: a bare Fastify child (no Nest, no helmet, no store) with a GET route returning a
  *      status-sized JSON body and a POST route parsing a JSON body, same harness, same settings:
  *      the ceiling of this machine for this harness, so the server's figures can be read as a
@@ -55,6 +59,7 @@ const MODEL = resolve(arg('model', join(MODEL_ROOT, 'bert/torch_export.onnx'))!)
 const TEST_CONCURRENCY = arg('test-concurrency', '1')!;
 const USE_DIST = flag('dist');
 const ONLY = arg('only');
+const REDIS_URL = arg('redis-url', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')!;
 
 const la = (): string =>
   loadavg()
@@ -107,7 +112,7 @@ Module._resolveFilename = function (req, parent, ...rest) {
 require(${JSON.stringify(join(ROOT, 'src/main.ts'))});
 `;
 
-async function startApi(dataDir: string): Promise<Server> {
+async function startApi(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Server> {
   const entry = USE_DIST
     ? [join(ROOT, 'dist/src/main.js')]
     : ['-r', 'ts-node/register/transpile-only', '-e', LAUNCHER];
@@ -127,6 +132,7 @@ async function startApi(dataDir: string): Promise<Server> {
       LOG_LEVEL: 'error',
       TEST_CONCURRENCY,
       NODE_ENV: 'production',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -254,6 +260,90 @@ function printTable(rows: Row[]): void {
   for (const c of cells) console.log(line(c));
 }
 
+/**
+ * POST /api/test/run under load, then every run_id answered 202 is looked up in the SQLite file
+ * ("losing an accepted run is not acceptable") and the row count is compared with the 2xx count.
+ */
+async function postPhase(name: string, server: Server, dataDir: string, runBody: string): Promise<Row> {
+  const ids: string[] = [];
+  const re = /"run_id":"([^"]+)"/;
+  let unparsed = 0;
+  const onResponse = (status: number, body: string): void => {
+    if (status !== 202) return;
+    const m = re.exec(body);
+    if (m) ids.push(m[1]);
+    else unparsed++;
+  };
+  const row = await load(name, `${server.base}/api/test/run`, { method: 'POST', body: runBody, onResponse });
+  // Check the store: every 202 run_id must be there (durable SQLite file, read-only from here).
+  const db = new Database(join(dataDir, 'ipfs-accelerate.sqlite'), { readonly: true, fileMustExist: true });
+  const has = db.prepare('SELECT 1 FROM operations WHERE id = ?').pluck();
+  let missing = 0;
+  for (const id of ids) if (!has.get(id)) missing++;
+  const byStatus = db
+    .prepare("SELECT status, count(*) AS n FROM operations WHERE kind = 'test' GROUP BY status")
+    .all() as { status: string; n: number }[];
+  const count = byStatus.reduce((a, b) => a + b.n, 0);
+  db.close();
+  console.log(
+    `\nstore check after '${name}': ${ids.length} run_ids answered 202 (autocannon 2xx ${row.ok2xx}` +
+      `${unparsed ? `, ${unparsed} 202 bodies without run_id` : ''}); missing from the store: ${missing}; ` +
+      `rows of kind test: ${count} (${byStatus.map((s) => `${s.status} ${s.n}`).join(', ')}; ` +
+      `rows >= 2xx + 1 because requests in flight when autocannon stops are stored but not counted)` +
+      `\n  => ${missing === 0 && unparsed === 0 ? 'OK: no accepted run lost' : 'FAIL: accepted runs missing'}`,
+  );
+  if (missing > 0) process.exitCode = 1;
+  return row;
+}
+
+/**
+ * The API role of a scale-out deployment: ROLE=api on BullMQ (a local Redis), no worker attached,
+ * so accepted runs wait in Redis for workers on other machines and nothing executes here. Its
+ * queue keys (a fresh QUEUE_PREFIX) are deleted afterwards. Skipped when Redis does not answer.
+ */
+async function apiRolePhase(runBody: string): Promise<Row | undefined> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Redis = require('ioredis') as typeof import('ioredis').default;
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    console.log(`\nAPI-role phase skipped: no Redis at ${REDIS_URL} (${(err as Error).message})`);
+    redis.disconnect();
+    return undefined;
+  }
+  const prefix = `bench-api-${process.pid}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-api-role-'));
+  let server: Server | undefined;
+  try {
+    server = await startApi(dataDir, { ROLE: 'api', REDIS_URL, QUEUE_PREFIX: prefix });
+    await autocannon({
+      url: `${server.base}/api/test/run`,
+      method: 'POST',
+      body: runBody,
+      headers: { 'content-type': 'application/json' },
+      connections: 10,
+      duration: 2,
+    });
+    return await postPhase('api-role POST run (BullMQ)', server, dataDir, runBody);
+  } finally {
+    if (server) await stop(server);
+    rmSync(dataDir, { recursive: true, force: true });
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    redis.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   console.log(
     `machine: ${cpus().length} cpus (${cpus()[0]?.model}), node ${process.version}; loadavg at start ${la()}\n` +
@@ -262,7 +352,11 @@ async function main(): Promise<void> {
       `model: ${MODEL}\nNOTE: the machine is shared; figures are noisy. Load generator and server share the same cores.\n`,
   );
   const rows: Row[] = [];
-  const targets: Record<string, number> = { 'api GET status': 18_000, 'api POST run': 5_000 };
+  const targets: Record<string, number> = {
+    'api GET status': 18_000,
+    'api POST run': 5_000,
+    'api-role POST run (BullMQ)': 5_000,
+  };
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-api-'));
   const runBody = JSON.stringify({
     model_name: MODEL,
@@ -316,49 +410,17 @@ async function main(): Promise<void> {
       );
     }
 
-    if (ONLY !== 'status') {
-      const ids: string[] = [];
-      const re = /"run_id":"([^"]+)"/;
-      let unparsed = 0;
-      const onResponse = (status: number, body: string): void => {
-        if (status !== 202) return;
-        const m = re.exec(body);
-        if (m) ids.push(m[1]);
-        else unparsed++;
-      };
-      const row = await load('api POST run', `${server.base}/api/test/run`, {
-        method: 'POST',
-        body: runBody,
-        onResponse,
-      });
-      rows.push(row);
-      // Check the store: every 202 run_id must be there (durable SQLite file, read-only from here).
-      const db = new Database(join(dataDir, 'ipfs-accelerate.sqlite'), {
-        readonly: true,
-        fileMustExist: true,
-      });
-      const has = db.prepare('SELECT 1 FROM operations WHERE id = ?').pluck();
-      let missing = 0;
-      for (const id of ids) if (!has.get(id)) missing++;
-      const byStatus = db
-        .prepare("SELECT status, count(*) AS n FROM operations WHERE kind = 'test' GROUP BY status")
-        .all() as { status: string; n: number }[];
-      const count = byStatus.reduce((a, b) => a + b.n, 0);
-      db.close();
-      console.log(
-        `\nstore check after POST phase: ${ids.length} run_ids answered 202 (autocannon 2xx ${row.ok2xx}` +
-          `${unparsed ? `, ${unparsed} 202 bodies without run_id` : ''}); missing from the store: ${missing}; ` +
-          `rows of kind test: ${count} (${byStatus.map((s) => `${s.status} ${s.n}`).join(', ')}; ` +
-          `rows >= 2xx + 1 because requests in flight when autocannon stops are stored but not counted)` +
-          `\n  => ${missing === 0 && unparsed === 0 ? 'OK: no accepted run lost' : 'FAIL: accepted runs missing'}`,
-      );
-      if (missing > 0) process.exitCode = 1;
-    }
+    if (ONLY !== 'status') rows.push(await postPhase('api POST run', server, dataDir, runBody));
     const err = server.stderr.join('').trim();
     if (err) console.log(`\nserver stderr (last 2000 chars):\n${err.slice(-2000)}`);
   } finally {
     if (server) await stop(server);
     rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  if (ONLY !== 'status' && !flag('no-api-role')) {
+    const row = await apiRolePhase(runBody);
+    if (row) rows.push(row);
   }
 
   if (!flag('no-baseline')) {
@@ -404,6 +466,7 @@ async function main(): Promise<void> {
   };
   pair('api GET status', 'bare fastify GET');
   pair('api POST run', 'bare fastify POST');
+  pair('api-role POST run (BullMQ)', 'bare fastify POST');
   console.log(
     `POST figure includes background execution of accepted runs (TEST_CONCURRENCY=${TEST_CONCURRENCY}) on the same cores.\n` +
       `loadavg at end ${la()} (${cpus().length} cpus)`,

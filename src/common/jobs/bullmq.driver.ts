@@ -76,9 +76,25 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
     });
   }
 
-  /** Whether Redis still holds the job of an operation (false after Redis lost it). */
-  async has(name: JobName, operationId: string, backends: BackendName[]): Promise<boolean> {
-    return (await this.queue(queueFor(name, backends)).getJob(operationId)) !== undefined;
+  /**
+   * Which of these jobs Redis still holds (in any state; one it lost after a restart is missing), in one round trip per thousand: the reconciler
+   * asks about every quiet unfinished operation, and a backlog can be thousands long.
+   */
+  async held(
+    jobs: readonly { name: JobName; operationId: string; backends: BackendName[] }[],
+  ): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < jobs.length; i += 1000) {
+      const chunk = jobs.slice(i, i + 1000);
+      const pipeline = this.redis.pipeline();
+      for (const j of chunk) pipeline.exists(this.queue(queueFor(j.name, j.backends)).toKey(j.operationId));
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([err, n], k) => {
+        if (err) throw err;
+        if (n === 1) found.add(chunk[k]!.operationId);
+      });
+    }
+    return found;
   }
 
   async remove(name: JobName, operationId: string, backends: BackendName[]): Promise<boolean> {

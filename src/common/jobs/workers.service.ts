@@ -127,6 +127,7 @@ export class WorkersService implements OnApplicationBootstrap, OnApplicationShut
     const running = new Set(workers.flatMap((w) => w.current_jobs));
     const offered = workers.map((w) => new Set(w.backends));
     const now = Date.now();
+    const quiet: { op: OperationRecord; name: JobName; operationId: string; backends: BackendName[] }[] = [];
     for (const op of await this.repo.findUnfinished(this.config.components)) {
       const job = JOB_OF_KIND[op.kind]!;
       const backends = (Array.isArray(op.request.hardware) ? op.request.hardware : ['cpu']) as BackendName[];
@@ -140,7 +141,12 @@ export class WorkersService implements OnApplicationBootstrap, OnApplicationShut
       const stale = now - Date.parse(op.updated_at) > 3 * this.config.queue.heartbeatMs;
       if (!stale) continue;
       if (op.status === 'running' && running.has(op.id)) continue;
-      if (await bull.has(job, op.id, backends)) continue;
+      quiet.push({ op, name: job, operationId: op.id, backends });
+    }
+    if (quiet.length === 0) return;
+    const held = await bull.held(quiet);
+    for (const { op, name: job, backends } of quiet) {
+      if (held.has(op.id)) continue;
       // Accepted, unfinished, and in no queue and on no worker: put it back.
       await bull.enqueue({ name: job, data: { operationId: op.id, backends } });
       await this.repo.update(op.id, ['queued', 'running'], { current_step: 'requeued (its job was lost)' });
