@@ -37,8 +37,20 @@ export interface HardwareBackend {
   sessionOptions(): InferenceSession.SessionOptions;
 }
 
-export type TensorDtype =
-  'float32' | 'float16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool' | 'string' | 'float64';
+/** The tensor element types this project reads and writes (onnxruntime's names). */
+export const TENSOR_DTYPES = [
+  'float32',
+  'float16',
+  'int64',
+  'int32',
+  'int8',
+  'uint8',
+  'bool',
+  'string',
+  'float64',
+] as const;
+
+export type TensorDtype = (typeof TENSOR_DTYPES)[number];
 
 /** A symbolic dim is a string (`batch_size`, `sequence_length`, ...), a fixed one a number. */
 export type Dim = number | string;

@@ -20,7 +20,7 @@ import { hostNodeModules } from './compile';
 import { generateImplementation, type GenerateResult } from './generate';
 import { loadGeneratedImplementation, loadGeneratedModule } from './loader';
 import { cidOfBytes, cidOfFile, verifyManifest } from './manifest';
-import { readOnnxIo } from './onnx-io';
+import { readOnnxIo } from '../models/onnx-file';
 import { slugify } from './slug';
 
 jest.setTimeout(180_000);

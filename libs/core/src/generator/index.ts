@@ -48,7 +48,7 @@ export {
   type GenerateOptions,
   type GenerateResult,
 } from './generate';
-export { readOnnxIo } from './onnx-io';
+export { readOnnxIo } from '../models/onnx-file';
 export {
   runGenerationPipeline,
   ensureGenerated,

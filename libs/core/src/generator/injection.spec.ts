@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';
 import { generateImplementation } from './generate';
 import { loadGeneratedModule } from './loader';
-import { readOnnxIo } from './onnx-io';
+import { readOnnxIo } from '../models/onnx-file';
 import { slugify } from './slug';
 
 jest.setTimeout(120_000);

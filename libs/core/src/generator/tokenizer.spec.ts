@@ -15,7 +15,7 @@ import { ErrorCode } from '../errors';
 import type { EncodeOptions, Feeds, ModelHandle } from '../types';
 import { generateImplementation } from './generate';
 import { loadGeneratedImplementation } from './loader';
-import { readOnnxIo } from './onnx-io';
+import { readOnnxIo } from '../models/onnx-file';
 
 jest.setTimeout(180_000);
 

@@ -21,19 +21,8 @@ import type {
   TensorDtype,
   TensorSpec,
 } from '../types';
+import { TENSOR_DTYPES } from '../types';
 import { inputRole, makeFeeds, makeInputs, makeTensor, resolveDims } from './inputs';
-
-const KNOWN_DTYPES: readonly TensorDtype[] = [
-  'float32',
-  'float16',
-  'int64',
-  'int32',
-  'int8',
-  'uint8',
-  'bool',
-  'string',
-  'float64',
-];
 
 const DECODER_TYPES =
   /^(gpt2|gpt_neo|gpt_neox|gptj|gpt_bigcode|llama|mistral|mixtral|qwen\d*|qwen2_moe|phi\d*|gemma\d*|falcon|opt|bloom|mpt|codegen|starcoder2|olmo\d*|stablelm|smollm\d*|granite)$/;
@@ -92,7 +81,7 @@ function toSpec(meta: ort.InferenceSession.ValueMetadata, kind: 'input' | 'outpu
     );
   }
   const type = String(meta.type);
-  if (!(KNOWN_DTYPES as readonly string[]).includes(type) && kind === 'input') {
+  if (!(TENSOR_DTYPES as readonly string[]).includes(type) && kind === 'input') {
     throw new CoreError(ErrorCode.INVALID_MODEL, `input ${meta.name} has unsupported dtype ${type}`);
   }
   const shape: Dim[] = (meta.shape as readonly (number | string)[]).map((d, i) =>
@@ -118,7 +107,7 @@ export interface OnnxFileOptions {
   tokenizerPath?: string | null;
 }
 
-interface DeclaredIo {
+export interface DeclaredIo {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
 }
@@ -133,7 +122,7 @@ const DECLARED_IO_CACHE_LIMIT = 64;
  * the file is unchanged.
  * @throws CoreError INVALID_MODEL when onnxruntime cannot load it.
  */
-async function declaredIo(path: string): Promise<DeclaredIo> {
+export async function readOnnxIo(path: string): Promise<DeclaredIo> {
   const st = statSync(path);
   const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
   const hit = declaredIoCache.get(path);
@@ -181,7 +170,7 @@ export class OnnxFileModel implements ModelImplementation {
     if (!existsSync(path) || !statSync(path).isFile()) {
       throw new CoreError(ErrorCode.MODEL_NOT_FOUND, `ONNX file not found: ${path}`);
     }
-    const { inputs, outputs } = await declaredIo(path);
+    const { inputs, outputs } = await readOnnxIo(path);
 
     const dir = dirname(path);
     const configPath = options.configPath === undefined ? join(dir, 'config.json') : options.configPath;
