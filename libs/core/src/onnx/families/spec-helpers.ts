@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { SafetensorsFile } from '../../util/safetensors';
+import { HF_TINY as HF_TINY_DIR } from '../../../../../test/fixtures';
 import { buildOnnxModel, type BuildOnnxOptions, type BuildOnnxResult } from '../index';
 
 export interface FixtureIO {
@@ -135,4 +136,37 @@ export function readAllFloat32(path: string): Record<string, { data: Float32Arra
 
 export function allFinite(t: ort.Tensor): boolean {
   return (t.data as Float32Array).every((v) => Number.isFinite(v));
+}
+
+/**
+ * The oracle check of a family: each named hf-tiny fixture is built from its config and
+ * model.safetensors, must declare the fixture's inputs and outputs, and must reproduce the
+ * outputs transformers recorded, within 1e-4 on cpu and 1e-3 on webgpu.
+ */
+export function describeAgainstTransformers(family: string, fixtures: string[]): void {
+  describe.each(fixtures)(`${family} family against transformers (%s fixture)`, (name) => {
+    const dir = join(HF_TINY_DIR, name);
+    const io = readFixtureIO(dir);
+    let out: string;
+    let onnxPath: string;
+
+    beforeAll(async () => {
+      out = tempDir(`${family}-${name}`);
+      const built = await buildFixture(dir, out);
+      onnxPath = built.onnxPath;
+      expect(built.family).toBe(family);
+      expect(built.outputs.map((o) => o.name).sort()).toEqual(Object.keys(io.outputs).sort());
+      expect(built.inputs.map((i) => i.name).sort()).toEqual(Object.keys(io.inputs).sort());
+    });
+    afterAll(() => removeDir(out));
+
+    it.each([
+      ['cpu', 1e-4],
+      ['webgpu', 1e-3],
+    ])('matches on %s within %s', async (ep, tolerance) => {
+      const errors = await errorsAgainstFixture(onnxPath, io, [ep]);
+      console.log(`${name} ${ep} max abs error`, errors);
+      for (const e of Object.values(errors)) expect(e).toBeLessThan(tolerance);
+    });
+  });
 }
