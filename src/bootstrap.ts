@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './common/config/app-config';
 import { createHardwareBackends } from './common/hardware/hardware.module';
@@ -25,6 +25,21 @@ function swaggerPluginMetadata(): PluginMetadata | undefined {
     return (require(file) as { default: PluginMetadata }).default;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A request field with a default may be left out. The Swagger CLI plugin marks every `x: T = d`
+ * property required; the document says what the ValidationPipe really accepts.
+ */
+function optionalWhereDefaulted(document: OpenAPIObject): void {
+  for (const schema of Object.values(document.components?.schemas ?? {})) {
+    if (!('properties' in schema) || !schema.properties || !schema.required) continue;
+    const properties = schema.properties;
+    schema.required = schema.required.filter(
+      (name) => (properties[name] as { default?: unknown } | undefined)?.default === undefined,
+    );
+    if (schema.required.length === 0) delete schema.required;
   }
 }
 
@@ -70,6 +85,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       .addSecurityRequirements('api-key')
       .build(),
   );
+  optionalWhereDefaulted(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
   return app;
 }

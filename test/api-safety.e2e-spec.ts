@@ -141,7 +141,7 @@ describe('API safety', () => {
     expect(ui.status).toBe(200);
     const doc = await json<{
       paths: Record<string, Record<string, unknown>>;
-      components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
     }>(await send('GET', '/docs-json'));
     for (const p of [
       '/api/test/run',
@@ -166,6 +166,15 @@ describe('API safety', () => {
         'sequence_lengths',
       ]),
     );
+    // Only what a client must send is required: fields with defaults may be left out.
+    expect(doc.components.schemas.RunTestRequestDto!.required).toEqual(['model_name']);
+    expect(doc.components.schemas.RunBenchmarkRequestDto!.required).toBeUndefined();
+    expect(doc.components.schemas.RunTestRequestDto!.properties!.timeout).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 86_400,
+      default: 300,
+    });
     expect(Object.keys(doc.components.schemas.TestResultsDto!.properties!)).toEqual(
       expect.arrayContaining(['run_id', 'status', 'summary', 'test_details', 'performance_metrics']),
     );

@@ -1,8 +1,54 @@
 /** Request and response shapes shared by every suite's status, list and cancel routes. */
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { BACKEND_NAMES } from '../../../libs/core/src/types';
 import { OPERATION_STATUSES, OperationStatus, OperationStatusView } from './operation.types';
+
+/** The longest `timeout` a request may ask for: one day. */
+export const MAX_TIMEOUT_S = 86_400;
+
+/**
+ * The `hardware` field of every suite's request: an optional, non-empty list of distinct backend
+ * names (default `["cpu"]`); an unknown name is a 400.
+ */
+export function IsHardwareList(): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] }),
+    IsOptional(),
+    IsArray(),
+    ArrayNotEmpty(),
+    ArrayUnique(),
+    ArrayMaxSize(BACKEND_NAMES.length),
+    IsIn(BACKEND_NAMES, { each: true }),
+  );
+}
+
+/** The `timeout` field of every suite's request: whole seconds, 1 to MAX_TIMEOUT_S. */
+export function IsTimeoutSeconds(defaultS: number): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_S, default: defaultS }),
+    IsOptional(),
+    IsInt(),
+    Min(1),
+    Max(MAX_TIMEOUT_S),
+  );
+}
 
 export class OperationErrorDto {
   code: string;

@@ -22,7 +22,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
-import { AcceptedDto } from '../../common/operations/operation.dto';
+import { IsHardwareList, IsTimeoutSeconds, AcceptedDto } from '../../common/operations/operation.dto';
 
 export class WarmupDto {
   /** Warm-up runs at least this many iterations. */
@@ -65,14 +65,10 @@ export class RunBenchmarkRequestDto {
   @MaxLength(1024, { each: true })
   models?: string[];
 
-  @ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] })
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayUnique()
-  @IsIn(BACKEND_NAMES, { each: true })
+  @IsHardwareList()
   hardware: BackendName[] = ['cpu'];
 
+  @ApiPropertyOptional({ type: [Number], default: [1, 8] })
   @IsOptional()
   @IsArray()
   @ArrayNotEmpty()
@@ -84,6 +80,7 @@ export class RunBenchmarkRequestDto {
   batch_sizes: number[] = [1, 8];
 
   /** Ignored for models without a sequence axis. */
+  @ApiPropertyOptional({ type: [Number], default: [128] })
   @IsOptional()
   @IsArray()
   @ArrayNotEmpty()
@@ -128,6 +125,7 @@ export class RunBenchmarkRequestDto {
   @Max(2 ** 31 - 1)
   seed: number = 0;
 
+  @ApiPropertyOptional({ type: [String], default: [] })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(32)
@@ -149,10 +147,7 @@ export class RunBenchmarkRequestDto {
   include_preprocessing: boolean = false;
 
   /** Seconds before the run is stopped with status `timeout`. */
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsTimeoutSeconds(3600)
   timeout: number = 3600;
 }
 

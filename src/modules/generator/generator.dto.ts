@@ -4,7 +4,6 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayNotEmpty,
-  ArrayUnique,
   IsArray,
   IsBoolean,
   IsIn,
@@ -19,8 +18,13 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
-import { AcceptedDto, OperationStatusDto } from '../../common/operations/operation.dto';
+import type { BackendName } from '../../../libs/core/src/types';
+import {
+  IsHardwareList,
+  IsTimeoutSeconds,
+  AcceptedDto,
+  OperationStatusDto,
+} from '../../common/operations/operation.dto';
 
 export class GenerateModelRequestDto {
   /** A Hugging Face model id from the registry (GET /api/models), or a local folder with config.json inside DATA_DIR or MODEL_ROOTS. */
@@ -29,12 +33,7 @@ export class GenerateModelRequestDto {
   @MaxLength(512)
   model_name: string;
 
-  @ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] })
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayUnique()
-  @IsIn(BACKEND_NAMES, { each: true })
+  @IsHardwareList()
   hardware: BackendName[] = ['cpu'];
 
   /** A folder relative to DATA_DIR/models (default: the model's slug). */
@@ -80,10 +79,7 @@ export class GenerateModelRequestDto {
   @Max(2 ** 31 - 1)
   seed?: number;
 
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsTimeoutSeconds(3600)
   timeout: number = 3600;
 }
 

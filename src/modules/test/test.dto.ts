@@ -3,7 +3,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayNotEmpty,
-  ArrayUnique,
   IsArray,
   IsBoolean,
   IsIn,
@@ -16,8 +15,13 @@ import {
   Min,
 } from 'class-validator';
 import { TEST_TYPES, TestType } from '../../../libs/core/src/testing/types';
-import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
-import { AcceptedDto, OperationStatusDto } from '../../common/operations/operation.dto';
+import type { BackendName } from '../../../libs/core/src/types';
+import {
+  IsHardwareList,
+  IsTimeoutSeconds,
+  AcceptedDto,
+  OperationStatusDto,
+} from '../../common/operations/operation.dto';
 import { OperationRecord, toStatusView } from '../../common/operations/operation.types';
 
 export class RunTestRequestDto {
@@ -27,13 +31,7 @@ export class RunTestRequestDto {
   @MaxLength(1024)
   model_name: string;
 
-  @ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] })
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayUnique()
-  @ArrayMaxSize(BACKEND_NAMES.length)
-  @IsIn(BACKEND_NAMES, { each: true })
+  @IsHardwareList()
   hardware: BackendName[] = ['cpu'];
 
   @ApiPropertyOptional({ enum: TEST_TYPES, default: 'basic' })
@@ -42,10 +40,7 @@ export class RunTestRequestDto {
   test_type: TestType = 'basic';
 
   /** Seconds before a running test is stopped with status `timeout`. */
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsTimeoutSeconds(300)
   timeout: number = 300;
 
   /** Also write the results (JSON and JUnit XML) under DATA_DIR/test-results. */
