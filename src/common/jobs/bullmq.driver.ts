@@ -68,12 +68,48 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
     return this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
   }
 
-  async enqueue<N extends JobName>(job: JobOf<N>): Promise<void> {
-    await this.queue(queueFor(job.name, job.data.backends)).add(job.name, job.data, {
-      jobId: job.data.operationId,
-      removeOnComplete: { count: 10_000 },
-      removeOnFail: { count: 10_000 },
+  /**
+   * Adds the job of an accepted operation. Jobs enqueued in the same turn of the event loop go to
+   * Redis together, one addBulk (a single MULTI) per queue, the way the store commits their rows
+   * together; each caller still hears back only once its job is in Redis.
+   */
+  enqueue<N extends JobName>(job: JobOf<N>): Promise<void> {
+    const queue = queueFor(job.name, job.data.backends);
+    return new Promise((resolve, reject) => {
+      let pending = this.pendingAdds.get(queue);
+      if (!pending) {
+        pending = [];
+        this.pendingAdds.set(queue, pending);
+        setImmediate(() => void this.flushAdds(queue));
+      }
+      pending.push({ job: job as JobOf<JobName>, resolve, reject });
     });
+  }
+
+  private readonly pendingAdds = new Map<
+    string,
+    { job: JobOf<JobName>; resolve: () => void; reject: (err: unknown) => void }[]
+  >();
+
+  private async flushAdds(queue: string): Promise<void> {
+    const batch = this.pendingAdds.get(queue) ?? [];
+    this.pendingAdds.delete(queue);
+    try {
+      await this.queue(queue).addBulk(
+        batch.map(({ job }) => ({
+          name: job.name,
+          data: job.data,
+          opts: {
+            jobId: job.data.operationId,
+            removeOnComplete: { count: 10_000 },
+            removeOnFail: { count: 10_000 },
+          },
+        })),
+      );
+      for (const b of batch) b.resolve();
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
   }
 
   /**
