@@ -3,7 +3,7 @@
  *
  *   npx ts-node --transpile-only bench/queue.ts [--n 300] [--inflight 32] [--clients 1000]
  *       [--only ops|ws] [--setups embedded,bullmq1,bullmq2] [--ws-model llama] [--ws-duration 10]
- *       [--ws-block 5] [--keep]
+ *       [--ws-block 5] [--ws-client raw|ws] [--keep]
  *
  * 1. Operations per second for the cheapest real job: a `basic` test run on cpu of the tiny ONNX
  *    model of libs/core/src/backends/tiny-model.ts (written to <tmp DATA_DIR>/tiny/model.onnx,
@@ -18,12 +18,14 @@
  *    All share one DATA_DIR (SQLite file) per setup; redis-server is started by this script on a
  *    free port with no persistence and killed at the end. Each setup runs one warm-up run first
  *    (not counted).
- * 2. WebSocket fan-out: --clients `ws` clients subscribe to ONE operation: a benchmark run of the
+ * 2. WebSocket fan-out: --clients clients subscribe to ONE operation: a benchmark run of the
  *    hf-tiny llama fixture on cpu (batch 1, sequence 8, min_duration_s --ws-duration 10), whose
  *    runner reports progress every 100 ms (a `comprehensive` test run of the tiny fixtures is over
  *    in well under a second: too few updates). Embedded server, its own DATA_DIR,
  *    BENCHMARK_CONCURRENCY=1, and a blocker run (--ws-block 5 s) queued first so the measured run
- *    is still queued while the clients connect. For every update message (key:
+ *    is still queued while the clients connect. The clients run in a process of their own
+ *    (bench/ws-clients.ts; --ws-client raw, the default, is a minimal socket client, ws the `ws`
+ *    library's). For every update message (key:
  *    status|progress|current_step) received by every client (each client's on-connect status is
  *    excluded):
  *      spread  = client receive time - earliest receive time of that message across clients
@@ -39,14 +41,14 @@
  * tsconfig.spec.json, LOG_LEVEL=error, HARDWARE=cpu), so the load generator does not share their
  * event loop, but it does share the machine's cores: the load average is printed.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { tinyModel } from '../libs/core/src/backends/tiny-model';
+import type { ClientsMessage, ClientsRequest } from './ws-clients';
 
 const ROOT = resolve(__dirname, '..');
 const HF_TINY = '/work/shared/fixtures/hf-tiny';
@@ -68,6 +70,7 @@ const WS_MODEL = arg('ws-model', 'llama')!;
 const KEEP = flag('keep');
 const WS_DURATION_S = Number(arg('ws-duration', '10'));
 const WS_BLOCK_S = Number(arg('ws-block', '5'));
+const WS_CLIENT = arg('ws-client', 'raw') === 'ws' ? 'ws' : 'raw';
 
 const la = (): string =>
   loadavg()
@@ -141,9 +144,13 @@ if (trace) {
   const send = WS.WebSocket.prototype.send;
   const reStatus = /"status":"([^"]+)"/, reProgress = /"progress":([^,}]+)/, reId = /"id":"([^"]+)"/;
   const reStep = /"current_step":("(?:[^"\\\\]|\\\\.)*"|null)/;
+  let last;
   WS.WebSocket.prototype.send = function (data, ...rest) {
-    if (typeof data === 'string') {
-      const id = reId.exec(data), st = reStatus.exec(data), pr = reProgress.exec(data), cs = reStep.exec(data);
+    // the gateway sends one Buffer to every subscriber of an update: look at each one once
+    const text = data === last ? undefined : typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString() : undefined;
+    last = data;
+    if (text !== undefined) {
+      const id = reId.exec(text), st = reStatus.exec(text), pr = reProgress.exec(text), cs = reStep.exec(text);
       const m = id && st && pr && cs ? [null, id[1], st[1], pr[1], cs[1]] : null;
       if (m) {
         const key = m[2] + '|' + m[3] + '|' + m[4];
@@ -409,7 +416,21 @@ async function wsFanout(): Promise<WsResult> {
     BENCHMARK_CONCURRENCY: '1',
     WSBENCH_TRACE: trace,
   }).start();
-  const sockets: WebSocket[] = [];
+  const clients = fork(join(__dirname, 'ws-clients.ts'), [], {
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.spec.json') },
+  });
+  const fromClients = <T extends ClientsMessage['type']>(type: T) =>
+    new Promise<Extract<ClientsMessage, { type: T }>>((res, rej) => {
+      const onMessage = (m: ClientsMessage) => {
+        if (m.type !== type) return;
+        clients.off('exit', onExit);
+        res(m as Extract<ClientsMessage, { type: T }>);
+      };
+      const onExit = (code: number) => rej(new Error(`ws client process exited (${code}) before '${type}'`));
+      clients.on('message', onMessage);
+      clients.once('exit', onExit);
+    });
   try {
     const base = await server.ready();
     const load = la();
@@ -426,58 +447,20 @@ async function wsFanout(): Promise<WsResult> {
     const runId = await postRun(base, runBody(WS_DURATION_S), 'benchmark');
     const tRun = now();
     const wsUrl = `${base.replace('http', 'ws')}/api/benchmark/ws/${runId}`;
-    // per client: key -> first receive instant (on-connect status excluded)
-    const recv: Map<string, number>[] = [];
-    const closes: Record<string, number> = {};
-    let connected = 0;
-    const tc0 = now();
-    const closed: Promise<void>[] = [];
-    // connect in batches of 100 so the handshake backlog stays bounded
-    for (let b = 0; b < CLIENTS; b += 100) {
-      const batch: Promise<void>[] = [];
-      for (let i = b; i < Math.min(CLIENTS, b + 100); i++) {
-        const m = new Map<string, number>();
-        recv.push(m);
-        const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-        sockets.push(ws);
-        let first = true;
-        ws.on('message', (data) => {
-          const t = now();
-          if (first) {
-            first = false;
-            return;
-          }
-          const s = JSON.parse(String(data));
-          const key = `${s.status}|${s.progress}|${JSON.stringify(s.current_step)}`;
-          if (!m.has(key)) m.set(key, t);
-        });
-        closed.push(
-          new Promise((r) =>
-            ws.on('close', (code) => {
-              closes[code] = (closes[code] ?? 0) + 1;
-              r();
-            }),
-          ),
-        );
-        batch.push(
-          new Promise((r) => {
-            ws.once('open', () => {
-              connected++;
-              r();
-            });
-            ws.once('error', () => r());
-          }),
-        );
-      }
-      await Promise.all(batch);
-    }
-    const connectS = (now() - tc0) / 1000;
+    const connectedMsg = fromClients('connected');
+    const doneMsg = fromClients('done');
+    doneMsg.catch(() => undefined); // awaited below; a failed connect phase throws first
+    clients.send({ url: wsUrl, clients: CLIENTS, client: WS_CLIENT } satisfies ClientsRequest);
+    const { connected, connect_s: connectS } = await connectedMsg;
     const atConnect = await getJson(`${base}/api/benchmark/status/${runId}`);
     const blk = await getJson(`${base}/api/benchmark/status/${blocker}`);
     console.log(
       `all connected: measured run ${atConnect.status} ${atConnect.progress}, blocker ${blk.status} ${blk.progress}`,
     );
-    await Promise.race([Promise.all(closed), sleep(600_000)]);
+    const stop = setTimeout(() => clients.send('stop'), (WS_BLOCK_S + WS_DURATION_S) * 1000 + 120_000);
+    const { recv: got, closes } = await doneMsg;
+    clearTimeout(stop);
+    const recv = got.map((pairs) => new Map(pairs));
     const final = await getJson(`${base}/api/benchmark/status/${runId}`);
     const runS = (now() - tRun) / 1000;
     // messages every client received after its on-connect status
@@ -522,7 +505,7 @@ async function wsFanout(): Promise<WsResult> {
       load: `${load} → ${la()}`,
     };
   } finally {
-    for (const s of sockets) s.terminate();
+    if (clients.exitCode === null) clients.kill();
     await server.stop();
     if (!KEEP) rmSync(dataDir, { recursive: true, force: true });
     else console.log(`kept ${dataDir}`);

@@ -6,6 +6,8 @@ jest.setTimeout(120_000);
 
 interface Received {
   messages: Array<Record<string, unknown>>;
+  /** Messages that arrived as binary frames: every message of the contract is text. */
+  binary: number;
   close: Promise<{ code: number }>;
   socket: WebSocket;
   opened: Promise<void>;
@@ -14,13 +16,25 @@ interface Received {
 function connect(url: string, headers: Record<string, string> = {}): Received {
   const socket = new WebSocket(url, { headers });
   const messages: Array<Record<string, unknown>> = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data)) as Record<string, unknown>));
+  const received = { binary: 0 };
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) received.binary++;
+    messages.push(JSON.parse(String(data)) as Record<string, unknown>);
+  });
   const close = new Promise<{ code: number }>((resolve) => socket.on('close', (code) => resolve({ code })));
   const opened = new Promise<void>((resolve, reject) => {
     socket.on('open', () => resolve());
     socket.on('error', reject);
   });
-  return { messages, close, socket, opened };
+  return {
+    messages,
+    get binary() {
+      return received.binary;
+    },
+    close,
+    socket,
+    opened,
+  };
 }
 
 async function until(pred: () => boolean, ms = 60_000): Promise<void> {
@@ -62,6 +76,31 @@ describe.each(DRIVERS)('WebSocket progress (%s driver)', (driver) => {
     const progress = statuses.map((m) => m.progress as number);
     for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThanOrEqual(progress[i - 1]!);
     expect(new Set(progress).size).toBeGreaterThan(2);
+  });
+
+  it('gives every subscriber of one operation the same updates as text, the final status, then 1000', async () => {
+    const id = await start({ model_name: 'llama', hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' });
+    const watchers = Array.from({ length: 25 }, () => connect(`${server.wsUrl}/api/test/ws/${id}`));
+    await Promise.all(watchers.map((w) => w.opened));
+    // one of them talks while the broadcast goes on: its replies interleave with the shared frames
+    const talker = watchers[0]!;
+    talker.socket.send('ping');
+    talker.socket.send('status');
+    const codes = await Promise.all(watchers.map((w) => w.close));
+    expect(codes.map((c) => c.code)).toEqual(watchers.map(() => 1000));
+    expect(talker.messages).toContainEqual({ pong: true });
+    const updates = (w: Received) => w.messages.filter((m) => 'status' in m).slice(1);
+    const last = updates(talker).pop();
+    expect(last).toMatchObject({ id, status: 'completed', progress: 1 });
+    for (const w of watchers) {
+      expect(w.binary).toBe(0);
+      expect(w.messages[w.messages.length - 1]).toEqual(last);
+    }
+    // Everyone connected before the run finished: the updates after the first common one are the same
+    // for all (a watcher that connected a little later may have missed earlier ones).
+    const tails = watchers.map((w) => updates(w).map((m) => JSON.stringify(m)));
+    const shortest = Math.min(...tails.map((t) => t.length));
+    for (const t of tails) expect(t.slice(-shortest)).toEqual(tails[0]!.slice(-shortest));
   });
 
   it('answers ping, status and cancel', async () => {

@@ -140,14 +140,27 @@ export class OperationsGateway implements OnGatewayConnection<WebSocket> {
     if (text === ch.lastSent) return;
     ch.lastSent = text;
     ch.lastAt = Date.now();
-    for (const sub of [...ch.subscribers]) this.deliver(sub, text, view);
+    // Encoded once for all subscribers (ws frames a Buffer as is; a string it would encode per socket).
+    const payload = Buffer.from(text);
+    const subscribers = [...ch.subscribers];
+    for (const sub of subscribers) this.send(sub, payload);
+    // Every subscriber gets the final status before any close handshake starts, so the last
+    // of 1,000 does not wait behind 999 closes.
+    if (isTerminal(view.status)) for (const sub of subscribers) this.finish(sub, view);
   }
 
   /** Sends one status; after a terminal one, closes 1000 (once any command's answer went out). */
   private deliver(sub: Subscriber, text: string, view: OperationStatusView): void {
+    this.send(sub, text);
+    if (isTerminal(view.status)) this.finish(sub, view);
+  }
+
+  private send(sub: Subscriber, data: string | Buffer): void {
+    if (!sub.closed) sub.client.send(data, { binary: false });
+  }
+
+  private finish(sub: Subscriber, view: OperationStatusView): void {
     if (sub.closed) return;
-    sub.client.send(text);
-    if (!isTerminal(view.status)) return;
     sub.closed = true;
     const ch = this.channels.get(view.id);
     if (ch) this.leave(ch, sub);
