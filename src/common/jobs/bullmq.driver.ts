@@ -18,6 +18,7 @@ import { ModuleRef } from '@nestjs/core';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import IORedis, { Redis } from 'ioredis';
 import type { BackendName } from '../../../libs/core/src/types';
+import { batchPerTurn } from '../batch-per-turn';
 import { AppConfig, COMPONENTS } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { OperationEvents } from '../operations/operation-events';
@@ -75,46 +76,32 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
    */
   enqueue<N extends JobName>(job: JobOf<N>): Promise<void> {
     const queue = queueFor(job.name, job.data.backends);
-    return new Promise((resolve, reject) => {
-      let pending = this.pendingAdds.get(queue);
-      if (!pending) {
-        pending = [];
-        this.pendingAdds.set(queue, pending);
-        setImmediate(() => void this.flushAdds(queue));
-      }
-      pending.push({ job: job as JobOf<JobName>, resolve, reject });
-    });
-  }
-
-  private readonly pendingAdds = new Map<
-    string,
-    { job: JobOf<JobName>; resolve: () => void; reject: (err: unknown) => void }[]
-  >();
-
-  private async flushAdds(queue: string): Promise<void> {
-    const batch = this.pendingAdds.get(queue) ?? [];
-    this.pendingAdds.delete(queue);
-    try {
-      await this.queue(queue).addBulk(
-        batch.map(({ job }) => ({
-          name: job.name,
-          data: job.data,
-          opts: {
-            jobId: job.data.operationId,
-            removeOnComplete: { count: 10_000 },
-            removeOnFail: { count: 10_000 },
-          },
-        })),
-      );
-      for (const b of batch) b.resolve();
-    } catch (err) {
-      for (const b of batch) b.reject(err);
+    let add = this.adders.get(queue);
+    if (!add) {
+      add = batchPerTurn(async (jobs: JobOf<JobName>[]) => {
+        await this.queue(queue).addBulk(
+          jobs.map((j) => ({
+            name: j.name,
+            data: j.data,
+            opts: {
+              jobId: j.data.operationId,
+              removeOnComplete: { count: 10_000 },
+              removeOnFail: { count: 10_000 },
+            },
+          })),
+        );
+      });
+      this.adders.set(queue, add);
     }
+    return add(job as JobOf<JobName>);
   }
+
+  private readonly adders = new Map<string, (job: JobOf<JobName>) => Promise<void>>();
 
   /**
-   * Which of these jobs Redis still holds (in any state; one it lost after a restart is missing), in one round trip per thousand: the reconciler
-   * asks about every quiet unfinished operation, and a backlog can be thousands long.
+   * Which of these jobs Redis still holds (in any state; one it lost after a restart is missing),
+   * in one round trip per thousand: the reconciler asks about every quiet unfinished operation,
+   * and a backlog can be thousands long.
    */
   async held(
     jobs: readonly { name: JobName; operationId: string; backends: BackendName[] }[],

@@ -7,6 +7,7 @@
 import { Kysely } from 'kysely';
 import { OperationKind, OperationRecord, OperationStatus } from '../operations/operation.types';
 import { type Database, type OperationsTable, storable } from './database';
+import { batchPerTurn } from '../batch-per-turn';
 
 export interface ListFilter {
   kind: OperationKind;
@@ -110,34 +111,31 @@ export class OperationsRepository {
    * pays for one. Every caller still hears back only after its own row is durable. If the batch
    * fails, each row is tried on its own, so one bad row fails only its own caller.
    */
-  insert(op: OperationRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pendingInserts.push({ op, resolve, reject });
-      if (this.pendingInserts.length === 1) setImmediate(() => void this.flushInserts());
-    });
-  }
+  readonly insert: (op: OperationRecord) => Promise<void> = batchPerTurn(async (ops) => {
+    const results = await this.insertAll(ops);
+    ops.forEach((op, i) => results[i] === undefined && this.remember(op));
+    return results;
+  }, 500);
 
-  private pendingInserts: { op: OperationRecord; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private static readonly INSERT_BATCH_LIMIT = 500;
-
-  private async flushInserts(): Promise<void> {
-    const batch = this.pendingInserts.splice(0, OperationsRepository.INSERT_BATCH_LIMIT);
-    if (this.pendingInserts.length) setImmediate(() => void this.flushInserts());
-    const done = (b: (typeof batch)[number]): void => {
-      this.remember(b.op);
-      b.resolve();
-    };
-    if (batch.length === 1) {
-      await insertRow(this.db, batch[0]!.op).then(() => done(batch[0]!), batch[0]!.reject);
-      return;
-    }
+  /** One transaction for the batch; if it fails, each row on its own. One entry per row: its error or undefined. */
+  private async insertAll(ops: OperationRecord[]): Promise<unknown[]> {
+    const rowByRow = () =>
+      Promise.all(
+        ops.map((op) =>
+          insertRow(this.db, op).then(
+            () => undefined,
+            (err: unknown) => err ?? new Error('insert failed'),
+          ),
+        ),
+      );
+    if (ops.length === 1) return rowByRow();
     try {
       await this.db.transaction().execute(async (trx) => {
-        for (const b of batch) await insertRow(trx, b.op);
+        for (const op of ops) await insertRow(trx, op);
       });
-      batch.forEach(done);
+      return ops.map(() => undefined);
     } catch {
-      for (const b of batch) await insertRow(this.db, b.op).then(() => done(b), b.reject);
+      return rowByRow();
     }
   }
 
