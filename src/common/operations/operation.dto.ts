@@ -39,6 +39,32 @@ export function IsHardwareList(): PropertyDecorator {
   );
 }
 
+/**
+ * An optional list of distinct whole sizes from 1 to `max` (batch sizes, sequence lengths), at most
+ * `maxItems` long.
+ */
+export function IsSizeList(max: number, maxItems: number, defaultSizes?: number[]): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({
+      type: 'integer',
+      isArray: true,
+      minimum: 1,
+      maximum: max,
+      minItems: 1,
+      maxItems,
+      ...(defaultSizes ? { default: defaultSizes } : {}),
+    }),
+    IsOptional(),
+    IsArray(),
+    ArrayNotEmpty(),
+    ArrayMaxSize(maxItems),
+    ArrayUnique(),
+    IsInt({ each: true }),
+    Min(1, { each: true }),
+    Max(max, { each: true }),
+  );
+}
+
 /** The `timeout` field of every suite's request: whole seconds, 1 to MAX_TIMEOUT_S. */
 export function IsTimeoutSeconds(defaultS: number): PropertyDecorator {
   return applyDecorators(

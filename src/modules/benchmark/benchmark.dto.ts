@@ -4,7 +4,6 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayNotEmpty,
-  ArrayUnique,
   IsArray,
   IsBoolean,
   IsIn,
@@ -22,7 +21,12 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
-import { IsHardwareList, IsTimeoutSeconds, AcceptedDto } from '../../common/operations/operation.dto';
+import {
+  IsHardwareList,
+  IsSizeList,
+  IsTimeoutSeconds,
+  AcceptedDto,
+} from '../../common/operations/operation.dto';
 
 export class WarmupDto {
   /** Warm-up runs at least this many iterations. */
@@ -68,27 +72,11 @@ export class RunBenchmarkRequestDto {
   @IsHardwareList()
   hardware: BackendName[] = ['cpu'];
 
-  @ApiPropertyOptional({ type: [Number], default: [1, 8] })
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayMaxSize(16)
-  @ArrayUnique()
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(1024, { each: true })
+  @IsSizeList(1024, 16, [1, 8])
   batch_sizes: number[] = [1, 8];
 
   /** Ignored for models without a sequence axis. */
-  @ApiPropertyOptional({ type: [Number], default: [128] })
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayMaxSize(16)
-  @ArrayUnique()
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(32_768, { each: true })
+  @IsSizeList(32_768, 16, [128])
   sequence_lengths: number[] = [128];
 
   @ApiPropertyOptional({ enum: ['fp32', 'fp16'], default: 'fp32' })

@@ -1,23 +1,11 @@
 /** Test Suite: request, responses and the mapper, in one file. */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  ArrayMaxSize,
-  ArrayNotEmpty,
-  IsArray,
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { TEST_TYPES, TestType } from '../../../libs/core/src/testing/types';
 import type { BackendName } from '../../../libs/core/src/types';
 import {
   IsHardwareList,
+  IsSizeList,
   IsTimeoutSeconds,
   AcceptedDto,
   OperationStatusDto,
@@ -49,23 +37,11 @@ export class RunTestRequestDto {
   save_results: boolean = true;
 
   /** Overrides the batch sizes of `comprehensive` ({1, 2, 4}). */
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayMaxSize(8)
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(256, { each: true })
+  @IsSizeList(256, 8)
   batch_sizes?: number[];
 
   /** Overrides the sequence lengths of `comprehensive` ({8, 32}). */
-  @IsOptional()
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayMaxSize(8)
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(8192, { each: true })
+  @IsSizeList(8192, 8)
   sequence_lengths?: number[];
 }
 
