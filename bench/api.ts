@@ -34,22 +34,15 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { arg, flag, loadAverage } from './cli';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Database = require('better-sqlite3');
 
 const ROOT = resolve(__dirname, '..');
-
-function arg(name: string, fallback?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
 const DURATION = Number(arg('duration', '10'));
 const CONNECTIONS = Number(arg('connections', '100'));
@@ -61,10 +54,7 @@ const USE_DIST = flag('dist');
 const ONLY = arg('only');
 const REDIS_URL = arg('redis-url', process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')!;
 
-const la = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
+const la = loadAverage;
 
 interface Server {
   child: ChildProcess;

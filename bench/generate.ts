@@ -19,18 +19,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as gen from '../libs/core/src/generator';
 import { countParameters, resolveModel } from '../libs/core/src/models/registry';
 import { buildOnnxModel } from '../libs/core/src/onnx';
+import { loadAverage } from './cli';
 
 const DEFAULTS = ['bert-base-uncased', 'gpt2', 'TinyLlama/TinyLlama-1.1B-Chat-v1.0'];
 const GiB = 1024 ** 3;
-const la = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
+const la = loadAverage;
 
 interface ChildResult {
   model: string;

@@ -41,25 +41,18 @@
  * tsconfig.spec.json, LOG_LEVEL=error, HARDWARE=cpu), so the load generator does not share their
  * event loop, but it does share the machine's cores: the load average is printed.
  */
-import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { tinyModel } from '../libs/core/src/backends/tiny-model';
+import { assertAlive, PrivateRedis, ServerProcess, until } from '../test/processes';
 import type { ClientsMessage, ClientsRequest } from './ws-clients';
+import { arg, flag, loadAverage } from './cli';
 
 const ROOT = resolve(__dirname, '..');
 const HF_TINY = '/work/shared/fixtures/hf-tiny';
-
-function arg(name: string, fallback?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = process.argv[i + 1];
-  return v === undefined || v.startsWith('--') ? 'true' : v;
-}
-const flag = (name: string): boolean => process.argv.includes(`--${name}`);
 
 const N = Number(arg('n', '300'));
 const INFLIGHT = Number(arg('inflight', '32'));
@@ -72,10 +65,7 @@ const WS_DURATION_S = Number(arg('ws-duration', '10'));
 const WS_BLOCK_S = Number(arg('ws-block', '5'));
 const WS_CLIENT = arg('ws-client', 'raw') === 'ws' ? 'ws' : 'raw';
 
-const la = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join('/');
+const la = loadAverage;
 const now = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -85,38 +75,6 @@ function pct(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-    srv.on('error', rej);
-  });
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  ms = 90_000,
-  every = 100,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what}: not within ${ms} ms${last ? `: ${String(last)}` : ''}`);
-    await sleep(every);
-  }
-}
 
 /**
  * Launcher: optional preload (timestamps of ws sends and operation updates, appended to
@@ -171,65 +129,19 @@ if (trace) {
 require(${JSON.stringify(join(ROOT, 'src/main.ts'))});
 `;
 
-class Proc {
-  child!: ChildProcess;
-  out = '';
-  url?: string;
-  constructor(
-    readonly name: string,
-    readonly env: Record<string, string>,
-  ) {}
-  start(): this {
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', LAUNCHER], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TS_NODE_PROJECT: join(ROOT, 'tsconfig.spec.json'),
-        HOST: '127.0.0.1',
-        PORT: '0',
-        HARDWARE: 'cpu',
-        LOG_LEVEL: 'error',
-        NODE_ENV: 'production',
-        ...this.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const onData = (d: Buffer) => {
-      this.out += d.toString();
-      if (this.out.length > 200_000) this.out = this.out.slice(-100_000);
-      const m = /listening on \S*?:(\d+)/.exec(this.out);
-      if (m && !this.url) this.url = `http://127.0.0.1:${m[1]}`;
-    };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
-    return this;
-  }
-  alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  async ready(ms = 180_000): Promise<string> {
-    return until(
-      `${this.name} listening`,
-      async () => {
-        if (!this.alive())
-          throw new Error(`${this.name} exited (${this.child.exitCode}): ${this.out.slice(-2000)}`);
-        return this.url;
-      },
-      ms,
-      100,
-    ).catch((e) => {
-      throw new Error(`${String(e)}\n${this.out.slice(-2000)}`);
-    });
-  }
-  async stop(): Promise<void> {
-    if (!this.alive()) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
+/** A server child: the launcher above, a minimal environment, `env` on top. */
+function benchServer(name: string, env: Record<string, string>): ServerProcess {
+  return new ServerProcess(name, ['-r', 'ts-node/register/transpile-only', '-e', LAUNCHER], {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TS_NODE_PROJECT: join(ROOT, 'tsconfig.spec.json'),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HARDWARE: 'cpu',
+    LOG_LEVEL: 'error',
+    NODE_ENV: 'production',
+    ...env,
+  }).start();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON bodies in a bench script
@@ -267,38 +179,29 @@ async function opsSetup(setup: string): Promise<OpsRow> {
   const dataDir = mkdtempSync(join(tmpdir(), `bench-queue-${setup}-`));
   mkdirSync(join(dataDir, 'tiny'));
   writeFileSync(join(dataDir, 'tiny/model.onnx'), tinyModel().bytes);
-  const procs: Proc[] = [];
-  let redis: ChildProcess | undefined;
+  const procs: ServerProcess[] = [];
+  let redis: PrivateRedis | undefined;
   try {
     const common: Record<string, string> = { DATA_DIR: dataDir, TEST_CONCURRENCY: '2' };
     let workers = 0;
     if (setup !== 'embedded') {
       workers = setup === 'bullmq2' ? 2 : 1;
-      const port = await freePort();
-      redis = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        { stdio: 'ignore' },
-      );
-      await until('redis up', async () =>
-        spawnSync('redis-cli', ['-p', String(port), 'ping'])
-          .stdout?.toString()
-          .includes('PONG')
-          ? true
-          : undefined,
-      );
-      Object.assign(common, { REDIS_URL: `redis://127.0.0.1:${port}`, QUEUE_PREFIX: `bench-${setup}` });
+      redis = await PrivateRedis.start();
+      Object.assign(common, { REDIS_URL: redis.url, QUEUE_PREFIX: `bench-${setup}` });
     }
-    const api = new Proc(`${setup}-api`, { ...common, ROLE: setup === 'embedded' ? 'all' : 'api' }).start();
+    const api = benchServer(`${setup}-api`, { ...common, ROLE: setup === 'embedded' ? 'all' : 'api' });
     procs.push(api);
     for (let i = 0; i < workers; i++)
-      procs.push(new Proc(`${setup}-worker${i + 1}`, { ...common, ROLE: 'worker' }).start());
+      procs.push(benchServer(`${setup}-worker${i + 1}`, { ...common, ROLE: 'worker' }));
     const base = await api.ready();
     for (const p of procs.slice(1)) await p.ready();
     if (workers)
-      await until('workers announced', async () =>
-        ((await getJson(`${base}/api/workers`)).workers as unknown[]).length === workers ? true : undefined,
-      );
+      await until('workers announced', async () => {
+        assertAlive(procs);
+        return ((await getJson(`${base}/api/workers`)).workers as unknown[]).length === workers
+          ? true
+          : undefined;
+      });
     const body = {
       model_name: 'tiny/model.onnx',
       hardware: ['cpu'],
@@ -310,6 +213,7 @@ async function opsSetup(setup: string): Promise<OpsRow> {
     const w = await until(
       'warm-up run finished',
       async () => {
+        assertAlive(procs);
         const s = await getJson(`${base}/api/test/status/${warm}`);
         return TERMINAL.includes(s.status) ? s : undefined;
       },
@@ -338,6 +242,7 @@ async function opsSetup(setup: string): Promise<OpsRow> {
     let tEnd = 0;
     for (;;) {
       await sleep(200);
+      assertAlive(procs);
       const items: RunStatus[] = [];
       let cursor: string | null = null;
       do {
@@ -365,7 +270,7 @@ async function opsSetup(setup: string): Promise<OpsRow> {
         `${setup}: ${failed.length} not completed, e.g. ${JSON.stringify(failed[0]).slice(0, 400)}`,
       );
     const wall = (tEnd - t0) / 1000;
-    const errs = procs.map((p) => p.out.replace(/^.*listening on.*$/gm, '').trim()).filter(Boolean);
+    const errs = procs.map((p) => p.output.replace(/^.*listening on.*$/gm, '').trim()).filter(Boolean);
     if (errs.length)
       console.log(`${setup} server output (tail):\n${errs.map((e) => e.slice(-800)).join('\n---\n')}`);
     return {
@@ -384,8 +289,8 @@ async function opsSetup(setup: string): Promise<OpsRow> {
       load: `${load} → ${la()}`,
     };
   } finally {
-    await Promise.all(procs.map((p) => p.stop()));
-    redis?.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 10_000)));
+    await redis?.kill();
     if (!KEEP) rmSync(dataDir, { recursive: true, force: true });
     else console.log(`kept ${dataDir}`);
   }
@@ -410,12 +315,12 @@ interface WsResult {
 async function wsFanout(): Promise<WsResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-queue-ws-'));
   const trace = join(dataDir, 'ws-trace.jsonl');
-  const server = new Proc('ws-server', {
+  const server = benchServer('ws-server', {
     DATA_DIR: dataDir,
     MODEL_ROOTS: HF_TINY,
     BENCHMARK_CONCURRENCY: '1',
     WSBENCH_TRACE: trace,
-  }).start();
+  });
   const clients = fork(join(__dirname, 'ws-clients.ts'), [], {
     execArgv: ['-r', 'ts-node/register/transpile-only'],
     env: { ...process.env, TS_NODE_PROJECT: join(ROOT, 'tsconfig.spec.json') },
@@ -506,7 +411,7 @@ async function wsFanout(): Promise<WsResult> {
     };
   } finally {
     if (clients.exitCode === null) clients.kill();
-    await server.stop();
+    await server.stop('SIGTERM', 10_000);
     if (!KEEP) rmSync(dataDir, { recursive: true, force: true });
     else console.log(`kept ${dataDir}`);
   }

@@ -2,100 +2,41 @@
  * Scale-out faults with real processes: an API process and two worker processes sharing a private
  * Redis (so it can be restarted) and one store. Each scenario kills or restarts something real.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { HF_TINY, REPO_ROOT } from './fixtures';
+import { HF_TINY } from './fixtures';
 import { freePort } from './net';
 import { provisionDatabase, ProvisionedDatabase } from './app';
+import { PrivateRedis, ServerProcess, until } from './processes';
 
 jest.setTimeout(300_000);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not happen within ${ms} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-class Proc {
-  child!: ChildProcess;
-  output = '';
-  constructor(
-    readonly name: string,
-    readonly env: Record<string, string>,
-  ) {}
-
-  start(): this {
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, TS_NODE_PROJECT: 'tsconfig.spec.json', LOG_LEVEL: 'warn', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.on('data', (d) => (this.output += String(d)));
-    this.child.stderr!.on('data', (d) => (this.output += String(d)));
-    return this;
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  exited(): Promise<void> {
-    return this.alive() ? new Promise((r) => this.child.once('exit', () => r())) : Promise.resolve();
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (!this.alive()) return;
-    this.child.kill(signal);
-    await this.exited();
-  }
-}
+/** The server from its TypeScript sources, as `npm run start:dev` would run it. */
+const serverProcess = (name: string, env: Record<string, string>) =>
+  new ServerProcess(name, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    ...process.env,
+    TS_NODE_PROJECT: 'tsconfig.spec.json',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
 
 describe('scale-out: API and workers as separate processes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ipfs-accel-scale-'));
-  let redisPort: number;
-  let redis: ChildProcess | undefined;
+  let redis: PrivateRedis;
   let apiPort: number;
   // The run's store (SQLite file in DATA_DIR, or a fresh PostgreSQL database on the PostgreSQL pass).
   let store: ProvisionedDatabase;
-  let api: Proc;
-  const workers: Proc[] = [];
+  let api: ServerProcess;
+  const workers: ServerProcess[] = [];
   const url = () => `http://127.0.0.1:${apiPort}`;
 
-  const startRedis = async () => {
-    redis = spawn(
-      'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    await until(
-      'redis up',
-      async () =>
-        spawnSync('redis-cli', ['-p', String(redisPort), 'ping'])
-          .stdout?.toString()
-          .includes('PONG') || undefined,
-    );
-  };
   const common = () => ({
     DATA_DIR: dataDir,
     MODEL_ROOTS: HF_TINY,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_URL: redis.url,
     QUEUE_PREFIX: 'scale',
     HARDWARE: 'cpu',
     WORKER_LOCK_MS: '3000',
@@ -104,7 +45,11 @@ describe('scale-out: API and workers as separate processes', () => {
     ...store.env,
   });
   const startWorker = () => {
-    const w = new Proc(`worker-${workers.length + 1}`, { ...common(), ROLE: 'worker', PORT: '0' }).start();
+    const w = serverProcess(`worker-${workers.length + 1}`, {
+      ...common(),
+      ROLE: 'worker',
+      PORT: '0',
+    }).start();
     workers.push(w);
     return w;
   };
@@ -149,10 +94,9 @@ describe('scale-out: API and workers as separate processes', () => {
       );
     }
     store = await provisionDatabase();
-    redisPort = await freePort();
+    redis = await PrivateRedis.start();
     apiPort = await freePort();
-    await startRedis();
-    api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
+    api = serverProcess('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
     startWorker();
     startWorker();
     try {
@@ -172,7 +116,7 @@ describe('scale-out: API and workers as separate processes', () => {
 
   afterAll(async () => {
     await Promise.all([api, ...workers].map((p) => p?.stop('SIGKILL')));
-    redis?.kill('SIGKILL');
+    await redis?.kill();
     await store?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -239,9 +183,9 @@ describe('scale-out: API and workers as separate processes', () => {
     await until('running', async () =>
       (await get(`/api/benchmark/status/${run_id}`)).status === 'running' ? true : undefined,
     );
-    redis!.kill('SIGKILL');
+    await redis.kill();
     await new Promise((r) => setTimeout(r, 1000));
-    await startRedis();
+    await redis.restart();
     expect((await finished(run_id)).status).toBe('completed');
     expect((await finished(queued.run_id)).status).toBe('completed');
   });
@@ -252,7 +196,7 @@ describe('scale-out: API and workers as separate processes', () => {
       (await get(`/api/benchmark/status/${run_id}`)).status === 'running' ? true : undefined,
     );
     await api.stop('SIGKILL');
-    api = new Proc('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
+    api = serverProcess('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
     await until('api back', async () => (await fetch(`${url()}/health`)).ok || undefined, 180_000);
     const s = await finished(run_id);
     expect(s).toMatchObject({ status: 'completed', attempts: 1 });

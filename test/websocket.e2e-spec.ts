@@ -1,6 +1,7 @@
 /** The WebSocket contract with a real `ws` client. */
 import WebSocket from 'ws';
 import { DRIVERS, json, startServer, TestServer } from './app';
+import { until } from './processes';
 
 jest.setTimeout(120_000);
 
@@ -37,13 +38,8 @@ function connect(url: string, headers: Record<string, string> = {}): Received {
   };
 }
 
-async function until(pred: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Waits for something the socket receives (polled every 10 ms). */
+const received = (what: string, pred: () => boolean) => until(what, pred, 60_000, 10);
 
 describe.each(DRIVERS)('WebSocket progress (%s driver)', (driver) => {
   let server: TestServer;
@@ -107,15 +103,15 @@ describe.each(DRIVERS)('WebSocket progress (%s driver)', (driver) => {
     const id = await start({ model_name: 'llama', hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' });
     const ws = connect(`${server.wsUrl}/api/test/ws/${id}`);
     await ws.opened;
-    await until(() => ws.messages.length > 0);
+    await received('the first status', () => ws.messages.length > 0);
     ws.socket.send('ping');
-    await until(() => ws.messages.some((m) => m.pong === true)).catch((e: Error) => {
+    await received('pong', () => ws.messages.some((m) => m.pong === true)).catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(ws.messages)}`);
     });
     ws.socket.send('status');
-    await until(() => ws.messages.filter((m) => m.id === id).length >= 2);
+    await received('the status reply', () => ws.messages.filter((m) => m.id === id).length >= 2);
     ws.socket.send('cancel');
-    await until(() => ws.messages.some((m) => 'cancelled' in m));
+    await received('the cancel reply', () => ws.messages.some((m) => 'cancelled' in m));
     expect(ws.messages.find((m) => 'cancelled' in m)).toEqual({ cancelled: true });
     const { code } = await ws.close;
     expect(code).toBe(1000);
