@@ -77,13 +77,27 @@ export function onnxruntimeVersion(): string {
 
 class DetectTimeout extends Error {}
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+/**
+ * `work` under a time limit. onnxruntime-node opens sessions synchronously, so a timer cannot cut
+ * that part short: the elapsed time is also checked when the work ends, and work that finished
+ * late fails like work that never finished (which one a timer race alone reports would depend on
+ * the event-loop phase the work started in).
+ */
+async function withTimeout<T>(work: () => Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const late = () => new DetectTimeout(`${what} did not finish within ${ms} ms`);
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DetectTimeout(`${what} did not finish within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(late()), ms);
     timer.unref?.();
   });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+  const started = performance.now();
+  try {
+    const result = await Promise.race([work(), limit]);
+    if (performance.now() - started > ms) throw late();
+    return result;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export class OrtBackend implements HardwareBackend {
@@ -152,7 +166,7 @@ export class OrtBackend implements HardwareBackend {
 
     const timeoutMs = this.options.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS;
     try {
-      await withTimeout(this.probe(), timeoutMs, `opening a tiny session on ${this.executionProvider}`);
+      await withTimeout(() => this.probe(), timeoutMs, `opening a tiny session on ${this.executionProvider}`);
       return finish(true, { device: await this.deviceInfo() });
     } catch (err) {
       const reason = await this.explain(err, entry.bundled);
