@@ -5,6 +5,7 @@ import { AppConfig } from '../config/app-config';
 import { ModelResolver } from '../models/model-resolver.service';
 import { HardwareController } from './hardware.controller';
 import { HARDWARE_BACKENDS, HardwareService } from './hardware.service';
+import { TaskThreads } from './task-threads.service';
 
 /** One onnxruntime backend per name in HARDWARE. */
 export function createHardwareBackends(config: AppConfig): HardwareBackend[] {
@@ -25,8 +26,13 @@ export class HardwareModule {
     return {
       module: HardwareModule,
       controllers: [HardwareController],
-      providers: [{ provide: HARDWARE_BACKENDS, useValue: backends }, HardwareService, ModelResolver],
-      exports: [HardwareService, HARDWARE_BACKENDS, ModelResolver],
+      providers: [
+        { provide: HARDWARE_BACKENDS, useValue: backends },
+        HardwareService,
+        ModelResolver,
+        TaskThreads,
+      ],
+      exports: [HardwareService, HARDWARE_BACKENDS, ModelResolver, TaskThreads],
     };
   }
 }

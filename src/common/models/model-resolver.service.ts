@@ -7,6 +7,7 @@ import { findModel, resolveModel } from '../../../libs/core/src/models/registry'
 import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
+import { TaskThreads } from '../hardware/task-threads.service';
 
 /** What a model name stands for before anything runs. */
 export type ModelSource =
@@ -36,7 +37,10 @@ export class ModelResolver {
    */
   private readonly recent = new Map<string, { source: ModelSource; until: number }>();
 
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly threads: TaskThreads,
+  ) {}
 
   roots(): string[] {
     return [this.config.dataDir, ...this.config.modelRoots];
@@ -94,11 +98,17 @@ export class ModelResolver {
   async resolveForRun(name: string, ctx: RunContext, seed = 0): Promise<ResolvedModelPath> {
     const source = this.source(name);
     if (source.kind === 'path') return source.resolved;
-    const dir = await ensureGenerated(this.cacheDir, resolveModel(source.id), seed, {
-      signal: ctx.signal,
-      onProgress: (r) =>
-        ctx.onProgress({ progress: 0, step: `generating ${source.id} (random weights): ${r.step}` }),
-    });
+    const dir = await ensureGenerated(
+      this.cacheDir,
+      resolveModel(source.id),
+      seed,
+      {
+        signal: ctx.signal,
+        onProgress: (r) =>
+          ctx.onProgress({ progress: 0, step: `generating ${source.id} (random weights): ${r.step}` }),
+      },
+      (opts, genCtx) => this.threads.run('generate', opts, genCtx),
+    );
     return resolveModelPath(dir, this.roots());
   }
 }

@@ -2,17 +2,13 @@ import { existsSync, realpathSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
-import {
-  runGenerationPipeline,
-  resolveTemplateContext,
-  selectTemplate,
-  slugify,
-} from '../../../libs/core/src/generator';
+import { resolveTemplateContext, selectTemplate, slugify } from '../../../libs/core/src/generator';
 import { isInside, realRoots } from '../../../libs/core/src/models/paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
+import { TaskThreads } from '../../common/hardware/task-threads.service';
 import { JobName } from '../../common/jobs/job.types';
 import { OperationRecord } from '../../common/operations/operation.types';
 import { OperationsService } from '../../common/operations/operations.service';
@@ -36,6 +32,7 @@ export class GeneratorService {
   constructor(
     private readonly operations: OperationsService,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly threads: TaskThreads,
   ) {}
 
   get modelsDir(): string {
@@ -137,7 +134,8 @@ export class GeneratorService {
       }
       rmSync(outDir, { recursive: true, force: true });
     }
-    const generated = await runGenerationPipeline(
+    const generated = await this.threads.run(
+      'generate',
       {
         source,
         outDir,

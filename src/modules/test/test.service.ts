@@ -1,12 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
-import { loadResolvedModel } from '../../../libs/core/src/models/load';
-import { renderJUnit, runModelTests, TestResults } from '../../../libs/core/src/testing';
+import { renderJUnit, TestResults } from '../../../libs/core/src/testing';
 import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
-import { HardwareService } from '../../common/hardware/hardware.service';
+import { TaskThreads } from '../../common/hardware/task-threads.service';
 import { ModelResolver } from '../../common/models/model-resolver.service';
 import { JobName } from '../../common/jobs/job.types';
 import { OperationRecord } from '../../common/operations/operation.types';
@@ -17,7 +16,7 @@ import { RunTestRequestDto } from './test.dto';
 export class TestService {
   constructor(
     private readonly operations: OperationsService,
-    private readonly hardware: HardwareService,
+    private readonly threads: TaskThreads,
     private readonly models: ModelResolver,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
@@ -28,27 +27,28 @@ export class TestService {
     return this.operations.start(JobName.TestRun, request.model_name, { ...request });
   }
 
-  /** The job: resolve and load the model, run the core's checks, optionally save a report. */
+  /** The job: resolve the model, run the core's checks in a worker thread, optionally save a report. */
   async execute(op: OperationRecord, ctx: RunContext): Promise<TestResults> {
     const request = op.request as unknown as RunTestRequestDto;
     ctx.onProgress({ progress: 0, step: 'resolving model' });
     const resolved = await this.models.resolveForRun(request.model_name, ctx);
-    const model = await loadResolvedModel(resolved, request.model_name);
     const tmpDir = join(this.config.dataDir, 'tmp', op.id);
     mkdirSync(tmpDir, { recursive: true });
-    const results = await runModelTests(
+    const results = await this.threads.run(
+      'test',
       {
-        modelName: request.model_name,
-        model,
-        modelPath: resolved.kind === 'onnx-file' ? resolved.path : model.metadata.onnxPath,
-        goldenPath: resolved.goldenPath,
-        hardware: request.hardware,
-        testType: request.test_type,
-        batchSizes: request.batch_sizes,
-        sequenceLengths: request.sequence_lengths,
-        tmpDir,
+        model: resolved,
+        request: {
+          modelName: request.model_name,
+          modelPath: resolved.kind === 'onnx-file' ? resolved.path : undefined,
+          goldenPath: resolved.goldenPath,
+          hardware: request.hardware,
+          testType: request.test_type,
+          batchSizes: request.batch_sizes,
+          sequenceLengths: request.sequence_lengths,
+          tmpDir,
+        },
       },
-      { backends: this.hardware.backends() },
       ctx,
     );
     if (request.save_results) {

@@ -105,7 +105,8 @@ export class OrtBackend implements HardwareBackend {
 
   constructor(
     readonly name: BackendName,
-    private readonly options: OrtBackendOptions = {},
+    /** Plain data: a worker thread rebuilds the same backend from its name and these. */
+    readonly options: OrtBackendOptions = {},
   ) {}
 
   get executionProvider(): string {

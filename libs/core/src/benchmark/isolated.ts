@@ -2,13 +2,10 @@
  * Runs a benchmark in a worker thread, isolated from the caller's event loop (the HTTP server's):
  * timed loops never share a thread with request handling, and a cancel that the runner cannot honour
  * in time (a single run longer than the grace period) ends the thread.
- *
- * Under Jest the sources are TypeScript: when this file ends in `.ts`, the worker (`worker.ts`) is
- * started with ts-node's transpile-only register hook; after `nest build` it is plain `worker.js`.
  */
-import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CancelledError, CoreError, ErrorCode } from '../errors';
+import { reviveError, type SerializedError, workerFile } from '../threads/messages';
 import type { ProgressFn, ProgressReport } from '../types';
 import type { DefaultDepsOptions } from './deps';
 import type { BenchmarkRequest, BenchmarkResult } from './types';
@@ -21,13 +18,6 @@ export interface WorkerInput {
 }
 
 export type HostMessage = { type: 'cancel' };
-
-export interface SerializedError {
-  name: string;
-  code?: ErrorCode;
-  message: string;
-  details?: unknown;
-}
 
 export type WorkerMessage =
   | { type: 'progress'; report: ProgressReport }
@@ -43,18 +33,7 @@ export interface IsolatedOptions extends DefaultDepsOptions {
 
 /** The worker entry beside this file, and the exec arguments it needs (ts-node when running from sources). */
 export function workerEntry(): { file: string; execArgv: string[] } {
-  const ext = extname(__filename);
-  const file = join(__dirname, `worker${ext}`);
-  if (ext === '.ts') {
-    return { file, execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] };
-  }
-  return { file, execArgv: [] };
-}
-
-function reviveError(e: SerializedError): Error {
-  if (e.code === ErrorCode.CANCELLED) return new CancelledError(e.message);
-  if (e.code) return new CoreError(e.code, e.message, e.details);
-  return new CoreError(ErrorCode.INTERNAL, `benchmark worker failed: ${e.message}`);
+  return workerFile(__dirname, 'worker', __filename);
 }
 
 /**
@@ -117,7 +96,7 @@ export function runBenchmarkIsolated(
           settle(m.result);
           break;
         case 'error':
-          settle(reviveError(m.error));
+          settle(reviveError(m.error, 'benchmark worker'));
           break;
       }
     });

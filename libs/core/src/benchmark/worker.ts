@@ -4,7 +4,8 @@
  * `{ type: 'result', result }` or `{ type: 'error', error }`.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { CancelledError, CoreError, errorMessage } from '../errors';
+import { CancelledError } from '../errors';
+import { postWithoutUncloneable, serializeError } from '../threads/messages';
 import { createDefaultDeps } from './deps';
 import type { HostMessage, WorkerInput, WorkerMessage } from './isolated';
 import { runBenchmark } from './runner';
@@ -23,18 +24,7 @@ async function main(port: NonNullable<typeof parentPort>, input: WorkerInput): P
     });
     send({ type: 'result', result });
   } catch (err) {
-    const error = {
-      name: err instanceof Error ? err.name : 'Error',
-      code: err instanceof CoreError ? err.code : undefined,
-      message: errorMessage(err),
-      details: err instanceof CoreError ? err.details : undefined,
-    };
-    try {
-      send({ type: 'error', error });
-    } catch {
-      // details that cannot be cloned: send the rest
-      send({ type: 'error', error: { ...error, details: undefined } });
-    }
+    postWithoutUncloneable(send, { type: 'error' as const, error: serializeError(err) });
   } finally {
     port.close();
   }

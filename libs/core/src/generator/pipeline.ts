@@ -107,6 +107,8 @@ export function ensureGenerated(
   source: ResolvedModel,
   seed: number,
   ctx: RunContext,
+  /** Runs the pipeline (in a worker thread, say); default: runGenerationPipeline on this thread. */
+  generate: (opts: PipelineOptions, ctx: RunContext) => Promise<PipelineResult> = runGenerationPipeline,
 ): Promise<string> {
   const dir = cachedModelDir(cacheRoot, source, seed);
   if (existsSync(join(dir, 'manifest.json'))) return Promise.resolve(dir);
@@ -116,7 +118,7 @@ export function ensureGenerated(
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     mkdirSync(dirname(dir), { recursive: true });
     try {
-      await runGenerationPipeline(
+      await generate(
         {
           source,
           outDir: tmp,
