@@ -47,10 +47,13 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   mkdirSync(config.dataDir, { recursive: true });
   const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
   const backends = createHardwareBackends(config);
-  // A BullMQ worker consumes the queues of the backends it really has, so it detects them first.
+  // A process that runs jobs detects its backends before it takes any: a BullMQ worker consumes
+  // the queues of the backends it really has, and the detection probes on this thread must not
+  // overlap with jobs' sessions in worker threads (THREAD_UNSAFE_BACKENDS).
+  const detected = config.role !== 'api' ? await Promise.all(backends.map((b) => b.detect())) : undefined;
   const workerBackends =
-    config.queue.driver === 'bullmq' && config.role !== 'api'
-      ? (await Promise.all(backends.map((b) => b.detect()))).filter((d) => d.available).map((d) => d.name)
+    config.queue.driver === 'bullmq' && detected
+      ? detected.filter((d) => d.available).map((d) => d.name)
       : config.hardware;
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(config, { backends, workerBackends }),

@@ -78,6 +78,22 @@ describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
     expect(xml).toContain('<testsuite');
   });
 
+  it('runs webgpu runs submitted together one at a time, and every one passes', async () => {
+    // Two threads using onnxruntime's WebGPU provider at once crash the process (THREAD_UNSAFE_BACKENDS).
+    const runs = await Promise.all(
+      ['gpt2', 'llama', 'bert'].map((model_name) =>
+        runAndWait({ model_name, hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' }),
+      ),
+    );
+    for (const { id, status } of runs) {
+      expect(status.status).toBe('completed');
+      const results = await json<{ status: string; test_details: Detail[] }>(
+        await fetch(`${server.url}/api/test/results/${id}`),
+      );
+      expect(results.test_details.filter((d) => d.status !== 'passed')).toEqual([]);
+    }
+  });
+
   it.each(HF_TINY_MODELS)(
     'passes comprehensive on cpu and webgpu for the %s fixture, golden included',
     async (name) => {

@@ -100,6 +100,14 @@ async function withTimeout<T>(work: () => Promise<T>, ms: number, what: string):
   }
 }
 
+/**
+ * Backends whose onnxruntime provider must not be used by two threads at once: with
+ * onnxruntime-node 1.30, two worker threads running WebGPU sessions at the same time crash the
+ * process (segmentation fault; one thread at a time, or CPU sessions in parallel, are fine). Work
+ * on these runs one job at a time per process.
+ */
+export const THREAD_UNSAFE_BACKENDS: readonly BackendName[] = ['webgpu'];
+
 export class OrtBackend implements HardwareBackend {
   private detection: Promise<BackendDetection> | undefined;
 
