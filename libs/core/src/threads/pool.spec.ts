@@ -70,6 +70,29 @@ describe('ThreadPool', () => {
     expect((await pool.run('test', task('bert'))).status).toBe('passed');
   });
 
+  it('says when a task waits for a free thread, and a cancel ends the wait at once', async () => {
+    const one = new ThreadPool({ size: 1, hardware: ['cpu'], backendOptions: { intraOpNumThreads: 1 } });
+    try {
+      let firstDone = false;
+      const first = one.run('test', task('llama', 'comprehensive')).then((r) => ((firstDone = true), r));
+      const controller = new AbortController();
+      const steps: string[] = [];
+      const second = one.run('test', task('bert'), {
+        signal: controller.signal,
+        onProgress: (r) => {
+          steps.push(r.step);
+          controller.abort();
+        },
+      });
+      await expect(second).rejects.toBeInstanceOf(CancelledError);
+      expect(steps).toEqual(['waiting for a free worker thread (1 busy)']);
+      expect(firstDone).toBe(false);
+      expect((await first).status).toBe('passed');
+    } finally {
+      await one.close();
+    }
+  });
+
   it('rejects an already-aborted task without running it', async () => {
     const controller = new AbortController();
     controller.abort();

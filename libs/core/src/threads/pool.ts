@@ -91,7 +91,9 @@ export class ThreadPool {
     input: Tasks[K]['input'],
     opts: TaskOptions = {},
   ): Promise<Tasks[K]['result']> {
-    return this.acquire().then((slot) => this.start(slot, kind, input, opts) as Promise<Tasks[K]['result']>);
+    return this.acquire(opts).then(
+      (slot) => this.start(slot, kind, input, opts) as Promise<Tasks[K]['result']>,
+    );
   }
 
   /** Terminates every thread; running and waiting tasks fail. */
@@ -103,9 +105,12 @@ export class ThreadPool {
     );
   }
 
-  private async acquire(): Promise<Slot> {
+  /** A free thread (started if there are fewer than `size`); waits, cancellably, while all are busy. */
+  private async acquire(opts: TaskOptions): Promise<Slot> {
+    let told = false;
     for (;;) {
       if (this.closed) throw new CoreError(ErrorCode.INTERNAL, 'thread pool closed');
+      if (opts.signal?.aborted) throw new CancelledError();
       for (const slot of this.slots)
         if (!slot.task) {
           slot.task = RESERVED;
@@ -116,7 +121,27 @@ export class ThreadPool {
         slot.task = RESERVED;
         return slot;
       }
-      await new Promise<void>((wake) => this.waiting.push(wake));
+      if (!told) {
+        told = true;
+        opts.onProgress?.({
+          progress: 0,
+          step: `waiting for a free worker thread (${this.options.size} busy)`,
+        });
+      }
+      await new Promise<void>((wake) => {
+        const onAbort = () => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          wake();
+        };
+        const waiter = () => {
+          opts.signal?.removeEventListener('abort', onAbort);
+          wake();
+        };
+        this.waiting.push(waiter);
+        if (opts.signal?.aborted) onAbort();
+        else opts.signal?.addEventListener('abort', onAbort, { once: true });
+      });
     }
   }
 
