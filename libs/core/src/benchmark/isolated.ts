@@ -77,9 +77,12 @@ export function runBenchmarkIsolated(
       settled = true;
       if (killTimer) clearTimeout(killTimer);
       signal?.removeEventListener('abort', onAbort);
-      void worker.terminate().catch(() => undefined);
-      if (outcome instanceof Error) reject(outcome);
-      else resolve(outcome);
+      // Settled only once the thread is gone: a thread still inside a native onnxruntime call must
+      // not overlap with the next job on its device (see THREAD_UNSAFE_BACKENDS).
+      void worker
+        .terminate()
+        .catch(() => undefined)
+        .then(() => (outcome instanceof Error ? reject(outcome) : resolve(outcome)));
     }
 
     worker.on('message', (m: WorkerMessage) => {

@@ -238,11 +238,11 @@ export class ThreadPool {
     if (!this.slots.delete(slot)) return;
     const task = slot.task;
     slot.task = undefined;
-    if (task) {
-      task.done();
-      task.reject(err);
-    }
+    task?.done();
     this.waiting.shift()?.();
+    // The task fails only once its thread is gone: a thread still inside a native onnxruntime call
+    // must not overlap with the next job on its device (see THREAD_UNSAFE_BACKENDS).
     await slot.worker.terminate().catch(() => undefined);
+    task?.reject(err);
   }
 }
