@@ -96,12 +96,17 @@ export class ThreadPool {
     );
   }
 
-  /** Terminates every thread; running and waiting tasks fail. */
+  /** Terminates every thread; running and waiting tasks fail with INTERRUPTED. */
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();
     await Promise.all(
-      [...this.slots].map((s) => this.discard(s, new CoreError(ErrorCode.INTERNAL, 'thread pool closed'))),
+      [...this.slots].map((s) =>
+        this.discard(
+          s,
+          new CoreError(ErrorCode.INTERRUPTED, 'thread pool closed (shutting down) while this task ran'),
+        ),
+      ),
     );
   }
 
@@ -109,7 +114,7 @@ export class ThreadPool {
   private async acquire(opts: TaskOptions): Promise<Slot> {
     let told = false;
     for (;;) {
-      if (this.closed) throw new CoreError(ErrorCode.INTERNAL, 'thread pool closed');
+      if (this.closed) throw new CoreError(ErrorCode.INTERRUPTED, 'thread pool closed (shutting down)');
       if (opts.signal?.aborted) throw new CancelledError();
       for (const slot of this.slots)
         if (!slot.task) {
