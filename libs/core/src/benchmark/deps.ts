@@ -11,13 +11,17 @@ export interface DefaultDepsOptions {
   backendOptions?: OrtBackendOptions;
 }
 
+/** A model reference loaded with loadImplementation (in whichever thread runs the benchmark). */
+export const loadModelRef: BenchmarkDeps['loadModel'] = (ref) =>
+  loadImplementation({ kind: ref.kind, path: ref.path });
+
 /** loadImplementation for the models, createBackends for the requested backend names. */
 export function createDefaultDeps(
   hardware: readonly BackendName[],
   options: DefaultDepsOptions = {},
 ): BenchmarkDeps {
   return {
-    loadModel: (ref) => loadImplementation({ kind: ref.kind, path: ref.path }),
+    loadModel: loadModelRef,
     backends: createBackends([...new Set(hardware)], options.backendOptions ?? {}),
     repoDir: options.repoDir,
   };

@@ -12,7 +12,7 @@ export {
   DEFAULT_SETTINGS,
   type BenchmarkDeps,
 } from './runner';
-export { createDefaultDeps, type DefaultDepsOptions } from './deps';
-export { runBenchmarkIsolated, workerEntry, type IsolatedOptions } from './isolated';
+export { createDefaultDeps, loadModelRef, type DefaultDepsOptions } from './deps';
+export { runBenchmarkIsolated, type IsolatedOptions } from './isolated';
 export { compareRuns, type CompareOptions } from './compare';
 export { toCsv, toMarkdown, environmentLine, CSV_COLUMNS } from './export';

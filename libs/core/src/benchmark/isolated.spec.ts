@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { HF_TINY, REPO_ROOT } from '../../../../test/fixtures';
 import { CancelledError, CoreError } from '../errors';
 import type { ProgressReport } from '../types';
-import { runBenchmarkIsolated, workerEntry } from './isolated';
+import { runBenchmarkIsolated } from './isolated';
 import type { BenchmarkProgressData, BenchmarkRequest } from './types';
 
 const request = (over: Partial<BenchmarkRequest> = {}): BenchmarkRequest => ({
@@ -19,13 +19,6 @@ const request = (over: Partial<BenchmarkRequest> = {}): BenchmarkRequest => ({
 });
 
 describe('runBenchmarkIsolated (worker thread)', () => {
-  it('starts the TypeScript worker through ts-node under Jest', () => {
-    const { file, execArgv } = workerEntry();
-    expect(file).toMatch(/worker\.ts$/);
-    expect(execArgv[0]).toBe('-r');
-    expect(execArgv[1]).toMatch(/ts-node[\\/]register[\\/]transpile-only/);
-  });
-
   it('runs a short benchmark in a worker and forwards its progress', async () => {
     const reports: ProgressReport[] = [];
     const result = await runBenchmarkIsolated(request(), {

@@ -7,7 +7,7 @@ import type { ResolvedModelPath } from '../models/paths';
 import { runModelTests } from '../testing/run-tests';
 import type { TestResults } from '../testing/types';
 import type { ProgressReport } from '../types';
-import { ThreadPool } from './pool';
+import { poolWorkerEntry, ThreadPool } from './pool';
 import type { TestTask } from './tasks';
 
 jest.setTimeout(120_000);
@@ -30,6 +30,13 @@ describe('ThreadPool', () => {
     pool = new ThreadPool({ size: 2, hardware: ['cpu'], backendOptions: { intraOpNumThreads: 1 } });
   });
   afterEach(() => pool.close());
+
+  it('starts the TypeScript worker through ts-node under Jest', () => {
+    const { file, execArgv } = poolWorkerEntry();
+    expect(file).toMatch(/worker\.ts$/);
+    expect(execArgv[0]).toBe('-r');
+    expect(execArgv[1]).toMatch(/ts-node[\\/]register[\\/]transpile-only/);
+  });
 
   it('runs a test in a worker thread with the same checks and verdicts as in process, forwarding progress', async () => {
     const reports: ProgressReport[] = [];

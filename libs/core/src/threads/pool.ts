@@ -1,5 +1,6 @@
 /**
- * A pool of worker threads that run the core's CPU-heavy work (test runs, model generation) off
+ * A pool of worker threads that run the core's CPU-heavy work (test runs, model generation,
+ * benchmarks) off
  * the caller's event loop. onnxruntime-node creates sessions and runs inference synchronously,
  * and the graph builder and the TypeScript compiler are synchronous too: on the HTTP server's
  * thread they stall every request, WebSocket update and queue heartbeat for as long as they run
@@ -16,7 +17,7 @@ import type { OrtBackendOptions } from '../backends';
 import { CancelledError, CoreError, ErrorCode } from '../errors';
 import type { BackendName, ProgressFn, ProgressReport } from '../types';
 import { reviveError, type SerializedError, workerFile } from './messages';
-import type { TaskKind, Tasks } from './tasks';
+import { TASK_NAMES, type TaskKind, type Tasks } from './tasks';
 
 export interface PoolWorkerData {
   kind: 'pool';
@@ -70,6 +71,11 @@ const RESERVED: Running = {
   reject: () => undefined,
   done: () => undefined,
 };
+
+/** The worker entry beside this file, and the exec arguments it needs (ts-node when running from sources). */
+export function poolWorkerEntry(): { file: string; execArgv: string[] } {
+  return workerFile(__dirname, 'worker', __filename);
+}
 
 export class ThreadPool {
   private readonly slots = new Set<Slot>();
@@ -151,7 +157,7 @@ export class ThreadPool {
   }
 
   private spawn(): Slot {
-    const { file, execArgv } = workerFile(__dirname, 'worker', __filename);
+    const { file, execArgv } = poolWorkerEntry();
     const data: PoolWorkerData = {
       kind: 'pool',
       hardware: this.options.hardware,
@@ -177,7 +183,7 @@ export class ThreadPool {
   private start(slot: Slot, kind: TaskKind, input: unknown, opts: TaskOptions): Promise<unknown> {
     const { signal, onProgress } = opts;
     const id = this.nextId++;
-    const what = kind === 'test' ? 'test run' : 'generation';
+    const what = TASK_NAMES[kind];
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
         slot.task = undefined;

@@ -3,6 +3,9 @@
  * thread) and a RunContext, and resolves with plain data.
  */
 import { createBackends, type OrtBackendOptions } from '../backends';
+import { loadModelRef } from '../benchmark/deps';
+import { runBenchmark } from '../benchmark/runner';
+import type { BenchmarkRequest, BenchmarkResult } from '../benchmark/types';
 import { runGenerationPipeline, type PipelineOptions, type PipelineResult } from '../generator/pipeline';
 import { loadResolvedModel } from '../models/load';
 import type { ResolvedModelPath } from '../models/paths';
@@ -16,10 +19,24 @@ export interface TestTask {
   request: Omit<TestRequest, 'model'>;
 }
 
+/** A benchmark: the request (models by reference) and the repository whose commit is recorded. */
+export interface BenchmarkTask {
+  request: BenchmarkRequest;
+  repoDir?: string;
+}
+
 export interface Tasks {
   test: { input: TestTask; result: TestResults };
   generate: { input: PipelineOptions; result: PipelineResult };
+  benchmark: { input: BenchmarkTask; result: BenchmarkResult };
 }
+
+/** What each kind is called in messages. */
+export const TASK_NAMES: Record<TaskKind, string> = {
+  test: 'test run',
+  generate: 'generation',
+  benchmark: 'benchmark',
+};
 export type TaskKind = keyof Tasks;
 
 /** What a task gets from where it runs: the backends, built once per thread (so detection is cached there). */
@@ -54,6 +71,11 @@ export async function runTask<K extends TaskKind>(
     }
     case 'generate':
       return (await runGenerationPipeline(input as PipelineOptions, ctx)) as Tasks[K]['result'];
+    case 'benchmark': {
+      const { request, repoDir } = input as BenchmarkTask;
+      const deps = { loadModel: loadModelRef, backends: env.backends(), repoDir };
+      return (await runBenchmark(request, deps, ctx)) as Tasks[K]['result'];
+    }
     default:
       throw new Error(`unknown task kind ${String(kind)}`);
   }
