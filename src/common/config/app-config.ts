@@ -15,6 +15,8 @@ export interface AppConfig {
   readonly port: number;
   /** Generated models, SQLite file, temporary copies. */
   readonly dataDir: string;
+  /** Bound on DATA_DIR/models/.cache (registry models generated on demand), evicted LRU beyond it. */
+  readonly modelCacheMaxBytes: number;
   /** Extra folders a client may name models in (DATA_DIR is always allowed). */
   readonly modelRoots: string[];
   /** Backends the server offers; a request for another is unavailable. */
@@ -144,6 +146,14 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     host: env.HOST || '0.0.0.0',
     port: int(env, 'PORT', 8000, 0, 65535, problems),
     dataDir,
+    modelCacheMaxBytes: int(
+      env,
+      'MODEL_CACHE_MAX_BYTES',
+      20 * 1024 ** 3,
+      0,
+      Number.MAX_SAFE_INTEGER,
+      problems,
+    ),
     modelRoots,
     hardware,
     queue: {

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { OrtBackend } from '../../../libs/core/src/backends';
 import type { HardwareBackend } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
+import { DataDirJanitor } from '../models/data-dir-janitor.service';
 import { ModelResolver } from '../models/model-resolver.service';
 import { HardwareController } from './hardware.controller';
 import { HARDWARE_BACKENDS, HardwareService } from './hardware.service';
@@ -30,6 +31,7 @@ export class HardwareModule {
         { provide: HARDWARE_BACKENDS, useValue: backends },
         HardwareService,
         ModelResolver,
+        DataDirJanitor,
         TaskThreads,
       ],
       exports: [HardwareService, HARDWARE_BACKENDS, ModelResolver, TaskThreads],

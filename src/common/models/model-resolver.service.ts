@@ -1,13 +1,19 @@
-import { isAbsolute, join } from 'node:path';
-import { Injectable } from '@nestjs/common';
+import { isAbsolute, join, relative } from 'node:path';
+import { Injectable, Logger } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
-import { ensureGenerated } from '../../../libs/core/src/generator';
+import { ModelCache } from '../../../libs/core/src/generator';
 import { ResolvedModelPath, resolveModelPath } from '../../../libs/core/src/models/paths';
 import { findModel, resolveModel } from '../../../libs/core/src/models/registry';
 import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { TaskThreads } from '../hardware/task-threads.service';
+
+/** A model for a run; a cached one stays until release(). */
+export interface ModelLease {
+  resolved: ResolvedModelPath;
+  release(): void;
+}
 
 /** What a model name stands for before anything runs. */
 export type ModelSource =
@@ -21,8 +27,8 @@ function isNotFound(err: unknown): boolean {
 /**
  * Model names to files inside the allowed roots (DATA_DIR, then each of MODEL_ROOTS). A relative
  * name is looked up in each root in turn; confinement always covers all of them. A name that is
- * no file but a registry id stands for that model generated on demand (random weights, cached by
- * config and seed under DATA_DIR/models/.cache).
+ * no file but a registry id stands for that model generated on demand (random weights, seed 0,
+ * cached by config under DATA_DIR/models/.cache, bounded by MODEL_CACHE_MAX_BYTES, evicted LRU).
  */
 /** How long an accept-time lookup is reused (runs resolve again when they start). */
 const SOURCE_TTL_MS = 1000;
@@ -36,11 +42,24 @@ export class ModelResolver {
    * models are kept; every run resolves its model afresh when it starts (resolveForRun).
    */
   private readonly recent = new Map<string, { source: ModelSource; until: number }>();
+  private readonly logger = new Logger(ModelResolver.name);
+  /** Registry models generated on demand; entries leased by a running job are never evicted. */
+  readonly cache: ModelCache;
 
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly threads: TaskThreads,
-  ) {}
+  ) {
+    this.cache = new ModelCache({
+      root: config.dataDir,
+      dir: this.cacheDir,
+      maxBytes: config.modelCacheMaxBytes,
+      onEvict: (dir, bytes) =>
+        this.logger.log(
+          `evicted ${relative(config.dataDir, dir)} (${bytes} bytes) from the model cache (MODEL_CACHE_MAX_BYTES ${config.modelCacheMaxBytes})`,
+        ),
+    });
+  }
 
   roots(): string[] {
     return [this.config.dataDir, ...this.config.modelRoots];
@@ -94,14 +113,17 @@ export class ModelResolver {
     }
   }
 
-  /** Resolves a name for a run, generating a registry model first when needed. */
-  async resolveForRun(name: string, ctx: RunContext, seed = 0): Promise<ResolvedModelPath> {
+  /**
+   * Resolves a name for a run, generating a registry model first when needed (random weights,
+   * seed 0: one cached copy per registry id, whatever the run's own seed). The lease keeps a cached
+   * model from eviction until released; release it when the run ends.
+   */
+  async acquireForRun(name: string, ctx: RunContext): Promise<ModelLease> {
     const source = this.source(name);
-    if (source.kind === 'path') return source.resolved;
-    const dir = await ensureGenerated(
-      this.cacheDir,
+    if (source.kind === 'path') return { resolved: source.resolved, release: () => undefined };
+    const lease = await this.cache.acquire(
       resolveModel(source.id),
-      seed,
+      0,
       {
         signal: ctx.signal,
         onProgress: (r) =>
@@ -109,6 +131,32 @@ export class ModelResolver {
       },
       (opts, genCtx) => this.threads.run('generate', opts, genCtx),
     );
-    return resolveModelPath(dir, this.roots());
+    try {
+      return { resolved: resolveModelPath(lease.dir, this.roots()), release: lease.release };
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+  }
+
+  /** The model for the duration of `fn` (a cached one is not evicted meanwhile). */
+  async withModel<T>(
+    name: string,
+    ctx: RunContext,
+    fn: (resolved: ResolvedModelPath) => Promise<T>,
+  ): Promise<T> {
+    const lease = await this.acquireForRun(name, ctx);
+    try {
+      return await fn(lease.resolved);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Resolves a name for a run (see acquireForRun) without holding it. */
+  async resolveForRun(name: string, ctx: RunContext): Promise<ResolvedModelPath> {
+    const lease = await this.acquireForRun(name, ctx);
+    lease.release();
+    return lease.resolved;
   }
 }

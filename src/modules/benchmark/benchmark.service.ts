@@ -16,7 +16,7 @@ import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { JobName } from '../../common/jobs/job.types';
-import { ModelResolver, ModelSource } from '../../common/models/model-resolver.service';
+import { ModelLease, ModelResolver, ModelSource } from '../../common/models/model-resolver.service';
 import { OperationRecord } from '../../common/operations/operation.types';
 import { OperationsService } from '../../common/operations/operations.service';
 import { BenchmarkRepository } from './benchmark.repository';
@@ -108,10 +108,24 @@ export class BenchmarkService {
   /** The job: measure in a worker thread, store one row per configuration, compare with the baseline. */
   async execute(op: OperationRecord, ctx: RunContext): Promise<StoredBenchmark> {
     const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
-    const resolved: Array<{ name: string; path: ResolvedModelPath }> = [];
-    for (const name of request.models) {
-      resolved.push({ name, path: await this.models.resolveForRun(name, ctx, request.seed) });
+    // Registry models come from the on-demand cache at seed 0 (the request's seed seeds the inputs
+    // only), held until the run ends so they are not evicted meanwhile.
+    const leases: ModelLease[] = [];
+    try {
+      for (const name of request.models) leases.push(await this.models.acquireForRun(name, ctx));
+      const resolved = request.models.map((name, i) => ({ name, path: leases[i]!.resolved }));
+      return await this.measure(op, ctx, resolved);
+    } finally {
+      for (const lease of leases) lease.release();
     }
+  }
+
+  private async measure(
+    op: OperationRecord,
+    ctx: RunContext,
+    resolved: Array<{ name: string; path: ResolvedModelPath }>,
+  ): Promise<StoredBenchmark> {
+    const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
     const coreRequest: BenchmarkRequest = {
       models: resolved.map(({ name, path }) => ({ name, kind: path.kind, path: path.path })),
       hardware: request.hardware,

@@ -1,9 +1,23 @@
-import { existsSync, realpathSync, rmSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
-import { resolveTemplateContext, selectTemplate, slugify } from '../../../libs/core/src/generator';
+import {
+  assertWritableTarget,
+  reservedOutputReason,
+  resolveTemplateContext,
+  selectTemplate,
+  slugify,
+  swapIn,
+} from '../../../libs/core/src/generator';
 import { isInside, realRoots } from '../../../libs/core/src/models/paths';
+import {
+  confineEntry,
+  confineWrite,
+  mkdirConfined,
+  removeConfined,
+  tempSibling,
+} from '../../../libs/core/src/models/write-paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
@@ -58,15 +72,42 @@ export class GeneratorService {
     return resolveModel(name); // throws UNKNOWN_MODEL naming the supported families
   }
 
-  /** The output folder, confined to DATA_DIR/models. */
-  outputDir(spec: Pick<GenerationSpec, 'output_dir'>, source: ResolvedModel): string {
+  /**
+   * The output folder (lexical, for answers) and where it really is (its folder's symlinks
+   * resolved), confined to DATA_DIR/models: `..`, the reserved `.cache`, our temporary names and a
+   * symlink anywhere in the chain that leads outside are refused (422 PATH_OUTSIDE_ROOTS).
+   */
+  outputDir(spec: Pick<GenerationSpec, 'output_dir'>, source: ResolvedModel): { dir: string; real: string } {
     const base = resolve(this.modelsDir);
-    const dir = resolve(base, spec.output_dir ?? slugify(source.dir ? basename(source.dir) : source.id));
+    const name = spec.output_dir ?? slugify(source.dir ? basename(source.dir) : source.id);
+    const dir = resolve(base, name);
     const rel = relative(base, dir);
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new CoreError(ErrorCode.PATH_OUTSIDE_ROOTS, 'output_dir must be a folder inside DATA_DIR/models');
+      throw new CoreError(
+        ErrorCode.PATH_OUTSIDE_ROOTS,
+        'output_dir must be a folder inside DATA_DIR/models',
+        {
+          output_dir: name,
+        },
+      );
     }
-    return dir;
+    const reserved = reservedOutputReason(rel);
+    if (reserved) {
+      throw new CoreError(ErrorCode.PATH_OUTSIDE_ROOTS, `output_dir ${name}: ${reserved}`, {
+        output_dir: name,
+      });
+    }
+    // DATA_DIR/models itself must really be inside DATA_DIR, and the output inside it.
+    confineWrite(this.config.dataDir, base, 'DATA_DIR/models');
+    const real = confineEntry(base, dir, `output_dir ${name}`);
+    // A symlink at the output itself must not lead outside either (it is never replaced: 409).
+    confineWrite(base, dir, `output_dir ${name}`);
+    return { dir, real };
+  }
+
+  /** A folder as answers name it: relative to DATA_DIR. */
+  private shown(dir: string): string {
+    return relative(this.config.dataDir, dir);
   }
 
   weightsOf(spec: GenerationSpec, source: ResolvedModel): 'random' | 'safetensors' {
@@ -82,22 +123,14 @@ export class GeneratorService {
   }
 
   /** Everything a client can get wrong is checked here, before the task is accepted. */
-  validate(spec: GenerationSpec): { source: ResolvedModel; outDir: string } {
+  validate(spec: GenerationSpec): { source: ResolvedModel; outDir: string; realOutDir: string } {
     const source = this.resolveSource(spec.model_name);
     const outDir = this.outputDir(spec, source);
     this.weightsOf(spec, source);
     const template = selectTemplate(source.family, spec.hardware, spec.template_type);
     resolveTemplateContext(template, spec.template_context);
-    if (!spec.force && existsSync(join(outDir, 'manifest.json'))) {
-      throw new CoreError(
-        ErrorCode.CONFLICT,
-        `${relative(this.config.dataDir, outDir)} already holds a generated model; pass force: true to overwrite it`,
-        {
-          output_dir: outDir,
-        },
-      );
-    }
-    return { source, outDir };
+    assertWritableTarget(outDir.real, { replaceOurs: !!spec.force, shown: this.shown(outDir.dir) });
+    return { source, outDir: outDir.dir, realOutDir: outDir.real };
   }
 
   async start(request: GenerateModelRequestDto): Promise<{ op: OperationRecord; outDir: string }> {
@@ -110,8 +143,9 @@ export class GeneratorService {
     requests: GenerateModelRequestDto[],
   ): Promise<Array<{ op: OperationRecord; outDir: string }>> {
     // Validate all before accepting any: a bad item changes nothing.
-    const dirs = requests.map((r) => this.validate(r).outDir);
-    if (new Set(dirs).size !== dirs.length)
+    const checked = requests.map((r) => this.validate(r));
+    const dirs = checked.map((c) => c.outDir);
+    if (new Set(checked.map((c) => c.realOutDir)).size !== dirs.length)
       throw new CoreError(ErrorCode.VALIDATION, 'two items of the batch write to the same output_dir');
     const out = [];
     for (const [i, r] of requests.entries()) {
@@ -126,28 +160,47 @@ export class GeneratorService {
   /** Build the graph, then render, type-check and compile the implementation, then the manifest. */
   async generate(spec: GenerationSpec, ctx: RunContext): Promise<Omit<GenerationResultsDto, 'task_id'>> {
     const source = this.resolveSource(spec.model_name);
-    const outDir = this.outputDir(spec, source);
+    // Checked again: the tree may have changed since the task was accepted.
+    const { dir: outDir, real } = this.outputDir(spec, source);
     const weights = this.weightsOf(spec, source);
-    if (existsSync(outDir)) {
-      if (!spec.force && existsSync(join(outDir, 'manifest.json'))) {
-        throw new CoreError(ErrorCode.CONFLICT, `${outDir} already holds a generated model`);
-      }
-      rmSync(outDir, { recursive: true, force: true });
+    const swap = { replaceOurs: !!spec.force, shown: this.shown(outDir) };
+    assertWritableTarget(real, swap);
+    // Built beside the target and swapped in when complete: a failed or cancelled (re)generation
+    // leaves the previous model as it was, and its own files are removed.
+    const root = this.modelsDir;
+    mkdirConfined(root, dirname(real), swap.shown);
+    const tmp = tempSibling(real);
+    let built;
+    try {
+      built = await this.threads.run(
+        'generate',
+        {
+          source,
+          outDir: tmp,
+          slug: slugify(basename(outDir)),
+          weights,
+          precision: spec.precision,
+          seed: spec.seed,
+          backends: spec.hardware,
+          template: spec.template_type,
+          templateContext: spec.template_context,
+        },
+        ctx,
+      );
+      swapIn(root, tmp, real, swap);
+    } catch (err) {
+      removeConfined(root, tmp);
+      throw err;
     }
-    const generated = await this.threads.run(
-      'generate',
-      {
-        source,
-        outDir,
-        weights,
-        precision: spec.precision,
-        seed: spec.seed,
-        backends: spec.hardware,
-        template: spec.template_type,
-        templateContext: spec.template_context,
-      },
-      ctx,
-    );
+    const moved = (p: string): string => join(outDir, relative(tmp, p));
+    const generated = {
+      ...built,
+      filePath: moved(built.filePath),
+      jsPath: moved(built.jsPath),
+      specPath: moved(built.specPath),
+      onnxPath: moved(built.onnxPath),
+      manifestPath: moved(built.manifestPath),
+    };
     return {
       model_name: spec.model_name,
       family: generated.family,

@@ -1,6 +1,12 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
+import type { ResolvedModelPath } from '../../../libs/core/src/models/paths';
+import {
+  mkdirConfined,
+  removeConfined,
+  tempSibling,
+  writeFileConfined,
+} from '../../../libs/core/src/models/write-paths';
 import { renderJUnit, TestResults } from '../../../libs/core/src/testing';
 import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../../common/config/app-config';
@@ -31,32 +37,46 @@ export class TestService {
   async execute(op: OperationRecord, ctx: RunContext): Promise<TestResults> {
     const request = op.request as unknown as RunTestRequestDto;
     ctx.onProgress({ progress: 0, step: 'resolving model' });
-    const resolved = await this.models.resolveForRun(request.model_name, ctx);
-    const tmpDir = join(this.config.dataDir, 'tmp', op.id);
-    mkdirSync(tmpDir, { recursive: true });
-    const results = await this.threads.run(
-      'test',
-      {
-        model: resolved,
-        request: {
-          modelName: request.model_name,
-          modelPath: resolved.kind === 'onnx-file' ? resolved.path : undefined,
-          goldenPath: resolved.goldenPath,
-          hardware: request.hardware,
-          testType: request.test_type,
-          batchSizes: request.batch_sizes,
-          sequenceLengths: request.sequence_lengths,
-          tmpDir,
+    return this.models.withModel(request.model_name, ctx, (resolved) => this.runTests(op, ctx, resolved));
+  }
+
+  private async runTests(
+    op: OperationRecord,
+    ctx: RunContext,
+    resolved: ResolvedModelPath,
+  ): Promise<TestResults> {
+    const request = op.request as unknown as RunTestRequestDto;
+    const root = this.config.dataDir;
+    // Scratch files of this run (truncated model copies), removed when it ends; named so that a
+    // later process can tell a crashed run's folder from a live one (DataDirJanitor).
+    const tmpDir = mkdirConfined(root, tempSibling(join(root, 'tmp', op.id)));
+    let results: TestResults;
+    try {
+      results = await this.threads.run(
+        'test',
+        {
+          model: resolved,
+          request: {
+            modelName: request.model_name,
+            modelPath: resolved.kind === 'onnx-file' ? resolved.path : undefined,
+            goldenPath: resolved.goldenPath,
+            hardware: request.hardware,
+            testType: request.test_type,
+            batchSizes: request.batch_sizes,
+            sequenceLengths: request.sequence_lengths,
+            tmpDir,
+          },
         },
-      },
-      ctx,
-    );
+        ctx,
+      );
+    } finally {
+      removeConfined(root, tmpDir);
+    }
     if (request.save_results) {
-      const dir = join(this.config.dataDir, 'test-results');
-      mkdirSync(dir, { recursive: true });
+      const dir = join(root, 'test-results');
       const withId = { run_id: op.id, ...results };
-      writeFileSync(join(dir, `${op.id}.json`), JSON.stringify(withId, null, 2));
-      writeFileSync(join(dir, `${op.id}.junit.xml`), renderJUnit(withId));
+      writeFileConfined(root, join(dir, `${op.id}.json`), JSON.stringify(withId, null, 2));
+      writeFileConfined(root, join(dir, `${op.id}.junit.xml`), renderJUnit(withId));
     }
     return results;
   }

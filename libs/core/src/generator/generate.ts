@@ -10,6 +10,7 @@ import { CoreError, ErrorCode, errorMessage, throwIfAborted } from '../errors';
 import { isBackendName, type BackendName, type TensorSpec } from '../types';
 import { hostNodeModules, typecheckAndCompile } from './compile';
 import {
+  GENERATOR_NAME,
   MANIFEST_FILE,
   MANIFEST_VERSION,
   cidOfBytes,
@@ -240,7 +241,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       template: rendered.template.name,
       template_context: rendered.settings,
       backends: [...new Set(opts.backends)],
-      generator: { name: 'ipfs-accelerate', version },
+      generator: { name: GENERATOR_NAME, version },
       onnxruntime_version: onnxruntimeVersion(),
       weights_source: opts.weightsSource,
       precision: opts.precision,

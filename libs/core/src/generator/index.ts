@@ -29,6 +29,7 @@ export {
 } from './loader';
 export {
   MANIFEST_FILE,
+  GENERATOR_NAME,
   cidOfBytes,
   cidOfFile,
   cidFromSha256,
@@ -49,10 +50,21 @@ export {
   type GenerateResult,
 } from './generate';
 export { readOnnxIo } from '../models/onnx-file';
+export { runGenerationPipeline, type PipelineOptions, type PipelineResult } from './pipeline';
 export {
-  runGenerationPipeline,
+  ModelCache,
   ensureGenerated,
   cachedModelDir,
-  type PipelineOptions,
-  type PipelineResult,
-} from './pipeline';
+  type CacheEntry,
+  type CacheLease,
+  type ModelCacheOptions,
+} from './model-cache';
+export {
+  folderState,
+  readOwnManifest,
+  reservedOutputReason,
+  assertWritableTarget,
+  swapIn,
+  RESERVED_MODEL_DIRS,
+  type FolderState,
+} from './ownership';

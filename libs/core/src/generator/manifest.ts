@@ -16,6 +16,8 @@ import type { TemplateValue } from './templates';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
+/** `generator.name` in every manifest this generator writes: how a folder of ours is told apart. */
+export const GENERATOR_NAME = 'ipfs-accelerate';
 
 export interface ManifestFile {
   /** Relative to the manifest's folder, with `/` separators. */

@@ -3,15 +3,13 @@
  * (real or seeded random weights), then render, type-check, compile and describe it. Used by the
  * Generator API and by the on-demand cache that lets Test and Benchmark take registry ids.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { throwIfAborted } from '../errors';
 import type { ResolvedModel } from '../models/registry';
 import { buildOnnxModel } from '../onnx';
 import type { BackendName, RunContext } from '../types';
-import { generateImplementation, GenerateResult } from './generate';
-import { generatorVersion } from './manifest';
+import { generateImplementation, GenerateResult, ONNX_DATA_FILE, ONNX_FILE } from './generate';
 import { slugify } from './slug';
 
 export interface PipelineOptions {
@@ -35,8 +33,28 @@ export interface PipelineResult extends GenerateResult {
 
 /** Writes into `outDir` (which must not hold another model); progress 0..1 through ctx. */
 export async function runGenerationPipeline(opts: PipelineOptions, ctx: RunContext): Promise<PipelineResult> {
-  const { source, outDir } = opts;
+  const { outDir } = opts;
+  const existed = existsSync(outDir);
   mkdirSync(outDir, { recursive: true });
+  try {
+    return await pipeline(opts, ctx);
+  } catch (err) {
+    // A failed or cancelled generation leaves neither its graph nor (when it made it) its folder.
+    rmSync(join(outDir, ONNX_FILE), { force: true });
+    rmSync(join(outDir, ONNX_DATA_FILE), { force: true });
+    if (!existed) {
+      try {
+        rmdirSync(outDir);
+      } catch {
+        /* not empty: what else is there is not ours to remove */
+      }
+    }
+    throw err;
+  }
+}
+
+async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<PipelineResult> {
+  const { source, outDir } = opts;
   const report = (from: number, span: number) => (fraction: number, step: string) =>
     ctx.onProgress({ progress: from + span * Math.max(0, Math.min(1, fraction)), step });
   report(0, 0)(0, `resolved ${source.id} (${source.family}, ${source.modelType})`);
@@ -75,74 +93,4 @@ export async function runGenerationPipeline(opts: PipelineOptions, ctx: RunConte
     parameters: built.parameters,
     bytesWritten: built.bytesWritten,
   };
-}
-
-/** The cache folder of a registry model with random weights: keyed by its config, seed and generator version. */
-export function cachedModelDir(cacheRoot: string, source: ResolvedModel, seed: number): string {
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify({
-        config: source.config,
-        seed,
-        weights: 'random',
-        precision: 'fp32',
-        v: generatorVersion(),
-      }),
-    )
-    .digest('hex')
-    .slice(0, 16);
-  return join(cacheRoot, `${slugify(source.id)}-${key}`);
-}
-
-const inflight = new Map<string, Promise<string>>();
-
-/**
- * A registry model generated on demand (random weights, fp32, every backend), cached by config and
- * seed: the first caller generates into a temporary folder renamed into place when complete, so a
- * half-written model is never picked up; concurrent callers in this process share one generation.
- * Resolves with the folder holding the implementation.
- */
-export function ensureGenerated(
-  cacheRoot: string,
-  source: ResolvedModel,
-  seed: number,
-  ctx: RunContext,
-  /** Runs the pipeline (in a worker thread, say); default: runGenerationPipeline on this thread. */
-  generate: (opts: PipelineOptions, ctx: RunContext) => Promise<PipelineResult> = runGenerationPipeline,
-): Promise<string> {
-  const dir = cachedModelDir(cacheRoot, source, seed);
-  if (existsSync(join(dir, 'manifest.json'))) return Promise.resolve(dir);
-  const pending = inflight.get(dir);
-  if (pending) return pending;
-  const work = (async () => {
-    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-    mkdirSync(dirname(dir), { recursive: true });
-    try {
-      await generate(
-        {
-          source,
-          outDir: tmp,
-          slug: slugify(source.id),
-          weights: 'random',
-          precision: 'fp32',
-          seed,
-          backends: ['cpu', 'cuda', 'webgpu'],
-        },
-        ctx,
-      );
-      if (existsSync(join(dir, 'manifest.json'))) rmSync(tmp, { recursive: true, force: true });
-      else {
-        rmSync(dir, { recursive: true, force: true });
-        renameSync(tmp, dir);
-      }
-      return dir;
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    } finally {
-      inflight.delete(dir);
-    }
-  })();
-  inflight.set(dir, work);
-  return work;
 }
