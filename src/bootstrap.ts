@@ -5,6 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { AppConfig } from './common/config/app-config';
+import { boundedJsonParser, clientErrorHandler, frameworkErrors } from './common/errors/edge-errors';
 import { createHardwareBackends } from './common/hardware/hardware.module';
 import { responseHeaders } from './common/security-headers';
 import { createAppLogger } from './common/logging/pino-logger.service';
@@ -45,7 +46,12 @@ function optionalWhereDefaulted(document: OpenAPIObject): void {
 
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   mkdirSync(config.dataDir, { recursive: true });
-  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: true,
+    clientErrorHandler,
+    frameworkErrors,
+  });
   const backends = createHardwareBackends(config);
   // A process that runs jobs detects its backends before it takes any: a BullMQ worker consumes
   // the queues of the backends it really has, and the detection probes on this thread must not
@@ -62,6 +68,12 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       logger: createAppLogger(config),
       abortOnError: false,
     },
+  );
+  // JSON bodies are bounded in depth, keys and array length before validation sees them.
+  app.useBodyParser(
+    'application/json',
+    { bodyLimit: config.bodyLimitBytes },
+    boundedJsonParser(adapter.getInstance()),
   );
   const headersFor = responseHeaders();
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {

@@ -1,5 +1,6 @@
 /** Bad input gets a clear 4xx with the error body and changes nothing; the server stays healthy. */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { json, startServer, TestServer } from './app';
 import { HF_TINY } from './fixtures';
@@ -14,6 +15,56 @@ const GARBAGE_IDS = [
   'x'.repeat(300),
   '%00',
 ];
+
+/** Sends bytes over a raw TCP connection (what fetch cannot send) and parses the one HTTP answer. */
+function rawRequest(
+  url: string,
+  data: string,
+): Promise<{ status: number; headers: string; body: Record<string, unknown> | string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(data));
+    let received = Buffer.alloc(0);
+    const answer = () => {
+      const text = received.toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const head = split < 0 ? text : text.slice(0, split);
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      const rest = split < 0 ? '' : text.slice(split + 4);
+      if (!length || Buffer.byteLength(rest) < Number(length[1])) return undefined;
+      const raw = rest.slice(0, Number(length[1]));
+      let body: Record<string, unknown> | string = raw;
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        // not JSON: the assertion on the body shows what came
+      }
+      return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers: head, body };
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const done = answer();
+      if (done) {
+        socket.destroy();
+        resolve(done);
+      }
+    });
+    socket.on('error', (err) => reject(err));
+    socket.on('close', () => {
+      const done = answer();
+      if (done) resolve(done);
+      else
+        reject(
+          new Error(`connection closed without a complete answer: ${JSON.stringify(received.toString())}`),
+        );
+    });
+  });
+}
+
+/** A JSON value nested `depth` levels deep (iteratively built: the test must not overflow either). */
+function nested(depth: number): string {
+  return '['.repeat(depth - 1) + '{}' + ']'.repeat(depth - 1);
+}
 
 function expectErrorBody(body: Record<string, unknown>, status: number): void {
   expect(body).toMatchObject({
@@ -89,6 +140,117 @@ describe('API safety', () => {
       expectErrorBody(err, status);
       expect(String(err.message)).toMatch(message);
       expect(await runCount()).toBe(before);
+    },
+  );
+
+  const POST_ROUTES = ['/api/test/run', '/api/generator/model', '/api/generator/batch', '/api/benchmark/run'];
+  const storedCount = async () => {
+    let n = 0;
+    for (const list of ['/api/test/runs?limit=500', '/api/generator/tasks?limit=500']) {
+      n += (await json<{ items: unknown[] }>(await send('GET', list))).items.length;
+    }
+    return n;
+  };
+  const oversized: Array<[string, () => string, number, RegExp]> = [
+    [
+      'nesting 5,000 deep in an unknown field',
+      () => `{"model_name":"bert","x":${nested(5000)}}`,
+      400,
+      /nested/,
+    ],
+    ['nesting 33 deep', () => `{"model_name":"bert","x":${nested(32)}}`, 400, /nested more than 32/],
+    [
+      'a 10,000-item array',
+      () => JSON.stringify({ model_name: 'bert', hardware: Array(10_000).fill('cpu') }),
+      413,
+      /array of 10000/,
+    ],
+    [
+      '20,000 keys',
+      () =>
+        JSON.stringify({
+          model_name: 'bert',
+          x: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i])),
+        }),
+      413,
+      /10000 keys/,
+    ],
+  ];
+  it.each(
+    POST_ROUTES.flatMap((route) =>
+      oversized.map(([what, body, status, message]) => [route, what, body, status, message] as const),
+    ),
+  )(
+    'POST %s with %s: a 4xx with the error body before validation, and nothing changes',
+    async (route, _what, body, status, message) => {
+      const before = await storedCount();
+      const res = await send('POST', route, body());
+      const err = await json(res);
+      expect({ status: res.status, err }).toMatchObject({
+        status,
+        err: { code: 'BODY_TOO_COMPLEX', message },
+      });
+      expectErrorBody(err, status);
+      expect(await storedCount()).toBe(before);
+    },
+  );
+
+  it('accepts a body exactly at the depth limit (it gets as far as validation)', async () => {
+    const res = await send('POST', '/api/test/run', `{"model_name":"bert","x":${nested(31)}}`);
+    expect(res.status).toBe(400);
+    const err = await json(res);
+    expect(err.code).toBe('VALIDATION');
+    expect(String(err.message)).toMatch(/property x should not exist/);
+  });
+
+  const head = 'Host: 127.0.0.1\r\n';
+  const rawCases: Array<[string, () => string, number]> = [
+    ['a 20 KB header', () => `GET /health HTTP/1.1\r\n${head}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ['a 20 KB URL', () => `GET /${'a'.repeat(20_000)} HTTP/1.1\r\n${head}\r\n`, 431],
+    [
+      '2,000 headers',
+      () =>
+        `GET /health HTTP/1.1\r\n${head}${Array.from({ length: 2000 }, (_, i) => `X-Header-${i}: ${'v'.repeat(10)}\r\n`).join('')}\r\n`,
+      431,
+    ],
+    ['a request line that is not HTTP', () => 'GARBAGE\r\n\r\n', 400],
+    ['an invalid method', () => `FOO / HTTP/1.1\r\n${head}\r\n`, 400],
+    ['a bad Content-Length', () => `POST /api/test/run HTTP/1.1\r\n${head}Content-Length: abc\r\n\r\n`, 400],
+    ['a URL that does not decode', () => `GET /api/test/status/%E0%A4%A HTTP/1.1\r\n${head}\r\n`, 400],
+    [
+      'a path parameter over maxParamLength',
+      () => `GET /api/test/status/${'a'.repeat(600)} HTTP/1.1\r\n${head}\r\n`,
+      414,
+    ],
+    ['an unknown route', () => `GET /api/nothing-here HTTP/1.1\r\n${head}\r\n`, 404],
+    ['an unrouted method', () => `DELETE /api/test/run HTTP/1.1\r\n${head}\r\n`, 404],
+    [
+      'an unsupported content type',
+      () => `POST /api/test/run HTTP/1.1\r\n${head}Content-Type: text/xml\r\nContent-Length: 3\r\n\r\n<a>`,
+      415,
+    ],
+    [
+      'malformed JSON',
+      () =>
+        `POST /api/test/run HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{x`,
+      400,
+    ],
+    [
+      'an empty JSON body',
+      () =>
+        `POST /api/test/run HTTP/1.1\r\n${head}Content-Type: application/json\r\nContent-Length: 0\r\n\r\n`,
+      400,
+    ],
+  ];
+  it.each(rawCases)(
+    'answers %s over a raw socket with the status and the error body',
+    async (_what, data, status) => {
+      const res = await rawRequest(server.url, data());
+      expect(res.status).toBe(status);
+      expect(res.headers).toMatch(/\r\ncontent-type: application\/json/i);
+      expectErrorBody(res.body as Record<string, unknown>, status);
+      // and the server still answers
+      expect((await send('GET', '/health')).status).toBe(200);
     },
   );
 

@@ -143,20 +143,29 @@ describe('scale-out: API and workers as separate processes', () => {
     expect(messages[messages.length - 1]).toMatchObject({ status: 'completed', progress: 1 });
   });
 
-  it('keeps a job whose backend no live worker offers queued, then fails it clearly', async () => {
-    const { run_id } = await post('/api/benchmark/run', {
-      ...LONG,
-      hardware: ['webgpu'],
-      min_duration_s: 0.1,
+  it('refuses a benchmark on a backend no live worker offers with a 422, storing nothing', async () => {
+    const before = ((await get('/api/test/runs?limit=500')).items as unknown[]).length;
+    const res = await fetch(`${url()}/api/benchmark/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...LONG, hardware: ['webgpu'], min_duration_s: 0.1 }),
     });
-    await until('waiting step', async () => {
-      const s = await get(`/api/benchmark/status/${run_id}`);
-      return s.status === 'queued' && /waiting for a worker with webgpu/.test(String(s.current_step))
-        ? true
-        : undefined;
+    expect(res.status).toBe(422);
+    const err = (await res.json()) as Record<string, unknown>;
+    expect(err).toMatchObject({
+      statusCode: 422,
+      code: 'BACKEND_UNAVAILABLE',
+      message: expect.stringMatching(/webgpu.*no live worker offers webgpu/),
+      details: { backends: [{ name: 'webgpu', available: false }] },
     });
-    const s = await finished(run_id, 30_000);
-    expect(s).toMatchObject({ status: 'failed', error: { code: 'BACKEND_UNAVAILABLE' } });
+    // A test run with webgpu is refused too (no live worker offers it), one with cpu is not.
+    const test = await fetch(`${url()}/api/test/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model_name: 'bert', hardware: ['webgpu'] }),
+    });
+    expect(test.status).toBe(422);
+    expect(((await get('/api/test/runs?limit=500')).items as unknown[]).length).toBe(before);
   });
 
   it('hands the job of a worker killed with SIGKILL to another worker, which completes it', async () => {

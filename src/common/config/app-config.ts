@@ -8,6 +8,8 @@ import { BACKEND_NAMES, BackendName, isBackendName } from '../../../libs/core/sr
 export const COMPONENTS = ['test', 'generator', 'benchmark'] as const;
 export type Component = (typeof COMPONENTS)[number];
 export const ROLES = ['all', 'api', 'worker'] as const;
+/** The largest MAX_OPERATION_S (and request `timeout`): one day. */
+export const MAX_OPERATION_S_LIMIT = 86_400;
 export type Role = (typeof ROLES)[number];
 
 export interface AppConfig {
@@ -39,6 +41,11 @@ export interface AppConfig {
   readonly apiKey?: string;
   readonly corsOrigins: string[] | boolean;
   readonly bodyLimitBytes: number;
+  /**
+   * Every operation's deadline, in seconds, at most: a request's `timeout` above it is a 400, and an
+   * operation stored without a timeout (older rows) gets it.
+   */
+  readonly maxOperationS: number;
   readonly components: Component[];
   readonly role: Role;
   /** Time limit for opening a tiny session on each execution provider. */
@@ -173,6 +180,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     apiKey,
     corsOrigins,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, problems),
+    maxOperationS: int(env, 'MAX_OPERATION_S', MAX_OPERATION_S_LIMIT, 1, MAX_OPERATION_S_LIMIT, problems),
     components: components.filter((c): c is Component => (COMPONENTS as readonly string[]).includes(c)),
     role: oneOf(env, 'ROLE', ROLES, 'all', problems),
     detectTimeoutMs: int(env, 'DETECT_TIMEOUT_MS', 30_000, 100, 600_000, problems),

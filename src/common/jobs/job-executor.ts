@@ -5,6 +5,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/errors';
 import type { ProgressReport } from '../../../libs/core/src/types';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
 import { OperationEvents } from '../operations/operation-events';
 import { OperationError, OperationRecord, OperationStatus } from '../operations/operation.types';
 import { OperationsRepository } from '../store/operations.repository';
@@ -32,7 +34,18 @@ export class JobExecutor {
     private readonly repo: OperationsRepository,
     private readonly registry: JobRegistry,
     @Inject(OperationEvents) private readonly events: OperationEvents,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
+
+  /**
+   * Every operation has a deadline: its request's `timeout`, never above MAX_OPERATION_S, which is
+   * also the deadline of a stored request that has none (rows from before every request got one).
+   */
+  private deadlineS(op: OperationRecord): number {
+    const max = this.config.maxOperationS;
+    const t = op.request.timeout;
+    return typeof t === 'number' && Number.isFinite(t) && t > 0 ? Math.min(t, max) : max;
+  }
 
   /** Aborts an operation if this process runs it. */
   abortLocal(
@@ -77,22 +90,20 @@ export class JobExecutor {
         releaseDevices = await this.locks.acquire(devices, controller.signal);
       }
       const startedAt = new Date();
-      const timeoutS = typeof op.request.timeout === 'number' ? op.request.timeout : undefined;
+      const timeoutS = this.deadlineS(op);
       const running = await this.repo.update(id, ['queued', 'running'], {
         status: 'running',
         started_at: startedAt.toISOString(),
         current_step: 'starting',
         attempts: op.attempts + 1,
-        deadline_at: timeoutS ? new Date(startedAt.getTime() + timeoutS * 1000).toISOString() : null,
+        deadline_at: new Date(startedAt.getTime() + timeoutS * 1000).toISOString(),
       });
       if (!running) return (await this.repo.get(id, true))?.status;
       this.events.changed(id);
-      if (timeoutS) {
-        timer = setTimeout(
-          () => controller.abort(new CoreError(ErrorCode.TIMEOUT, `timed out after ${timeoutS} s`)),
-          timeoutS * 1000,
-        );
-      }
+      timer = setTimeout(
+        () => controller.abort(new CoreError(ErrorCode.TIMEOUT, `timed out after ${timeoutS} s`)),
+        timeoutS * 1000,
+      );
       const result = await handler.process(running, {
         signal: controller.signal,
         onProgress: (report) => {

@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import type { BackendName } from '../../../libs/core/src/types';
 import { AppConfig, Component } from '../config/app-config';
+import { AdmissionService } from '../operations/admission.service';
 import { OperationEvents } from '../operations/operation-events';
 import { OperationsService } from '../operations/operations.service';
 import { ALL_QUEUES, BullJobQueue, processorFor, redisOptions } from './bullmq.driver';
@@ -28,10 +29,19 @@ export class JobsModule {
       JobExecutor,
       OperationsService,
       WorkersService,
+      AdmissionService,
       { provide: OperationEvents, useValue: new OperationEvents() },
       { provide: WORKER_BACKENDS, useValue: options.workerBackends },
     ];
-    const exported = [JobRegistry, JobExecutor, OperationsService, OperationEvents, JobQueue, WorkersService];
+    const exported = [
+      JobRegistry,
+      JobExecutor,
+      OperationsService,
+      OperationEvents,
+      JobQueue,
+      WorkersService,
+      AdmissionService,
+    ];
     if (config.queue.driver === 'embedded') {
       return {
         module: JobsModule,

@@ -16,12 +16,38 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
+  ValidateIf,
 } from 'class-validator';
 import { BACKEND_NAMES } from '../../../libs/core/src/types';
+import { MAX_OPERATION_S_LIMIT } from '../config/app-config';
 import { OPERATION_STATUSES, OperationStatus, OperationStatusView } from './operation.types';
 
-/** The longest `timeout` a request may ask for: one day. */
-export const MAX_TIMEOUT_S = 86_400;
+/**
+ * The longest `timeout` a request may ask for: one day. The server's own maximum (MAX_OPERATION_S,
+ * at most this) is checked before a request is stored.
+ */
+export const MAX_TIMEOUT_S = MAX_OPERATION_S_LIMIT;
+
+/**
+ * An optional request field: absent means the default, `null` is a 400 naming the field.
+ * class-validator's `@IsOptional()` skips validation for `null` too, and class-transformer then
+ * replaces the class default with that null, which reached the store and the cores. Use this on
+ * every request (body) field instead; query DTOs keep `@IsOptional()` (a query string has no null).
+ */
+export function Optional(): PropertyDecorator {
+  return applyDecorators(
+    ValidateIf((_object: unknown, value: unknown) => value !== undefined),
+    ValidateBy({
+      name: 'isNotNull',
+      validator: {
+        validate: (value: unknown) => value !== null,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'this field'} must not be null (leave it out for the default)`,
+      },
+    }),
+  );
+}
 
 /**
  * The `hardware` field of every suite's request: an optional, non-empty list of distinct backend
@@ -30,7 +56,7 @@ export const MAX_TIMEOUT_S = 86_400;
 export function IsHardwareList(): PropertyDecorator {
   return applyDecorators(
     ApiPropertyOptional({ enum: BACKEND_NAMES, isArray: true, default: ['cpu'] }),
-    IsOptional(),
+    Optional(),
     IsArray(),
     ArrayNotEmpty(),
     ArrayUnique(),
@@ -54,7 +80,7 @@ export function IsSizeList(max: number, maxItems: number, defaultSizes?: number[
       maxItems,
       ...(defaultSizes ? { default: defaultSizes } : {}),
     }),
-    IsOptional(),
+    Optional(),
     IsArray(),
     ArrayNotEmpty(),
     ArrayMaxSize(maxItems),
@@ -65,11 +91,15 @@ export function IsSizeList(max: number, maxItems: number, defaultSizes?: number[
   );
 }
 
-/** The `timeout` field of every suite's request: whole seconds, 1 to MAX_TIMEOUT_S. */
+/**
+ * The `timeout` field of every suite's request: whole seconds, 1 to MAX_TIMEOUT_S (and at most the
+ * server's MAX_OPERATION_S, checked by AdmissionService). Absent: the suite's default, capped by
+ * MAX_OPERATION_S. There is no "no deadline".
+ */
 export function IsTimeoutSeconds(defaultS: number): PropertyDecorator {
   return applyDecorators(
     ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_S, default: defaultS }),
-    IsOptional(),
+    Optional(),
     IsInt(),
     Min(1),
     Max(MAX_TIMEOUT_S),

@@ -39,9 +39,25 @@ function pooledRandom16(): Uint8Array {
   return randomPool.subarray(randomAt, (randomAt += 16));
 }
 
-/** A new operation id: a UUID, time-ordered (RFC 9562 version 7). */
+/** The last id's time and counter: ids made in the same millisecond still sort in order. */
+const idState = { msecs: -Infinity, seq: 0 };
+
+/**
+ * A new operation id: a UUID, time-ordered (RFC 9562 version 7), monotonic within the process.
+ * uuid keeps its monotonic counter only when called without options, so with our rng it is kept
+ * here (as uuid does: a random 31-bit start each millisecond, then +1; RFC 9562 method 1).
+ */
 export function newOperationId(): string {
-  return uuidv7({ rng: pooledRandom16 });
+  const random = pooledRandom16();
+  const now = Date.now();
+  if (now > idState.msecs) {
+    idState.msecs = now;
+    idState.seq = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
+  } else {
+    idState.seq = (idState.seq + 1) | 0;
+    if (idState.seq === 0) idState.msecs++;
+  }
+  return uuidv7({ random, msecs: idState.msecs, seq: idState.seq });
 }
 
 @Injectable()

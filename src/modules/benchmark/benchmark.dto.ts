@@ -11,6 +11,7 @@ import {
   IsISO8601,
   IsNotEmpty,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   IsUUID,
@@ -20,31 +21,36 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { DEFAULT_SETTINGS } from '../../../libs/core/src/benchmark/runner';
 import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
 import {
   IsHardwareList,
   IsSizeList,
   IsTimeoutSeconds,
   AcceptedDto,
+  Optional,
 } from '../../common/operations/operation.dto';
+
+/** Seconds a benchmark may run when the request gives no `timeout` (capped by MAX_OPERATION_S). */
+export const BENCHMARK_DEFAULT_TIMEOUT_S = 3600;
 
 export class WarmupDto {
   /** Warm-up runs at least this many iterations. */
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(0)
   @Max(100_000)
   min_iterations?: number;
 
   /** Warm-up stops here even if the latencies are not steady yet. */
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(1)
   @Max(100_000)
   max_iterations?: number;
 
   /** Warm-up ends once the coefficient of variation of the last windows is at most this. */
-  @IsOptional()
+  @Optional()
   @IsNumber()
   @Min(0.001)
   @Max(10)
@@ -53,14 +59,14 @@ export class WarmupDto {
 
 export class RunBenchmarkRequestDto {
   /** One model (a path inside DATA_DIR or MODEL_ROOTS, or a generated implementation). */
-  @IsOptional()
+  @Optional()
   @IsString()
   @IsNotEmpty()
   @MaxLength(1024)
   model_name?: string;
 
   /** Several models in one run (instead of model_name). */
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(16)
@@ -80,41 +86,43 @@ export class RunBenchmarkRequestDto {
   sequence_lengths: number[] = [128];
 
   @ApiPropertyOptional({ enum: ['fp32', 'fp16'], default: 'fp32' })
-  @IsOptional()
+  @Optional()
   @IsIn(['fp32', 'fp16'])
   precision: 'fp32' | 'fp16' = 'fp32';
 
-  @IsOptional()
+  @Optional()
+  @IsObject()
   @ValidateNested()
   @Type(() => WarmupDto)
   warmup?: WarmupDto;
 
-  @IsOptional()
+  /** Measured iterations at least; the core measures at most DEFAULT_SETTINGS.max_iterations (100,000). */
+  @Optional()
   @IsInt()
   @Min(1)
-  @Max(1_000_000)
+  @Max(DEFAULT_SETTINGS.max_iterations)
   min_iterations: number = 10;
 
-  @IsOptional()
+  @Optional()
   @IsNumber()
   @Min(0)
   @Max(3600)
   min_duration_s: number = 3;
 
-  @IsOptional()
+  @Optional()
   @IsNumber()
   @Min(0.01)
   @Max(86_400)
   max_duration_s?: number;
 
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(0)
   @Max(2 ** 31 - 1)
   seed: number = 0;
 
   @ApiPropertyOptional({ type: [String], default: [] })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMaxSize(32)
   @IsString({ each: true })
@@ -125,18 +133,18 @@ export class RunBenchmarkRequestDto {
   tags: string[] = [];
 
   /** Compare with this earlier run when done. */
-  @IsOptional()
+  @Optional()
   @IsUUID()
   baseline_run_id?: string;
 
   /** Also time text → tokenize → run, for models with a tokenizer. */
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   include_preprocessing: boolean = false;
 
   /** Seconds before the run is stopped with status `timeout`. */
-  @IsTimeoutSeconds(3600)
-  timeout: number = 3600;
+  @IsTimeoutSeconds(BENCHMARK_DEFAULT_TIMEOUT_S)
+  timeout?: number;
 }
 
 export class RunBenchmarkAcceptedDto extends AcceptedDto {

@@ -5,6 +5,7 @@ import {
   BenchmarkResult,
   compareRuns,
   ComparisonResult,
+  resolveSettings,
   runBenchmarkIsolated,
   toCsv,
   toMarkdown,
@@ -18,11 +19,13 @@ import { InjectConfig } from '../../common/config/config.module';
 import { JobName } from '../../common/jobs/job.types';
 import { ModelLease, ModelResolver, ModelSource } from '../../common/models/model-resolver.service';
 import { OperationRecord } from '../../common/operations/operation.types';
+import { AdmissionService } from '../../common/operations/admission.service';
 import { OperationsService } from '../../common/operations/operations.service';
 import { BenchmarkRepository } from './benchmark.repository';
 import {
   BenchmarkResultsDto,
   BenchmarkRowDto,
+  BENCHMARK_DEFAULT_TIMEOUT_S,
   BenchmarkRunsQueryDto,
   ComparisonDto,
   RunBenchmarkRequestDto,
@@ -33,6 +36,26 @@ export interface StoredBenchmark extends BenchmarkResult {
   tags: string[];
   model_cids: Record<string, string | null>;
   comparison?: ComparisonResult & { baseline_run_id: string };
+}
+
+/** The measurement settings of a request, as the core takes them (defaults filled as stored). */
+function coreSettings(request: RunBenchmarkRequestDto): Omit<BenchmarkRequest, 'models'> {
+  return {
+    hardware: request.hardware,
+    batch_sizes: request.batch_sizes,
+    sequence_lengths: request.sequence_lengths,
+    precision: request.precision,
+    warmup: {
+      min_iterations: request.warmup?.min_iterations ?? 5,
+      max_iterations: request.warmup?.max_iterations ?? 200,
+      steady_cv: request.warmup?.steady_cv ?? 0.1,
+    },
+    min_iterations: request.min_iterations,
+    min_duration_s: request.min_duration_s,
+    max_duration_s: request.max_duration_s,
+    seed: request.seed,
+    include_preprocessing: request.include_preprocessing,
+  };
 }
 
 function maxPositions(source: ModelSource): number | undefined {
@@ -55,6 +78,7 @@ export class BenchmarkService {
     private readonly operations: OperationsService,
     private readonly models: ModelResolver,
     private readonly rows: BenchmarkRepository,
+    private readonly admission: AdmissionService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -81,22 +105,16 @@ export class BenchmarkService {
         );
       }
     }
+    const timeout = this.admission.timeout(request.timeout, BENCHMARK_DEFAULT_TIMEOUT_S);
     if (request.baseline_run_id) await this.storedResult(request.baseline_run_id);
-    if (
-      request.warmup?.min_iterations !== undefined &&
-      request.warmup.max_iterations !== undefined &&
-      request.warmup.min_iterations > request.warmup.max_iterations
-    ) {
-      throw new CoreError(
-        ErrorCode.VALIDATION,
-        'warmup.min_iterations must not exceed warmup.max_iterations',
-      );
-    }
-    if (request.max_duration_s !== undefined && request.max_duration_s < request.min_duration_s) {
-      throw new CoreError(ErrorCode.VALIDATION, 'max_duration_s must not be below min_duration_s');
-    }
+    // The core's own checks (iteration caps, warm-up and duration bounds), with the same defaults
+    // the job will pass: whatever the core would refuse is a 400 now, not a failed run later.
+    resolveSettings({ ...coreSettings(request), models: [] });
+    // A benchmark measures every backend it names: one that cannot run is a 422, not a skipped row.
+    await this.admission.requireBackends('benchmark', request.hardware, 'all');
     const op = await this.operations.start(JobName.BenchmarkRun, names.join(','), {
       ...request,
+      timeout,
       models: names,
       model_name: undefined,
     });
@@ -127,21 +145,8 @@ export class BenchmarkService {
   ): Promise<StoredBenchmark> {
     const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
     const coreRequest: BenchmarkRequest = {
+      ...coreSettings(request),
       models: resolved.map(({ name, path }) => ({ name, kind: path.kind, path: path.path })),
-      hardware: request.hardware,
-      batch_sizes: request.batch_sizes,
-      sequence_lengths: request.sequence_lengths,
-      precision: request.precision,
-      warmup: {
-        min_iterations: request.warmup?.min_iterations ?? 5,
-        max_iterations: request.warmup?.max_iterations ?? 200,
-        steady_cv: request.warmup?.steady_cv ?? 0.1,
-      },
-      min_iterations: request.min_iterations,
-      min_duration_s: request.min_duration_s,
-      max_duration_s: request.max_duration_s,
-      seed: request.seed,
-      include_preprocessing: request.include_preprocessing,
     };
     const result = await runBenchmarkIsolated(coreRequest, {
       onProgress: ctx.onProgress,

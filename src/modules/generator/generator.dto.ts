@@ -10,7 +10,6 @@ import {
   IsInt,
   IsNotEmpty,
   IsObject,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -23,8 +22,12 @@ import {
   IsHardwareList,
   IsTimeoutSeconds,
   AcceptedDto,
+  Optional,
   OperationStatusDto,
 } from '../../common/operations/operation.dto';
+
+/** Seconds a generation may run when the request gives no `timeout` (capped by MAX_OPERATION_S). */
+export const GENERATOR_DEFAULT_TIMEOUT_S = 3600;
 
 export class GenerateModelRequestDto {
   /** A Hugging Face model id from the registry (GET /api/models), or a local folder with config.json inside DATA_DIR or MODEL_ROOTS. */
@@ -37,7 +40,7 @@ export class GenerateModelRequestDto {
   hardware: BackendName[] = ['cpu'];
 
   /** A folder relative to DATA_DIR/models (default: the model's slug). */
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(200)
   @Matches(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[\w./-]+$/, {
@@ -46,41 +49,42 @@ export class GenerateModelRequestDto {
   output_dir?: string;
 
   /** Overwrite an existing output folder. */
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   force: boolean = false;
 
   /** A template name from GET /api/generator/templates. */
-  @IsOptional()
+  @Optional()
   @IsString()
   @MaxLength(100)
   template_type?: string;
 
   /** Values for the template's declared variables. */
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
-  @IsOptional()
+  @Optional()
   @IsObject()
   template_context?: Record<string, unknown>;
 
   @ApiPropertyOptional({ enum: ['auto', 'random', 'safetensors'], default: 'auto' })
-  @IsOptional()
+  @Optional()
   @IsIn(['auto', 'random', 'safetensors'])
   weights: 'auto' | 'random' | 'safetensors' = 'auto';
 
   @ApiPropertyOptional({ enum: ['fp32', 'fp16'], default: 'fp32' })
-  @IsOptional()
+  @Optional()
   @IsIn(['fp32', 'fp16'])
   precision: 'fp32' | 'fp16' = 'fp32';
 
   /** Seed of random weights (default 0). */
-  @IsOptional()
+  @Optional()
   @IsInt()
   @Min(0)
   @Max(2 ** 31 - 1)
   seed?: number;
 
-  @IsTimeoutSeconds(3600)
-  timeout: number = 3600;
+  /** Seconds before a running generation is stopped with status `timeout`. */
+  @IsTimeoutSeconds(GENERATOR_DEFAULT_TIMEOUT_S)
+  timeout?: number;
 }
 
 export class BatchGenerateItemDto extends GenerateModelRequestDto {}
@@ -89,6 +93,7 @@ export class BatchGenerateRequestDto {
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(64)
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => BatchGenerateItemDto)
   models: BatchGenerateItemDto[];

@@ -25,8 +25,9 @@ import { InjectConfig } from '../../common/config/config.module';
 import { TaskThreads } from '../../common/hardware/task-threads.service';
 import { JobName } from '../../common/jobs/job.types';
 import { OperationRecord } from '../../common/operations/operation.types';
+import { AdmissionService } from '../../common/operations/admission.service';
 import { OperationsService } from '../../common/operations/operations.service';
-import { GenerateModelRequestDto, GenerationResultsDto } from './generator.dto';
+import { GENERATOR_DEFAULT_TIMEOUT_S, GenerateModelRequestDto, GenerationResultsDto } from './generator.dto';
 
 export interface GenerationSpec {
   model_name: string;
@@ -47,6 +48,7 @@ export class GeneratorService {
     private readonly operations: OperationsService,
     @InjectConfig() private readonly config: AppConfig,
     private readonly threads: TaskThreads,
+    private readonly admission: AdmissionService,
   ) {}
 
   get modelsDir(): string {
@@ -133,9 +135,19 @@ export class GeneratorService {
     return { source, outDir: outDir.dir, realOutDir: outDir.real };
   }
 
+  /**
+   * The request as stored, with its deadline (400 above MAX_OPERATION_S). `hardware` names the
+   * backends the implementation is written for; generating needs none of them here, so it is not
+   * checked against the detected backends.
+   */
+  private admitted(request: GenerateModelRequestDto): GenerateModelRequestDto {
+    return { ...request, timeout: this.admission.timeout(request.timeout, GENERATOR_DEFAULT_TIMEOUT_S) };
+  }
+
   async start(request: GenerateModelRequestDto): Promise<{ op: OperationRecord; outDir: string }> {
+    const admitted = this.admitted(request);
     const { outDir } = this.validate(request);
-    const op = await this.operations.start(JobName.GeneratorModel, request.model_name, { ...request });
+    const op = await this.operations.start(JobName.GeneratorModel, request.model_name, { ...admitted });
     return { op, outDir };
   }
 
@@ -143,12 +155,13 @@ export class GeneratorService {
     requests: GenerateModelRequestDto[],
   ): Promise<Array<{ op: OperationRecord; outDir: string }>> {
     // Validate all before accepting any: a bad item changes nothing.
+    const admitted = requests.map((r) => this.admitted(r));
     const checked = requests.map((r) => this.validate(r));
     const dirs = checked.map((c) => c.outDir);
     if (new Set(checked.map((c) => c.realOutDir)).size !== dirs.length)
       throw new CoreError(ErrorCode.VALIDATION, 'two items of the batch write to the same output_dir');
     const out = [];
-    for (const [i, r] of requests.entries()) {
+    for (const [i, r] of admitted.entries()) {
       out.push({
         op: await this.operations.start(JobName.GeneratorModel, r.model_name, { ...r }),
         outDir: dirs[i]!,

@@ -8,9 +8,13 @@ import {
   IsSizeList,
   IsTimeoutSeconds,
   AcceptedDto,
+  Optional,
   OperationStatusDto,
 } from '../../common/operations/operation.dto';
 import { OperationRecord, toStatusView } from '../../common/operations/operation.types';
+
+/** Seconds a test run may run when the request gives no `timeout` (capped by MAX_OPERATION_S). */
+export const TEST_DEFAULT_TIMEOUT_S = 300;
 
 export class RunTestRequestDto {
   /** A .onnx file, a folder holding model.onnx (optionally io.safetensors golden IO), or a generated implementation, inside DATA_DIR or MODEL_ROOTS. */
@@ -23,16 +27,16 @@ export class RunTestRequestDto {
   hardware: BackendName[] = ['cpu'];
 
   @ApiPropertyOptional({ enum: TEST_TYPES, default: 'basic' })
-  @IsOptional()
+  @Optional()
   @IsIn(TEST_TYPES)
   test_type: TestType = 'basic';
 
   /** Seconds before a running test is stopped with status `timeout`. */
-  @IsTimeoutSeconds(300)
-  timeout: number = 300;
+  @IsTimeoutSeconds(TEST_DEFAULT_TIMEOUT_S)
+  timeout?: number;
 
   /** Also write the results (JSON and JUnit XML) under DATA_DIR/test-results. */
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   save_results: boolean = true;
 

@@ -15,8 +15,9 @@ import { TaskThreads } from '../../common/hardware/task-threads.service';
 import { ModelResolver } from '../../common/models/model-resolver.service';
 import { JobName } from '../../common/jobs/job.types';
 import { OperationRecord } from '../../common/operations/operation.types';
+import { AdmissionService } from '../../common/operations/admission.service';
 import { OperationsService } from '../../common/operations/operations.service';
-import { RunTestRequestDto } from './test.dto';
+import { RunTestRequestDto, TEST_DEFAULT_TIMEOUT_S } from './test.dto';
 
 @Injectable()
 export class TestService {
@@ -24,13 +25,20 @@ export class TestService {
     private readonly operations: OperationsService,
     private readonly threads: TaskThreads,
     private readonly models: ModelResolver,
+    private readonly admission: AdmissionService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** Checks the model can be found inside the allowed roots (422 otherwise), then accepts the run. */
+  /**
+   * Checks the model can be found inside the allowed roots (422 otherwise) and that at least one of
+   * the backends is available (422 when none is; the others are `skipped` in the results), then
+   * accepts the run with its deadline.
+   */
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
+    const timeout = this.admission.timeout(request.timeout, TEST_DEFAULT_TIMEOUT_S);
     this.models.accepts(request.model_name);
-    return this.operations.start(JobName.TestRun, request.model_name, { ...request });
+    await this.admission.requireBackends('test', request.hardware, 'any');
+    return this.operations.start(JobName.TestRun, request.model_name, { ...request, timeout });
   }
 
   /** The job: resolve the model, run the core's checks in a worker thread, optionally save a report. */

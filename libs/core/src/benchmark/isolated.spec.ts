@@ -50,24 +50,19 @@ describe('runBenchmarkIsolated (worker thread)', () => {
     await expect(run).rejects.toMatchObject({ code: 'VALIDATION' });
   }, 60_000);
 
-  it('cancels a long run within about a second of the abort', async () => {
+  it('cancels a long run mid-measurement', async () => {
     const controller = new AbortController();
-    let abortedAt = 0n;
     let measuring = 0;
-    const run = runBenchmarkIsolated(request({ min_duration_s: 60, max_duration_s: 120 }), {
+    // An hour of measurement: only the abort can end it within the spec's time limit. (How fast a
+    // cancel lands is a speed target, not a spec assertion.)
+    const run = runBenchmarkIsolated(request({ min_duration_s: 3600, max_duration_s: 7200 }), {
       signal: controller.signal,
       onProgress: (r) => {
-        if ((r.data as BenchmarkProgressData).phase === 'measure' && ++measuring === 2) {
-          abortedAt = process.hrtime.bigint();
-          controller.abort();
-        }
+        if ((r.data as BenchmarkProgressData).phase === 'measure' && ++measuring === 2) controller.abort();
       },
     });
     await expect(run).rejects.toBeInstanceOf(CancelledError);
-    const stopMs = Number(process.hrtime.bigint() - abortedAt) / 1e6;
     expect(measuring).toBeGreaterThanOrEqual(2);
-    // The runner checks the signal every iteration; the host terminates the worker after 1 s anyway.
-    expect(stopMs).toBeLessThan(3000);
   }, 60_000);
 
   it('rejects at once when the signal has already fired', async () => {

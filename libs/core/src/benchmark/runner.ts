@@ -134,7 +134,11 @@ export function resolveSettings(request: BenchmarkRequest): ResolvedSettings {
   };
   if (warmup.windows < 2) throw new CoreError(ErrorCode.VALIDATION, 'warmup.windows must be at least 2');
   if (warmup.max_iterations < warmup.min_iterations) {
-    throw new CoreError(ErrorCode.VALIDATION, 'warmup.max_iterations must be >= warmup.min_iterations');
+    throw new CoreError(ErrorCode.VALIDATION, 'warmup.max_iterations must be >= warmup.min_iterations', {
+      field: 'warmup.max_iterations',
+      min: warmup.min_iterations,
+      value: warmup.max_iterations,
+    });
   }
   const min_iterations = positiveInt(request.min_iterations ?? d.min_iterations, 'min_iterations');
   const min_duration_s = nonNegative(request.min_duration_s ?? d.min_duration_s, 'min_duration_s');
@@ -143,11 +147,19 @@ export function resolveSettings(request: BenchmarkRequest): ResolvedSettings {
     'max_duration_s',
   );
   if (max_duration_s < min_duration_s) {
-    throw new CoreError(ErrorCode.VALIDATION, 'max_duration_s must be >= min_duration_s');
+    throw new CoreError(ErrorCode.VALIDATION, 'max_duration_s must be >= min_duration_s', {
+      field: 'max_duration_s',
+      min: min_duration_s,
+      value: max_duration_s,
+    });
   }
   const max_iterations = positiveInt(request.max_iterations ?? d.max_iterations, 'max_iterations');
   if (max_iterations < min_iterations) {
-    throw new CoreError(ErrorCode.VALIDATION, 'max_iterations must be >= min_iterations');
+    throw new CoreError(ErrorCode.VALIDATION, 'max_iterations must be >= min_iterations', {
+      field: 'min_iterations',
+      max: max_iterations,
+      value: min_iterations,
+    });
   }
   return {
     warmup,

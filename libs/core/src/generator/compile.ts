@@ -60,6 +60,13 @@ const BASE_OPTIONS: ts.CompilerOptions = {
 /** Parsed library and dependency files, shared by every program: they never change while we run. */
 const sharedSourceFiles = new Map<string, ts.SourceFile>();
 
+let sharedParses = 0;
+
+/** How many times a library or dependency file was parsed (each once per process, then reused). */
+export function sharedSourceFilesParsed(): number {
+  return sharedParses;
+}
+
 function isSharedFile(fileName: string, nodeModules: string, libDir: string): boolean {
   return fileName.startsWith(nodeModules) || fileName.startsWith(libDir);
 }
@@ -76,7 +83,10 @@ function createHost(options: ts.CompilerOptions, nodeModules: string): ts.Compil
       if (cached) return cached;
     }
     const file = getSourceFile(fileName, languageVersion, onError, shouldCreate);
-    if (file && shared) sharedSourceFiles.set(key, file);
+    if (file && shared) {
+      sharedParses++;
+      sharedSourceFiles.set(key, file);
+    }
     return file;
   };
   // Resolve from the file's folder first, then as if the importing file lived beside node_modules.
