@@ -29,8 +29,9 @@ import { JobQueue } from './job-queue';
 import { JobName, JobOf, JobPayload, queueFor, queuesFor } from './job.types';
 
 /**
- * Reconnect delay after the n-th failed attempt: quick, at most 2 s, so that work resumes soon after
- * Redis is back (BullMQ's own default backs off to 20 s).
+ * Reconnect delay of the request path's connections after the n-th failed attempt: quick, at most
+ * 2 s, so that /health and enqueue recover soon after Redis is back (BullMQ's default backs off to
+ * 20 s, which workers and queue events keep).
  */
 export const redisRetryDelay = (times: number): number => Math.min(200 * times, 2000);
 
@@ -45,7 +46,6 @@ export function redisOptions(url: string): {
   username?: string;
   db?: number;
   maxRetriesPerRequest: null;
-  retryStrategy: (times: number) => number;
 } {
   const u = new URL(url);
   return {
@@ -55,7 +55,6 @@ export function redisOptions(url: string): {
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
     maxRetriesPerRequest: null,
-    retryStrategy: redisRetryDelay,
   };
 }
 
@@ -68,12 +67,14 @@ export function failFastRedisOptions(
   url: string,
   timeoutMs: number,
 ): Omit<ReturnType<typeof redisOptions>, 'maxRetriesPerRequest'> & {
+  retryStrategy: (times: number) => number;
   enableOfflineQueue: false;
   maxRetriesPerRequest: number;
   commandTimeout: number;
 } {
   return {
     ...redisOptions(url),
+    retryStrategy: redisRetryDelay,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: timeoutMs,
