@@ -81,7 +81,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     done();
   });
   if (config.corsOrigins) app.enableCors({ origin: config.corsOrigins });
-  app.useWebSocketAdapter(new PrefixWsAdapter(app));
+  app.useWebSocketAdapter(
+    new PrefixWsAdapter(app, { apiKey: config.apiKey, maxConnections: config.wsMaxConnections }),
+  );
   app.enableShutdownHooks();
 
   const metadata = swaggerPluginMetadata();

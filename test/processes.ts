@@ -150,6 +150,16 @@ export class PrivateRedis {
     );
   }
 
+  /** SIGSTOP: it keeps its connections open and answers nothing (a frozen or partitioned Redis). */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after `freeze`: it answers again, everything it held still there. */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** SIGKILL, and waits for the exit: everything it held is gone. */
   async kill(): Promise<void> {
     const child = this.child;

@@ -2,6 +2,8 @@
 import WebSocket from 'ws';
 import { DRIVERS, json, startServer, TestServer } from './app';
 import { until } from './processes';
+import { COMMAND_BURST, POLICY_VIOLATION } from '../src/gateways/operations.gateway';
+import { WS_MAX_PAYLOAD_BYTES } from '../src/gateways/prefix-ws.adapter';
 
 jest.setTimeout(120_000);
 
@@ -36,6 +38,39 @@ function connect(url: string, headers: Record<string, string> = {}): Received {
     socket,
     opened,
   };
+}
+
+/**
+ * Tries a WebSocket handshake: `opened` when the server upgraded the connection, otherwise the
+ * HTTP status and JSON body it answered with instead.
+ */
+function handshake(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ opened: true } | { opened: false; status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.on('open', () => {
+      resolve({ opened: true });
+      socket.close();
+    });
+    socket.on('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += String(d)));
+      res.on('end', () => {
+        try {
+          resolve({
+            opened: false,
+            status: res.statusCode ?? 0,
+            body: JSON.parse(text) as Record<string, unknown>,
+          });
+        } catch (err) {
+          reject(new Error(`${res.statusCode} with a body that is not JSON: ${text} (${String(err)})`));
+        }
+      });
+    });
+    socket.on('error', (err) => reject(err));
+  });
 }
 
 /** Waits for something the socket receives (polled every 10 ms). */
@@ -141,7 +176,7 @@ describe.each(DRIVERS)('WebSocket progress (%s driver)', (driver) => {
     }
   });
 
-  it('requires the API key on the handshake when one is set', async () => {
+  it('refuses an upgrade without the API key with HTTP 401 and the error body, before any socket opens', async () => {
     const secured = await startServer(driver, { API_KEY: 'secret-key-123' });
     try {
       const res = await fetch(`${secured.url}/api/test/run`, {
@@ -150,13 +185,129 @@ describe.each(DRIVERS)('WebSocket progress (%s driver)', (driver) => {
         body: JSON.stringify({ model_name: 'bert' }),
       });
       const { run_id } = await json<{ run_id: string }>(res);
-      const denied = connect(`${secured.wsUrl}/api/test/ws/${run_id}`);
-      expect((await denied.close).code).toBe(4401);
-      const allowed = connect(`${secured.wsUrl}/api/test/ws/${run_id}`, { 'x-api-key': 'secret-key-123' });
+      const path = `${secured.wsUrl}/api/test/ws/${run_id}`;
+      const refused = {
+        opened: false,
+        status: 401,
+        body: {
+          statusCode: 401,
+          error: 'Unauthorized',
+          code: 'UNAUTHORIZED',
+          message: expect.stringMatching(/API key/),
+        },
+      };
+      // No key, a wrong key in either place, and an unknown id without a key: all refused at the handshake.
+      expect(await handshake(path)).toEqual(refused);
+      expect(await handshake(path, { 'x-api-key': 'wrong-key-456' })).toEqual(refused);
+      expect(await handshake(`${path}?api_key=wrong-key-456`)).toEqual(refused);
+      expect(await handshake(`${secured.wsUrl}/api/test/ws/00000000-0000-0000-0000-000000000000`)).toEqual(
+        refused,
+      );
+      const allowed = connect(path, { 'x-api-key': 'secret-key-123' });
       expect((await allowed.close).code).toBe(1000);
       expect(allowed.messages.length).toBeGreaterThan(0);
+      const byQuery = connect(`${path}?api_key=secret-key-123`);
+      expect((await byQuery.close).code).toBe(1000);
+      expect(byQuery.messages.pop()).toMatchObject({ id: run_id, status: 'completed' });
     } finally {
       await secured.close();
+    }
+  });
+
+  it('closes a socket that sends a frame over the size limit with 1009 and stays healthy', async () => {
+    const id = await start({ model_name: 'llama', hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' });
+    const big = connect(`${server.wsUrl}/api/test/ws/${id}`);
+    await big.opened;
+    big.socket.on('error', () => undefined); // the client sees the close, not an error to report
+    big.socket.send(Buffer.alloc(WS_MAX_PAYLOAD_BYTES + 1, 0x61), { binary: false });
+    expect((await big.close).code).toBe(1009);
+    // 8 MiB in one frame: refused from its header, the server does not buffer it.
+    const huge = connect(`${server.wsUrl}/api/test/ws/${id}`);
+    await huge.opened;
+    huge.socket.on('error', () => undefined);
+    huge.socket.send(Buffer.alloc(8 * 1024 * 1024, 0x61));
+    expect((await huge.close).code).toBe(1009);
+    // A command at the limit is still read (and answered as unknown).
+    const fine = connect(`${server.wsUrl}/api/test/ws/${id}`);
+    await fine.opened;
+    fine.socket.send('x'.repeat(WS_MAX_PAYLOAD_BYTES));
+    await received('the answer to a command at the limit', () => fine.messages.some((m) => 'error' in m));
+    fine.socket.send('ping');
+    await received('pong', () => fine.messages.some((m) => m.pong === true));
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+    fine.socket.close();
+  });
+
+  it('cuts off a client past the command rate limit with an error and close 1008', async () => {
+    const id = await start({ model_name: 'llama', hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' });
+    const ws = connect(`${server.wsUrl}/api/test/ws/${id}`);
+    await ws.opened;
+    await received('the first status', () => ws.messages.length > 0);
+    // One ping at a time, each after the last pong: the burst is spent, then the refill is outrun.
+    let closed = false;
+    void ws.close.then(() => (closed = true));
+    let pongs = 0;
+    for (let i = 0; i < 2000 && !closed; i++) {
+      ws.socket.send('ping');
+      await received('a reply', () => closed || ws.messages.filter((m) => m.pong || m.error).length > i);
+      pongs = ws.messages.filter((m) => m.pong === true).length;
+      if (ws.messages.some((m) => 'error' in m)) break;
+    }
+    expect((await ws.close).code).toBe(POLICY_VIOLATION);
+    expect(ws.messages.filter((m) => 'error' in m)).toEqual([
+      { error: expect.stringMatching(/^rate limit/) },
+    ]);
+    expect(pongs).toBeGreaterThanOrEqual(COMMAND_BURST);
+    console.log(`rate limit: ${pongs} pings answered before the cut-off`);
+  });
+
+  it('cuts off a flood of 10,000 status commands at once, and keeps serving everyone else', async () => {
+    const id = await start({ model_name: 'llama', hardware: ['cpu', 'webgpu'], test_type: 'comprehensive' });
+    const flood = connect(`${server.wsUrl}/api/test/ws/${id}`);
+    const watcher = connect(`${server.wsUrl}/api/test/ws/${id}`);
+    await Promise.all([flood.opened, watcher.opened]);
+    for (let i = 0; i < 10_000; i++) flood.socket.send('status');
+    expect((await flood.close).code).toBe(POLICY_VIOLATION);
+    const errors = flood.messages.filter((m) => 'error' in m);
+    expect(errors).toEqual([{ error: expect.stringMatching(/^rate limit/) }]);
+    // It got at most the commands it was allowed, and never more answers than the pending limit allows.
+    expect(flood.messages.filter((m) => m.id === id).length).toBeLessThanOrEqual(1 + COMMAND_BURST);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    watcher.socket.send('status');
+    await received('the watcher is answered', () => watcher.messages.filter((m) => m.id === id).length >= 2);
+    expect((await watcher.close).code).toBe(1000);
+    expect(watcher.messages.pop()).toMatchObject({ id, status: 'completed' });
+  });
+
+  it('answers an upgrade beyond WS_MAX_CONNECTIONS with 503 and the error body', async () => {
+    const capped = await startServer(driver, { WS_MAX_CONNECTIONS: '2' });
+    try {
+      const res = await fetch(`${capped.url}/api/test/run`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model_name: 'llama',
+          hardware: ['cpu', 'webgpu'],
+          test_type: 'comprehensive',
+        }),
+      });
+      const { run_id } = await json<{ run_id: string }>(res);
+      const path = `${capped.wsUrl}/api/test/ws/${run_id}`;
+      const first = connect(path);
+      const second = connect(path);
+      await Promise.all([first.opened, second.opened]);
+      expect(await handshake(path)).toEqual({
+        opened: false,
+        status: 503,
+        body: expect.objectContaining({ statusCode: 503, message: expect.stringMatching(/at most 2/) }),
+      });
+      first.socket.close();
+      await first.close;
+      await until('a slot is free again', async () => (await handshake(path)).opened, 30_000);
+      second.socket.close();
+    } finally {
+      await capped.close();
     }
   });
 });

@@ -36,8 +36,17 @@ export interface AppConfig {
     readonly heartbeatMs: number;
     /** How long a job may wait for a worker offering its backends before it fails. */
     readonly backendWaitS: number;
+    /** Longest wait for Redis on a request's path (enqueue, cancel, workers, health): then 503. */
+    readonly redisTimeoutMs: number;
   };
-  readonly database: { readonly url?: string; readonly sqlitePath: string };
+  readonly database: {
+    readonly url?: string;
+    readonly sqlitePath: string;
+    /** PostgreSQL: longest wait for a connection or a query's answer before the store counts as down (503). */
+    readonly timeoutMs: number;
+  };
+  /** WebSocket: most sockets open at once; an upgrade beyond it is answered 503. */
+  readonly wsMaxConnections: number;
   readonly apiKey?: string;
   readonly corsOrigins: string[] | boolean;
   readonly bodyLimitBytes: number;
@@ -175,8 +184,14 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
       lockDurationMs: int(env, 'WORKER_LOCK_MS', 30_000, 1000, 3_600_000, problems),
       heartbeatMs: int(env, 'WORKER_HEARTBEAT_MS', 2000, 100, 60_000, problems),
       backendWaitS: int(env, 'BACKEND_WAIT_S', 600, 1, 86_400 * 7, problems),
+      redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 2000, 100, 60_000, problems),
     },
-    database: { url: databaseUrl, sqlitePath },
+    database: {
+      url: databaseUrl,
+      sqlitePath,
+      timeoutMs: int(env, 'DATABASE_TIMEOUT_MS', 2000, 100, 600_000, problems),
+    },
+    wsMaxConnections: int(env, 'WS_MAX_CONNECTIONS', 10_000, 1, 1_000_000, problems),
     apiKey,
     corsOrigins,
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024, problems),

@@ -17,6 +17,8 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import IORedis, { Redis } from 'ioredis';
+import { once } from 'node:events';
+import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/errors';
 import type { BackendName } from '../../../libs/core/src/types';
 import { batchPerTurn } from '../batch-per-turn';
 import { AppConfig, COMPONENTS } from '../config/app-config';
@@ -26,6 +28,17 @@ import { JobExecutor } from './job-executor';
 import { JobQueue } from './job-queue';
 import { JobName, JobOf, JobPayload, queueFor, queuesFor } from './job.types';
 
+/**
+ * Reconnect delay of the request path's connections after the n-th failed attempt: quick, at most
+ * 2 s, so that /health and enqueue recover soon after Redis is back (BullMQ's default backs off to
+ * 20 s, which workers and queue events keep).
+ */
+export const redisRetryDelay = (times: number): number => Math.min(200 * times, 2000);
+
+/**
+ * Connection options for what waits on Redis for as long as it takes: workers (BullMQ requires
+ * `maxRetriesPerRequest: null` for their blocking commands), queue events, the cancel subscriber.
+ */
 export function redisOptions(url: string): {
   host: string;
   port: number;
@@ -43,6 +56,58 @@ export function redisOptions(url: string): {
     ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
     maxRetriesPerRequest: null,
   };
+}
+
+/**
+ * Connection options for the request path (enqueue, cancel, the workers list, heartbeats, health):
+ * while Redis is down a command fails at once instead of waiting in ioredis's offline queue, and
+ * one that Redis does not answer (frozen, partitioned) fails after `timeoutMs`.
+ */
+export function failFastRedisOptions(
+  url: string,
+  timeoutMs: number,
+): Omit<ReturnType<typeof redisOptions>, 'maxRetriesPerRequest'> & {
+  retryStrategy: (times: number) => number;
+  enableOfflineQueue: false;
+  maxRetriesPerRequest: number;
+  commandTimeout: number;
+} {
+  return {
+    ...redisOptions(url),
+    retryStrategy: redisRetryDelay,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: timeoutMs,
+  };
+}
+
+/**
+ * Runs one Redis call of the request path within `timeoutMs`; any failure (down, frozen, timed out)
+ * becomes QUEUE_UNAVAILABLE (503). The fail-fast connection bounds the call already; the timer
+ * bounds what BullMQ does around it.
+ */
+export async function withinRedisTimeout<T>(
+  what: string,
+  timeoutMs: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    if (err instanceof CoreError) throw err;
+    throw new CoreError(
+      ErrorCode.QUEUE_UNAVAILABLE,
+      `the job queue (Redis) is unavailable: ${what}: ${errorMessage(err)}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Every queue any process may enqueue to: all suites, all backend sets. */
@@ -79,16 +144,18 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
     let add = this.adders.get(queue);
     if (!add) {
       add = batchPerTurn(async (jobs: JobOf<JobName>[]) => {
-        await this.queue(queue).addBulk(
-          jobs.map((j) => ({
-            name: j.name,
-            data: j.data,
-            opts: {
-              jobId: j.data.operationId,
-              removeOnComplete: { count: 10_000 },
-              removeOnFail: { count: 10_000 },
-            },
-          })),
+        await this.redisCall('enqueue', () =>
+          this.queue(queue).addBulk(
+            jobs.map((j) => ({
+              name: j.name,
+              data: j.data,
+              opts: {
+                jobId: j.data.operationId,
+                removeOnComplete: { count: 10_000 },
+                removeOnFail: { count: 10_000 },
+              },
+            })),
+          ),
         );
       });
       this.adders.set(queue, add);
@@ -111,7 +178,7 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
       const chunk = jobs.slice(i, i + 1000);
       const pipeline = this.redis.pipeline();
       for (const j of chunk) pipeline.exists(this.queue(queueFor(j.name, j.backends)).toKey(j.operationId));
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = (await this.redisCall('find jobs', () => pipeline.exec())) ?? [];
       replies.forEach(([err, n], k) => {
         if (err) throw err;
         if (n === 1) found.add(chunk[k]!.operationId);
@@ -121,9 +188,11 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
   }
 
   async remove(name: JobName, operationId: string, backends: BackendName[]): Promise<boolean> {
-    const job = await this.queue(queueFor(name, backends)).getJob(operationId);
+    const job = await this.redisCall('find the job', () =>
+      this.queue(queueFor(name, backends)).getJob(operationId),
+    );
     if (!job) return false;
-    const state = await job.getState();
+    const state = await this.redisCall('read the job state', () => job.getState());
     if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized' && state !== 'waiting-children')
       return false;
     try {
@@ -139,26 +208,43 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
   }
 
   async signalCancel(operationId: string): Promise<void> {
-    await this.publisher?.publish(this.cancelChannel, operationId);
+    await this.redisCall('signal the cancel', () => this.redis.publish(this.cancelChannel, operationId));
   }
 
   async depth(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const name of ALL_QUEUES) out[name] = await this.queue(name).getWaitingCount();
+    const counts = await this.redisCall('count waiting jobs', () =>
+      Promise.all(ALL_QUEUES.map((name) => this.queue(name).getWaitingCount())),
+    );
+    ALL_QUEUES.forEach((name, i) => (out[name] = counts[i]!));
     return out;
   }
 
-  /** The Redis connection for other shared state (worker heartbeats). */
+  override async ping(): Promise<void> {
+    await this.redisCall('ping', () => this.redis.ping());
+  }
+
+  /** One Redis call of the request path, bounded by REDIS_TIMEOUT_MS (QUEUE_UNAVAILABLE past it). */
+  redisCall<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return withinRedisTimeout(what, this.config.queue.redisTimeoutMs, work);
+  }
+
+  /** The (fail-fast) Redis connection for other shared state (worker heartbeats); see redisCall. */
   get redis(): Redis {
     return this.publisher!;
   }
 
   async onModuleInit(): Promise<void> {
     const opts = redisOptions(this.config.queue.redisUrl!);
-    this.publisher = new IORedis(opts);
+    this.publisher = new IORedis(
+      failFastRedisOptions(this.config.queue.redisUrl!, this.config.queue.redisTimeoutMs),
+    );
     this.subscriber = new IORedis(opts);
     this.publisher.on('error', (err) => this.logger.warn(`redis: ${err.message}`));
     this.subscriber.on('error', (err) => this.logger.warn(`redis subscriber: ${err.message}`));
+    // Without an offline queue the publisher takes commands only once connected (the subscriber
+    // below waits for Redis as well: a process does not start without it).
+    if (this.publisher.status !== 'ready') await once(this.publisher, 'ready');
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel: string, id: string) => this.executor.abortLocal(id));
     if (this.config.role === 'worker') return; // API processes fan updates out to WebSocket clients
@@ -184,8 +270,15 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
 }
 
 /** One BullMQ worker per queue this process consumes, each a thin call into the shared executor. */
-export function processorFor(queue: string, concurrency: number, lockDurationMs: number) {
+export function processorFor(
+  queue: string,
+  concurrency: number,
+  lockDurationMs: number,
+  connection: ReturnType<typeof redisOptions>,
+) {
+  // The queue's own connection fails fast (request path); the worker's waits Redis out.
   @Processor(queue, {
+    connection,
     lockDuration: lockDurationMs,
     stalledInterval: Math.max(1000, Math.floor(lockDurationMs / 2)),
   })

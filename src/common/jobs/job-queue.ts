@@ -12,4 +12,8 @@ export abstract class JobQueue {
   abstract signalCancel(operationId: string): Promise<void>;
   /** Jobs waiting per queue. */
   abstract depth(): Promise<Record<string, number>>;
+  /** Resolves when the queue's backing service answers; rejects (QUEUE_UNAVAILABLE) when it does not. */
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
 }

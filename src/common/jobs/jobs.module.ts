@@ -5,7 +5,7 @@ import { AppConfig, Component } from '../config/app-config';
 import { AdmissionService } from '../operations/admission.service';
 import { OperationEvents } from '../operations/operation-events';
 import { OperationsService } from '../operations/operations.service';
-import { ALL_QUEUES, BullJobQueue, processorFor, redisOptions } from './bullmq.driver';
+import { ALL_QUEUES, BullJobQueue, failFastRedisOptions, processorFor, redisOptions } from './bullmq.driver';
 import { EmbeddedJobQueue } from './embedded.driver';
 import { JobExecutor } from './job-executor';
 import { JobQueue } from './job-queue';
@@ -56,13 +56,26 @@ export class JobsModule {
       module: JobsModule,
       imports: [
         BullModule.forRoot({ connection: redisOptions(config.queue.redisUrl!), prefix: config.queue.prefix }),
-        ...ALL_QUEUES.map((name) => BullModule.registerQueue({ name })),
+        // Queues serve the request path (enqueue, cancel): fail fast while Redis is down or frozen.
+        ...ALL_QUEUES.map((name) =>
+          BullModule.registerQueue({
+            name,
+            connection: failFastRedisOptions(config.queue.redisUrl!, config.queue.redisTimeoutMs),
+          }),
+        ),
       ],
       controllers: [WorkersController],
       providers: [
         ...common,
         { provide: JobQueue, useClass: BullJobQueue },
-        ...consumed.map((q) => processorFor(q, concurrencyOf(q), config.queue.lockDurationMs)),
+        ...consumed.map((q) =>
+          processorFor(
+            q,
+            concurrencyOf(q),
+            config.queue.lockDurationMs,
+            redisOptions(config.queue.redisUrl!),
+          ),
+        ),
       ],
       exports: exported,
     };

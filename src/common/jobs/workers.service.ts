@@ -85,14 +85,15 @@ export class WorkersService implements OnApplicationBootstrap, OnApplicationShut
   async list(): Promise<WorkerInfo[]> {
     const bull = this.bull;
     if (!bull) return this.runsJobs ? [this.self()] : [];
-    const all = await bull.redis.hgetall(this.key);
+    // Bounded: while Redis is down or frozen this fails fast (QUEUE_UNAVAILABLE, 503).
+    const all = await bull.redisCall('list workers', () => bull.redis.hgetall(this.key));
     const now = Date.now();
     const live: WorkerInfo[] = [];
     for (const [id, raw] of Object.entries(all)) {
       const info = JSON.parse(raw) as WorkerInfo;
       const age = now - Date.parse(info.last_heartbeat);
       if (age <= 3 * this.config.queue.heartbeatMs) live.push(info);
-      else if (age > 60_000) await bull.redis.hdel(this.key, id);
+      else if (age > 60_000) await bull.redisCall('forget a worker', () => bull.redis.hdel(this.key, id));
     }
     return live.sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -101,7 +102,15 @@ export class WorkersService implements OnApplicationBootstrap, OnApplicationShut
     const bull = this.bull;
     if (!bull) return;
     const every = (ms: number, fn: () => Promise<void>) => {
-      const t = setInterval(() => void fn().catch((err: Error) => this.logger.warn(err.message)), ms);
+      // A pass still waiting (Redis or the store slow to answer) is not joined by another one.
+      let busy = false;
+      const t = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void fn()
+          .catch((err: Error) => this.logger.warn(err.message))
+          .finally(() => (busy = false));
+      }, ms);
       t.unref();
       this.timers.push(t);
     };
@@ -113,7 +122,8 @@ export class WorkersService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async heartbeat(): Promise<void> {
-    await this.bull!.redis.hset(this.key, this.id, JSON.stringify(this.self()));
+    const bull = this.bull!;
+    await bull.redisCall('heartbeat', () => bull.redis.hset(this.key, this.id, JSON.stringify(this.self())));
   }
 
   /**

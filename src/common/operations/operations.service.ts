@@ -2,7 +2,7 @@
 import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
+import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/errors';
 import type { BackendName } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
@@ -100,22 +100,45 @@ export class OperationsService implements OnApplicationBootstrap {
     try {
       await this.repo.insert(op);
     } catch (err) {
-      throw new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${(err as Error).message}`);
+      if (err instanceof CoreError) throw err; // STORE_UNAVAILABLE from the store's driver
+      throw new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${errorMessage(err)}`);
     }
     try {
       await this.queue.enqueue({ name: job, data: { operationId: op.id, backends: backendsOf(request) } });
     } catch (err) {
-      await this.repo.update(op.id, ['queued'], {
-        status: 'failed',
-        finished_at: new Date().toISOString(),
-        error: { code: ErrorCode.QUEUE_UNAVAILABLE, message: (err as Error).message },
-      });
-      throw new CoreError(
-        ErrorCode.QUEUE_UNAVAILABLE,
-        `the job queue is unavailable: ${(err as Error).message}`,
-      );
+      throw await this.enqueueFailed(op, err);
     }
     return op;
+  }
+
+  /**
+   * The queue refused (or did not answer) after the operation was stored: it is marked failed
+   * QUEUE_UNAVAILABLE, so it is neither lost nor left queued, and the client's 503 names it. If the
+   * store cannot take that update either (both down), the row stays queued and the reconciler
+   * (BullMQ) puts its job on the queue once Redis is back; a job that did reach Redis meanwhile
+   * finds its operation failed and does nothing.
+   */
+  private async enqueueFailed(op: OperationRecord, err: unknown): Promise<CoreError> {
+    const reason =
+      err instanceof CoreError ? err.message : `the job queue is unavailable: ${errorMessage(err)}`;
+    let status: OperationStatus = 'queued';
+    try {
+      const failed = await this.repo.update(op.id, ['queued'], {
+        status: 'failed',
+        finished_at: new Date().toISOString(),
+        current_step: 'failed',
+        error: { code: ErrorCode.QUEUE_UNAVAILABLE, message: reason },
+      });
+      if (failed) {
+        status = failed.status;
+        this.events.changed(op.id);
+      }
+    } catch (updateErr) {
+      this.logger.warn(
+        `operation ${op.id}: could not record the enqueue failure: ${errorMessage(updateErr)}`,
+      );
+    }
+    return new CoreError(ErrorCode.QUEUE_UNAVAILABLE, reason, { id: op.id, status });
   }
 
   async get(kind: OperationKind, id: string): Promise<OperationRecord> {

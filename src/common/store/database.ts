@@ -13,19 +13,26 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
   ColumnDataType,
+  CompiledQuery,
+  DatabaseConnection,
+  Dialect,
+  Driver,
   Expression,
   Generated,
   Kysely,
   Migration,
   MigrationProvider,
   Migrator,
+  QueryResult,
   PostgresDialect,
   sql,
   SqliteDatabase,
   SqliteDialect,
   SqliteStatement,
+  TransactionSettings,
 } from 'kysely';
 import { Pool } from 'pg';
+import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/errors';
 
 export interface OperationsTable {
   id: string;
@@ -177,6 +184,170 @@ export interface DatabaseOptions {
   url?: string;
   /** SQLite file path, or ':memory:' (used when url is not a PostgreSQL one). */
   sqlitePath: string;
+  /**
+   * PostgreSQL: the longest wait for a connection (also for a free one of the pool) and for a
+   * query's answer; the server also cancels statements that run longer. Default 2000 ms.
+   */
+  timeoutMs?: number;
+}
+
+/** Node's network errors: the store cannot be reached. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** pg's own messages for a connection or an answer that did not come. */
+const PG_OUTAGE =
+  /timeout exceeded when trying to connect|Connection terminated|Query read timeout|not queryable|connection timeout/i;
+
+/**
+ * Whether a database error means the store is unavailable, not that the query was wrong: the
+ * network (refused, reset, unreachable), pg's connection and read timeouts, PostgreSQL's connection
+ * exceptions (SQLSTATE class 08), shutdown and cancelled statements (57P0x, 57014, statement_timeout),
+ * too many connections (53300), and SQLite's locked, busy, I/O and full errors.
+ */
+export function isStoreOutage(err: unknown): boolean {
+  // Duck-typed: errors made by Node itself (net) are not `instanceof Error` in every realm (Jest).
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code)) return true;
+    if (/^08/.test(code) || /^57P0/.test(code) || code === '57014' || code === '53300') return true;
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL)/.test(code)) return true;
+  }
+  return typeof message === 'string' && PG_OUTAGE.test(message);
+}
+
+/** An outage of the store as STORE_UNAVAILABLE (503); any other error as it is. */
+export function storeError(err: unknown): unknown {
+  if (err instanceof CoreError || !isStoreOutage(err)) return err;
+  const message = (err as { message?: unknown }).message;
+  return new CoreError(
+    ErrorCode.STORE_UNAVAILABLE,
+    `the store is unavailable: ${typeof message === 'string' ? message : String(err)}`,
+  );
+}
+
+async function mapped<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+/**
+ * A connection whose query errors say STORE_UNAVAILABLE when the store is down, busy or does not
+ * answer; the driver below hands the inner connection back to the dialect's own driver.
+ */
+class MappedConnection implements DatabaseConnection {
+  constructor(readonly inner: DatabaseConnection) {}
+
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return mapped(() => this.inner.executeQuery<R>(query));
+  }
+
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
+
+const innerOf = (c: DatabaseConnection): DatabaseConnection => (c instanceof MappedConnection ? c.inner : c);
+
+/** Every driver call of a dialect with its outage errors mapped (see storeError). */
+class OutageMappingDriver implements Driver {
+  constructor(private readonly inner: Driver) {}
+
+  init(): Promise<void> {
+    return mapped(() => this.inner.init());
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new MappedConnection(await mapped(() => this.inner.acquireConnection()));
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return mapped(() => this.inner.beginTransaction(innerOf(connection), settings));
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return mapped(() => this.inner.commitTransaction(innerOf(connection)));
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return mapped(() => this.inner.rollbackTransaction(innerOf(connection)));
+  }
+
+  savepoint(...[connection, ...rest]: Parameters<NonNullable<Driver['savepoint']>>): Promise<void> {
+    return mapped(() => this.inner.savepoint!(innerOf(connection), ...rest));
+  }
+
+  rollbackToSavepoint(
+    ...[connection, ...rest]: Parameters<NonNullable<Driver['rollbackToSavepoint']>>
+  ): Promise<void> {
+    return mapped(() => this.inner.rollbackToSavepoint!(innerOf(connection), ...rest));
+  }
+
+  releaseSavepoint(
+    ...[connection, ...rest]: Parameters<NonNullable<Driver['releaseSavepoint']>>
+  ): Promise<void> {
+    return mapped(() => this.inner.releaseSavepoint!(innerOf(connection), ...rest));
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    return this.inner.releaseConnection(innerOf(connection));
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy();
+  }
+}
+
+/** A dialect whose errors say STORE_UNAVAILABLE (503) when the store is down, busy or silent. */
+function outageMapping(dialect: Dialect): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createDriver: () => new OutageMappingDriver(dialect.createDriver()),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+  };
+}
+
+/**
+ * Whether the store answers within `timeoutMs`; rejects (STORE_UNAVAILABLE) when it does not.
+ * /health uses it, so a store that hangs never hangs the health check.
+ */
+export async function pingStore(db: Kysely<Database>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      sql`select 1`.execute(db),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store did not answer within ${timeoutMs} ms`),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (err) {
+    const mappedErr = storeError(err);
+    throw mappedErr instanceof CoreError
+      ? mappedErr
+      : new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${errorMessage(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Connections in the PostgreSQL pool, per process. */
@@ -225,16 +396,22 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
   const dialect = dialectOf(options);
   let db: Kysely<Database>;
   if (dialect === 'postgres') {
+    const timeoutMs = options.timeoutMs ?? 2000;
     const pool = new Pool({
       connectionString: options.url,
       max: POSTGRES_POOL_SIZE,
-      // A store that is down answers (503, health "down") instead of hanging the request.
-      connectionTimeoutMillis: 10_000,
+      // A store that is down or does not answer (frozen, partitioned) gives a 503 and health
+      // "down" within the timeout instead of hanging the request: for a connection (pg-pool also
+      // applies it to the wait for a free one), for a query's answer, and on the server's side
+      // for a statement that runs too long.
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      statement_timeout: timeoutMs,
     });
     // An idle connection the server drops (restart, failover) emits 'error' on the pool; without a
     // listener that would crash the process. The next query gets a fresh connection or fails.
     pool.on('error', () => undefined);
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    db = new Kysely<Database>({ dialect: outageMapping(new PostgresDialect({ pool })) });
   } else {
     if (options.sqlitePath !== ':memory:') mkdirSync(dirname(options.sqlitePath), { recursive: true });
     const sqlite = new SQLite(options.sqlitePath);
@@ -242,7 +419,10 @@ export function createDatabase(options: DatabaseOptions): Kysely<Database> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+    // SQLITE_BUSY (another process held the write lock past busy_timeout) is a 503, not a 500.
+    db = new Kysely<Database>({
+      dialect: outageMapping(new SqliteDialect({ database: cachingStatements(sqlite) })),
+    });
   }
   DIALECTS.set(db, dialect);
   return db;
