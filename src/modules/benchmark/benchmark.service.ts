@@ -13,6 +13,7 @@ import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
 import { cidOfFile } from '../../../libs/core/src/generator/manifest';
 import type { ResolvedModelPath } from '../../../libs/core/src/models/paths';
 import type { RunContext } from '../../../libs/core/src/types';
+import { AdmissionService } from '../../common/admission/admission.service';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { JobName } from '../../common/jobs/job.types';
@@ -56,6 +57,7 @@ export class BenchmarkService {
     private readonly models: ModelResolver,
     private readonly rows: BenchmarkRepository,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly admission: AdmissionService,
   ) {}
 
   private modelNames(request: RunBenchmarkRequestDto): string[] {
@@ -95,6 +97,7 @@ export class BenchmarkService {
     if (request.max_duration_s !== undefined && request.max_duration_s < request.min_duration_s) {
       throw new CoreError(ErrorCode.VALIDATION, 'max_duration_s must not be below min_duration_s');
     }
+    this.admission.admitBenchmark({ ...request, models: names });
     const op = await this.operations.start(JobName.BenchmarkRun, names.join(','), {
       ...request,
       models: names,

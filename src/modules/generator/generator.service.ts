@@ -6,6 +6,7 @@ import { resolveTemplateContext, selectTemplate, slugify } from '../../../libs/c
 import { isInside, realRoots } from '../../../libs/core/src/models/paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
+import { AdmissionService } from '../../common/admission/admission.service';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { TaskThreads } from '../../common/hardware/task-threads.service';
@@ -33,6 +34,7 @@ export class GeneratorService {
     private readonly operations: OperationsService,
     @InjectConfig() private readonly config: AppConfig,
     private readonly threads: TaskThreads,
+    private readonly admission: AdmissionService,
   ) {}
 
   get modelsDir(): string {
@@ -101,7 +103,8 @@ export class GeneratorService {
   }
 
   async start(request: GenerateModelRequestDto): Promise<{ op: OperationRecord; outDir: string }> {
-    const { outDir } = this.validate(request);
+    const { source, outDir } = this.validate(request);
+    this.admission.admitGenerations([{ ...request, config: source.config }]);
     const op = await this.operations.start(JobName.GeneratorModel, request.model_name, { ...request });
     return { op, outDir };
   }
@@ -110,7 +113,9 @@ export class GeneratorService {
     requests: GenerateModelRequestDto[],
   ): Promise<Array<{ op: OperationRecord; outDir: string }>> {
     // Validate all before accepting any: a bad item changes nothing.
-    const dirs = requests.map((r) => this.validate(r).outDir);
+    const checked = requests.map((r) => this.validate(r));
+    const dirs = checked.map((c) => c.outDir);
+    this.admission.admitGenerations(requests.map((r, i) => ({ ...r, config: checked[i]!.source.config })));
     if (new Set(dirs).size !== dirs.length)
       throw new CoreError(ErrorCode.VALIDATION, 'two items of the batch write to the same output_dir');
     const out = [];

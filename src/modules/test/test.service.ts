@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { renderJUnit, TestResults } from '../../../libs/core/src/testing';
 import type { RunContext } from '../../../libs/core/src/types';
+import { AdmissionService } from '../../common/admission/admission.service';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { TaskThreads } from '../../common/hardware/task-threads.service';
@@ -19,11 +20,12 @@ export class TestService {
     private readonly threads: TaskThreads,
     private readonly models: ModelResolver,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly admission: AdmissionService,
   ) {}
 
   /** Checks the model can be found inside the allowed roots (422 otherwise), then accepts the run. */
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
-    this.models.accepts(request.model_name);
+    this.admission.admitTest(request); // resolves the model too (422 outside the roots)
     return this.operations.start(JobName.TestRun, request.model_name, { ...request });
   }
 
