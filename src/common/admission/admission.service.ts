@@ -54,7 +54,6 @@ export interface BenchmarkAdmission {
   min_duration_s: number;
   timeout: number;
   seed?: number;
-  precision?: Precision;
 }
 export interface GenerationAdmission {
   model_name: string;
@@ -121,7 +120,8 @@ export class AdmissionService {
     const shapes: Shape[] = [];
     for (const b of request.batch_sizes)
       for (const s of request.sequence_lengths) shapes.push({ batchSize: b, sequenceLength: s });
-    this.checkMemory(facts, shapes, request.precision);
+    // fp32 weights: an on-demand model is cached in fp32 whatever precision is asked for.
+    this.checkMemory(facts, shapes);
     this.checkDisk(facts);
   }
 
@@ -145,11 +145,11 @@ export class AdmissionService {
     return { budget: Math.max(0, available - reserve), available, reserve };
   }
 
-  private checkMemory(facts: ModelFacts[], shapes: Shape[], precision?: Precision): void {
+  private checkMemory(facts: ModelFacts[], shapes: Shape[]): void {
     let worst: { name: string; estimate: MemoryEstimate } | undefined;
     for (const f of facts) {
       const estimate = f.dims
-        ? estimateMemory(f.dims, shapes, { precision, modelBytes: f.modelBytes || undefined })
+        ? estimateMemory(f.dims, shapes, { modelBytes: f.modelBytes || undefined })
         : estimateMemoryFromFiles(f.modelBytes ?? 0);
       if (!worst || estimate.total_bytes > worst.estimate.total_bytes) worst = { name: f.name, estimate };
     }
