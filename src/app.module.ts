@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { BackendName, HardwareBackend } from '../libs/core/src/types';
 import { ApiKeyGuard } from './common/auth/api-key.guard';
 import { AppConfig, Component, Role } from './common/config/app-config';
+import { BudgetModule } from './common/admission/budget.service';
 import { ConfigModule } from './common/config/config.module';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { HardwareModule } from './common/hardware/hardware.module';
@@ -51,6 +52,7 @@ export class AppModule {
         JobsModule.forRoot(config, { workerBackends: options.workerBackends }),
         HardwareModule.forRoot(options.backends),
         MetricsModule,
+        BudgetModule,
         ...config.components.map((c) => SUITES[c].forRole(config.role)),
       ],
       controllers: [HealthController],

@@ -12,6 +12,8 @@ export enum ErrorCode {
   BACKEND_UNAVAILABLE = 'BACKEND_UNAVAILABLE',
   INVALID_MODEL = 'INVALID_MODEL',
   UNPROCESSABLE = 'UNPROCESSABLE',
+  /** A valid request whose estimated memory, disk or duration exceeds a configured budget. */
+  BUDGET_EXCEEDED = 'BUDGET_EXCEEDED',
   CANCELLED = 'CANCELLED',
   TIMEOUT = 'TIMEOUT',
   INTERRUPTED = 'INTERRUPTED',

@@ -2,6 +2,7 @@
  * Configuration: read from the environment once at start-up, validated, frozen into one typed
  * object. Nothing else in the server reads process.env.
  */
+import { totalmem } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { BACKEND_NAMES, BackendName, isBackendName } from '../../../libs/core/src/types';
 
@@ -62,6 +63,13 @@ export interface AppConfig {
   readonly logLevel: 'silent' | 'error' | 'warn' | 'log' | 'debug';
   /** `json`: one pino JSON line per log (default); `pretty`: Nest's coloured console lines. */
   readonly logFormat: 'json' | 'pretty';
+  /** Budgets an operation must fit before it is accepted (422 BUDGET_EXCEEDED otherwise). */
+  readonly admission: {
+    /** Estimated peak memory one operation may need, bytes (MEMORY_BUDGET). */
+    readonly memoryBytes: number;
+    /** Free space to keep on DATA_DIR's filesystem (DISK_MIN_FREE): bytes, or a fraction of its size. */
+    readonly diskMinFree: { readonly bytes: number } | { readonly fraction: number };
+  };
   /** Environment facts the backends word their reasons with. */
   readonly environment: { XDG_RUNTIME_DIR?: string; LD_LIBRARY_PATH?: string };
 }
@@ -107,6 +115,39 @@ function oneOf<T extends string>(
     return fallback;
   }
   return raw as T;
+}
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** `75%`, `16GiB`, `500 MB`, `1073741824`: a fraction or a byte count. */
+function sizeOrPercent(
+  env: Env,
+  key: string,
+  fallback: string,
+  problems: string[],
+): { bytes: number } | { fraction: number } {
+  const raw = (env[key] || fallback).trim();
+  const m = /^(\d+(?:\.\d+)?)\s*(%|[kmgt]i?b|b)?$/i.exec(raw);
+  if (m) {
+    const value = Number(m[1]);
+    const unit = (m[2] ?? '').toLowerCase();
+    if (unit === '%') {
+      if (value <= 100) return { fraction: value / 100 };
+    } else if (UNITS[unit] !== undefined) return { bytes: Math.round(value * UNITS[unit]) };
+  }
+  problems.push(`${key} must be a size (e.g. 16GiB, 500MB, bytes) or a percentage up to 100%, got "${raw}"`);
+  return sizeOrPercent({}, key, fallback, []);
 }
 
 /** Reads and validates the configuration; throws ConfigError listing every problem. */
@@ -201,6 +242,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
     detectTimeoutMs: int(env, 'DETECT_TIMEOUT_MS', 30_000, 100, 600_000, problems),
     logLevel: oneOf(env, 'LOG_LEVEL', ['silent', 'error', 'warn', 'log', 'debug'] as const, 'log', problems),
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json', problems),
+    admission: admissionBudgets(env, problems),
     environment: { XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR, LD_LIBRARY_PATH: env.LD_LIBRARY_PATH },
     ...overrides,
   };
@@ -209,4 +251,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
   }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+function admissionBudgets(env: Env, problems: string[]): AppConfig['admission'] {
+  const memory = sizeOrPercent(env, 'MEMORY_BUDGET', '75%', problems);
+  const memoryBytes = 'bytes' in memory ? memory.bytes : Math.floor(memory.fraction * totalmem());
+  if (memoryBytes <= 0) problems.push('MEMORY_BUDGET must be more than 0');
+  return { memoryBytes, diskMinFree: sizeOrPercent(env, 'DISK_MIN_FREE', '5%', problems) };
 }

@@ -21,6 +21,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.BACKEND_UNAVAILABLE]: 422,
   [ErrorCode.INVALID_MODEL]: 422,
   [ErrorCode.UNPROCESSABLE]: 422,
+  [ErrorCode.BUDGET_EXCEEDED]: 422,
   [ErrorCode.CANCELLED]: 409,
   [ErrorCode.TIMEOUT]: 409,
   [ErrorCode.INTERRUPTED]: 409,

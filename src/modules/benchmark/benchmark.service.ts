@@ -14,6 +14,7 @@ import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
 import { cidOfFile } from '../../../libs/core/src/generator/manifest';
 import type { ResolvedModelPath } from '../../../libs/core/src/models/paths';
 import type { RunContext } from '../../../libs/core/src/types';
+import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { JobName } from '../../common/jobs/job.types';
@@ -79,6 +80,7 @@ export class BenchmarkService {
     private readonly models: ModelResolver,
     private readonly rows: BenchmarkRepository,
     private readonly admission: AdmissionService,
+    private readonly budgets: BudgetService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -112,6 +114,7 @@ export class BenchmarkService {
     resolveSettings({ ...coreSettings(request), models: [] });
     // A benchmark measures every backend it names: one that cannot run is a 422, not a skipped row.
     await this.admission.requireBackends('benchmark', request.hardware, 'all');
+    this.budgets.admitBenchmark({ ...request, models: names, timeout });
     const op = await this.operations.start(JobName.BenchmarkRun, names.join(','), {
       ...request,
       timeout,

@@ -20,6 +20,7 @@ import {
 } from '../../../libs/core/src/models/write-paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
+import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { TaskThreads } from '../../common/hardware/task-threads.service';
@@ -49,6 +50,7 @@ export class GeneratorService {
     @InjectConfig() private readonly config: AppConfig,
     private readonly threads: TaskThreads,
     private readonly admission: AdmissionService,
+    private readonly budgets: BudgetService,
   ) {}
 
   get modelsDir(): string {
@@ -146,7 +148,8 @@ export class GeneratorService {
 
   async start(request: GenerateModelRequestDto): Promise<{ op: OperationRecord; outDir: string }> {
     const admitted = this.admitted(request);
-    const { outDir } = this.validate(request);
+    const { source, outDir } = this.validate(request);
+    this.budgets.admitGenerations([{ ...request, config: source.config }]);
     const op = await this.operations.start(JobName.GeneratorModel, request.model_name, { ...admitted });
     return { op, outDir };
   }
@@ -158,6 +161,7 @@ export class GeneratorService {
     const admitted = requests.map((r) => this.admitted(r));
     const checked = requests.map((r) => this.validate(r));
     const dirs = checked.map((c) => c.outDir);
+    this.budgets.admitGenerations(requests.map((r, i) => ({ ...r, config: checked[i]!.source.config })));
     if (new Set(checked.map((c) => c.realOutDir)).size !== dirs.length)
       throw new CoreError(ErrorCode.VALIDATION, 'two items of the batch write to the same output_dir');
     const out = [];

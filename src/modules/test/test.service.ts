@@ -9,6 +9,7 @@ import {
 } from '../../../libs/core/src/models/write-paths';
 import { renderJUnit, TestResults } from '../../../libs/core/src/testing';
 import type { RunContext } from '../../../libs/core/src/types';
+import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
 import { InjectConfig } from '../../common/config/config.module';
 import { TaskThreads } from '../../common/hardware/task-threads.service';
@@ -26,6 +27,7 @@ export class TestService {
     private readonly threads: TaskThreads,
     private readonly models: ModelResolver,
     private readonly admission: AdmissionService,
+    private readonly budgets: BudgetService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -36,7 +38,7 @@ export class TestService {
    */
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
     const timeout = this.admission.timeout(request.timeout, TEST_DEFAULT_TIMEOUT_S);
-    this.models.accepts(request.model_name);
+    this.budgets.admitTest(request); // resolves the model too (422 outside the roots)
     await this.admission.requireBackends('test', request.hardware, 'any');
     return this.operations.start(JobName.TestRun, request.model_name, { ...request, timeout });
   }
