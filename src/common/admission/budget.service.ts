@@ -113,9 +113,7 @@ export class BudgetService {
         },
       );
     }
-    const facts = request.models.map((name) =>
-      this.facts(name, this.models.accepts(name)),
-    );
+    const facts = request.models.map((name) => this.facts(name, this.models.accepts(name)));
     const shapes: Shape[] = [];
     for (const b of request.batch_sizes)
       for (const s of request.sequence_lengths) shapes.push({ batchSize: b, sequenceLength: s });
