@@ -10,7 +10,9 @@ import { OperationError, OperationRecord, OperationStatus } from '../operations/
 import { OperationsRepository } from '../store/operations.repository';
 import { DeviceLocks } from './device-locks';
 import { JobRegistry } from './job-registry';
-import { JOB_QUEUE, JobName, JobOf } from './job.types';
+import { JOB_QUEUE, JobName, JobOf, RETRY_AFTER_CRASH } from './job.types';
+import { AppConfig } from '../config/app-config';
+import { InjectConfig } from '../config/config.module';
 import { OperationLogContext, operationLog } from '../logging/operation-context';
 
 export interface ExecuteHooks {
@@ -32,6 +34,7 @@ export class JobExecutor {
     private readonly repo: OperationsRepository,
     private readonly registry: JobRegistry,
     @Inject(OperationEvents) private readonly events: OperationEvents,
+    @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   /** Aborts an operation if this process runs it. */
@@ -58,6 +61,19 @@ export class JobExecutor {
       return undefined;
     }
     if (op.status !== 'queued' && op.status !== 'running') return op.status; // cancelled while queued, or done
+    // Still `running` here: its earlier start died with its worker (a stalled BullMQ job).
+    if (op.status === 'running' && !this.mayStartAgain(job.name, op.attempts)) {
+      await this.finish(
+        id,
+        'failed',
+        {
+          current_step: 'interrupted',
+          error: interruptedError(op, this.config.queue.maxAttempts, RETRY_AFTER_CRASH[job.name]),
+        },
+        op.attempts,
+      );
+      return 'failed';
+    }
     const handler = this.registry.get(job.name);
     const controller = new AbortController();
     this.running.set(id, controller);
@@ -65,6 +81,8 @@ export class JobExecutor {
     hooks.signal?.addEventListener('abort', onDriverAbort, { once: true });
     let releaseDevices: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
+    /** The attempt this call claimed; its final write lands only while it is still the current one. */
+    let attempt: number | undefined;
     try {
       const devices = handler.exclusiveDevices?.(op) ?? [];
       if (devices.length) {
@@ -78,14 +96,22 @@ export class JobExecutor {
       }
       const startedAt = new Date();
       const timeoutS = typeof op.request.timeout === 'number' ? op.request.timeout : undefined;
-      const running = await this.repo.update(id, ['queued', 'running'], {
-        status: 'running',
-        started_at: startedAt.toISOString(),
-        current_step: 'starting',
-        attempts: op.attempts + 1,
-        deadline_at: timeoutS ? new Date(startedAt.getTime() + timeoutS * 1000).toISOString() : null,
-      });
+      // The claim: one start per attempt. Only one process moves an operation from the status and
+      // attempt it read to the next attempt, so two processes handed the same job never both run it.
+      const running = await this.repo.update(
+        id,
+        [op.status],
+        {
+          status: 'running',
+          started_at: startedAt.toISOString(),
+          current_step: 'starting',
+          attempts: op.attempts + 1,
+          deadline_at: timeoutS ? new Date(startedAt.getTime() + timeoutS * 1000).toISOString() : null,
+        },
+        { attempts: op.attempts },
+      );
       if (!running) return (await this.repo.get(id, true))?.status;
+      attempt = running.attempts;
       this.events.changed(id);
       if (timeoutS) {
         timer = setTimeout(
@@ -101,14 +127,14 @@ export class JobExecutor {
         },
       });
       if (controller.signal.aborted) throw controller.signal.reason;
-      await this.finish(id, 'completed', { result, progress: 1, current_step: 'completed' });
+      await this.finish(id, 'completed', { result, progress: 1, current_step: 'completed' }, attempt);
       return 'completed';
     } catch (err) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
       const { status, error } = classify(reason, err);
       if (status === 'failed' && !(err instanceof CoreError))
         this.logger.error(`${job.name} ${id} failed`, err as Error, log);
-      await this.finish(id, status, { error, current_step: status });
+      await this.finish(id, status, { error, current_step: status }, attempt);
       return status;
     } finally {
       if (timer) clearTimeout(timer);
@@ -153,22 +179,48 @@ export class JobExecutor {
     this.events.changed(op.id);
   }
 
-  private async finish(id: string, status: OperationStatus, patch: Partial<OperationRecord>): Promise<void> {
+  /** Whether an operation found running (its earlier start died) may be started again. */
+  mayStartAgain(name: JobName, attempts: number): boolean {
+    return RETRY_AFTER_CRASH[name] && attempts < this.config.queue.maxAttempts;
+  }
+
+  private async finish(
+    id: string,
+    status: OperationStatus,
+    patch: Partial<OperationRecord>,
+    attempt?: number,
+  ): Promise<void> {
     this.lastWrite.delete(id);
     await this.progressWrites.get(id); // the final state is written after every progress write
     this.progressWrites.delete(id);
     const finishedAt = new Date();
-    const done = await this.repo.update(id, ['queued', 'running'], {
-      ...patch,
-      status,
-      finished_at: finishedAt.toISOString(),
-    });
+    const done = await this.repo.update(
+      id,
+      ['queued', 'running'],
+      { ...patch, status, finished_at: finishedAt.toISOString() },
+      { attempts: attempt },
+    );
     this.events.changed(id);
     if (done) {
       const started = done.started_at ? Date.parse(done.started_at) : finishedAt.getTime();
       this.events.finished(done, Math.max(0, (finishedAt.getTime() - started) / 1000));
     }
   }
+}
+
+/** The error of an operation whose process died while it ran and that is not started again. */
+export function interruptedError(
+  op: Pick<OperationRecord, 'attempts'>,
+  maxAttempts: number,
+  retryable: boolean,
+): OperationError {
+  return {
+    code: ErrorCode.INTERRUPTED,
+    message: retryable
+      ? `the server stopped while this operation ran, ${op.attempts} time(s) (JOB_MAX_ATTEMPTS ${maxAttempts}); it is not started again: start it anew`
+      : 'the server stopped while this operation ran, and it is not safe to run again; start it anew',
+    details: { attempts: op.attempts, max_attempts: maxAttempts },
+  };
 }
 
 function classify(reason: unknown, err: unknown): { status: OperationStatus; error: OperationError } {

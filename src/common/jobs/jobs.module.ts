@@ -52,7 +52,9 @@ export class JobsModule {
       providers: [
         ...common,
         { provide: JobQueue, useClass: BullJobQueue },
-        ...consumed.map((q) => processorFor(q, concurrencyOf(q), config.queue.lockDurationMs)),
+        ...consumed.map((q) =>
+          processorFor(q, concurrencyOf(q), config.queue.lockDurationMs, config.queue.maxAttempts),
+        ),
       ],
       exports: exported,
     };
