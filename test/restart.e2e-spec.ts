@@ -96,6 +96,35 @@ describe('restart after SIGKILL (embedded driver)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('puts the running job back in the queue on a graceful stop, and runs it at the next start', async () => {
+    let url = await start();
+    const long = await post(url, '/api/benchmark/run', { ...LONG_BENCHMARK, min_duration_s: 3 });
+    const queued = await post(url, '/api/test/run', TEST_RUN);
+    await until(
+      'running',
+      async () => (await get(url, `/api/benchmark/status/${long}`)).status === 'running',
+    );
+    await server!.stop('SIGTERM', 60_000);
+    expect(server!.child.signalCode ?? server!.child.exitCode).not.toBe('SIGKILL');
+    url = await start();
+    const s = await until(
+      'done after the restart',
+      async () => {
+        const st = await get(url, `/api/benchmark/status/${long}`);
+        return TERMINAL.includes(st.status) ? st : undefined;
+      },
+      120_000,
+    );
+    // Not the job's doing: its attempt was given back, so this is its first (complete) start.
+    expect(s).toMatchObject({ status: 'completed', attempts: 1 });
+    const test = await until('the test run done', async () => {
+      const st = await get(url, `/api/test/status/${queued}`);
+      return TERMINAL.includes(st.status) ? st : undefined;
+    });
+    expect(test).toMatchObject({ status: 'completed', attempts: 1 });
+    await server!.stop('SIGKILL');
+  });
+
   it('resumes every accepted operation after kill -9, and stops retrying one that crashed twice', async () => {
     // First life: a long benchmark running, one queued behind it, test runs streaming in.
     let url = await start();

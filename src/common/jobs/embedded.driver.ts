@@ -100,7 +100,10 @@ export class EmbeddedJobQueue extends JobQueue implements OnApplicationShutdown 
     }
   }
 
-  /** On shutdown, running jobs are cancelled and awaited; waiting ones stay queued in the store. */
+  /**
+   * On shutdown, running jobs are stopped and awaited; they go back to queued in the store (see
+   * JobExecutor), where the waiting ones stay, for the next start.
+   */
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     for (const id of this.executor.runningIds()) {

@@ -2,7 +2,7 @@
  * Runs one job through the shared lifecycle: queued → running → completed | failed | cancelled |
  * timeout. Both queue drivers call this; suites only supply a JobHandler.
  */
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/errors';
 import type { ProgressReport } from '../../../libs/core/src/types';
 import { OperationEvents } from '../operations/operation-events';
@@ -25,10 +25,12 @@ export interface ExecuteHooks {
 const PROGRESS_WRITE_INTERVAL_MS = 200;
 
 @Injectable()
-export class JobExecutor {
+export class JobExecutor implements BeforeApplicationShutdown {
   private readonly logger = new Logger('JobExecutor');
   private readonly running = new Map<string, AbortController>();
   private readonly locks = new DeviceLocks();
+  /** Set once the application is shutting down gracefully (before any driver or pool stops). */
+  private stopping = false;
 
   constructor(
     private readonly repo: OperationsRepository,
@@ -46,6 +48,10 @@ export class JobExecutor {
     if (!c) return false;
     c.abort(reason);
     return true;
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
   }
 
   runningIds(): string[] {
@@ -131,6 +137,8 @@ export class JobExecutor {
       return 'completed';
     } catch (err) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : err;
+      if (attempt !== undefined && this.stopping && (await this.requeueAtStop(job.name, id, attempt, reason)))
+        return 'queued';
       const { status, error } = classify(reason, err);
       if (status === 'failed' && !(err instanceof CoreError))
         this.logger.error(`${job.name} ${id} failed`, err as Error, log);
@@ -177,6 +185,34 @@ export class JobExecutor {
     await write;
     if (this.progressWrites.get(op.id) === write) this.progressWrites.delete(op.id);
     this.events.changed(op.id);
+  }
+
+  /**
+   * With the embedded driver, a job a graceful stop (SIGTERM) interrupts goes back to `queued`, its
+   * attempt given back (the stop was not the job's doing), so the next start runs it again like the
+   * jobs that were still waiting. With BullMQ the worker lets its jobs finish before it stops.
+   */
+  private async requeueAtStop(name: JobName, id: string, attempt: number, reason: unknown): Promise<boolean> {
+    if (this.config.queue.driver !== 'embedded' || !RETRY_AFTER_CRASH[name]) return false;
+    if (!(reason instanceof CoreError) || reason.code !== ErrorCode.INTERRUPTED) return false;
+    this.lastWrite.delete(id);
+    await this.progressWrites.get(id);
+    this.progressWrites.delete(id);
+    const back = await this.repo.update(
+      id,
+      ['running'],
+      {
+        status: 'queued',
+        progress: 0,
+        current_step: 'queued again: the server stopped while it ran',
+        started_at: null,
+        deadline_at: null,
+        attempts: attempt - 1,
+      },
+      { attempts: attempt },
+    );
+    if (back) this.events.changed(id);
+    return back !== undefined;
   }
 
   /** Whether an operation found running (its earlier start died) may be started again. */
