@@ -18,6 +18,8 @@ export enum ErrorCode {
   TIMEOUT = 'TIMEOUT',
   INTERRUPTED = 'INTERRUPTED',
   QUEUE_UNAVAILABLE = 'QUEUE_UNAVAILABLE',
+  /** The queue holds its maximum of waiting jobs: retry later (429 with Retry-After). */
+  QUEUE_FULL = 'QUEUE_FULL',
   STORE_UNAVAILABLE = 'STORE_UNAVAILABLE',
   INTERNAL = 'INTERNAL',
 }

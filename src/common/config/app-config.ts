@@ -39,6 +39,13 @@ export interface AppConfig {
     readonly backendWaitS: number;
     /** Longest wait for Redis on a request's path (enqueue, cancel, workers, health): then 503. */
     readonly redisTimeoutMs: number;
+    /** Jobs waiting per queue beyond which a POST answers 429 (QUEUE_FULL) before anything is stored. */
+    readonly maxDepth: number;
+    /**
+     * Starts a job may have: one found running after a crash (or a stalled BullMQ job) is started
+     * again while its attempts are below this, else it ends failed INTERRUPTED. 1: never retried.
+     */
+    readonly maxAttempts: number;
   };
   readonly database: {
     readonly url?: string;
@@ -226,6 +233,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<AppConfig>
       heartbeatMs: int(env, 'WORKER_HEARTBEAT_MS', 2000, 100, 60_000, problems),
       backendWaitS: int(env, 'BACKEND_WAIT_S', 600, 1, 86_400 * 7, problems),
       redisTimeoutMs: int(env, 'REDIS_TIMEOUT_MS', 2000, 100, 60_000, problems),
+      maxDepth: int(env, 'QUEUE_MAX_DEPTH', 1000, 1, 1_000_000, problems),
+      maxAttempts: int(env, 'JOB_MAX_ATTEMPTS', 2, 1, 10, problems),
     },
     database: {
       url: databaseUrl,

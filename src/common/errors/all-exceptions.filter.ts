@@ -48,6 +48,16 @@ export function toErrorBody(exception: unknown): ErrorBody {
   return errorBody(500, 'internal server error', 'INTERNAL');
 }
 
+/**
+ * Seconds a client should wait before retrying, for the errors that say (QUEUE_FULL: 429): a
+ * CoreError whose details carry `retry_after_s`. Sent as the Retry-After header.
+ */
+export function retryAfterOf(exception: unknown): number | undefined {
+  if (!(exception instanceof CoreError)) return undefined;
+  const s = (exception.details as { retry_after_s?: unknown } | undefined)?.retry_after_s;
+  return typeof s === 'number' && Number.isFinite(s) ? Math.max(1, Math.ceil(s)) : undefined;
+}
+
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -58,6 +68,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (body.statusCode >= 500)
       this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const retryAfter = retryAfterOf(exception);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 }

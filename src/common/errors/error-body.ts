@@ -26,6 +26,7 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   [ErrorCode.TIMEOUT]: 409,
   [ErrorCode.INTERRUPTED]: 409,
   [ErrorCode.QUEUE_UNAVAILABLE]: 503,
+  [ErrorCode.QUEUE_FULL]: 429,
   [ErrorCode.STORE_UNAVAILABLE]: 503,
   [ErrorCode.INTERNAL]: 500,
 };

@@ -25,7 +25,7 @@ import { AppConfig, COMPONENTS } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { OperationEvents } from '../operations/operation-events';
 import { JobExecutor } from './job-executor';
-import { JobQueue } from './job-queue';
+import { admit, JobQueue, ReleaseRoom } from './job-queue';
 import { JobName, JobOf, JobPayload, queueFor, queuesFor } from './job.types';
 
 /**
@@ -113,6 +113,19 @@ export async function withinRedisTimeout<T>(
 /** Every queue any process may enqueue to: all suites, all backend sets. */
 export const ALL_QUEUES = queuesFor(COMPONENTS, ['cpu', 'cuda', 'webgpu']);
 
+/** How long a queue's waiting count from Redis is trusted before it is fetched again. */
+const DEPTH_REFRESH_MS = 1000;
+
+interface QueueDepth {
+  base: number;
+  added: number;
+  reserved: number;
+  /** When `base` was counted (0: never). */
+  at: number;
+  drainPerS?: number;
+  refreshing?: Promise<void>;
+}
+
 @Injectable()
 export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicationShutdown {
   readonly driver = 'bullmq' as const;
@@ -164,6 +177,58 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
   }
 
   private readonly adders = new Map<string, (job: JobOf<JobName>) => Promise<void>>();
+
+  /** Per queue: waiting + delayed jobs as Redis last said, and what this process added since. */
+  private readonly depths = new Map<string, QueueDepth>();
+
+  /**
+   * Admission against the queue's waiting + delayed count. Redis is asked at most once per
+   * DEPTH_REFRESH_MS per queue, never on the request's path once a count is known (a stale count
+   * is used while a fresh one is fetched); jobs this process adds are counted locally meanwhile.
+   */
+  async reserve(name: JobName, backends: BackendName[], count: number): Promise<ReleaseRoom> {
+    const queue = queueFor(name, backends);
+    let d = this.depths.get(queue);
+    if (!d) {
+      d = { base: 0, added: 0, reserved: 0, at: 0 };
+      this.depths.set(queue, d);
+    }
+    if (Date.now() - d.at >= DEPTH_REFRESH_MS) {
+      const refresh = (d.refreshing ??= this.refreshDepth(queue, d).finally(
+        () => (d.refreshing = undefined),
+      ));
+      if (d.at === 0) {
+        // The first count: nothing to go on yet.
+        await refresh.catch((err: Error) => {
+          throw new CoreError(ErrorCode.QUEUE_UNAVAILABLE, `the job queue is unavailable: ${err.message}`);
+        });
+      } else refresh.catch(() => undefined);
+    }
+    admit(queue, d.base + d.added + d.reserved, count, this.config.queue.maxDepth, d.drainPerS);
+    d.reserved += count;
+    let held = true;
+    return (enqueued: number) => {
+      if (!held) return;
+      held = false;
+      d.reserved -= count;
+      d.added += enqueued;
+    };
+  }
+
+  private async refreshDepth(queue: string, d: QueueDepth): Promise<void> {
+    const addedBefore = d.added;
+    const startedAt = Date.now();
+    const n = await this.queue(queue).getJobCountByTypes('waiting', 'delayed');
+    if (d.at > 0) {
+      // Jobs that left the queue since the last count: taken by workers (or removed).
+      const drained = d.base + addedBefore - n;
+      const dt = (startedAt - d.at) / 1000;
+      d.drainPerS = drained > 0 && dt > 0 ? drained / dt : d.drainPerS;
+    }
+    d.base = n;
+    d.added -= addedBefore;
+    d.at = startedAt;
+  }
 
   /**
    * Which of these jobs Redis still holds (in any state; one it lost after a restart is missing),
@@ -269,11 +334,18 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
   }
 }
 
-/** One BullMQ worker per queue this process consumes, each a thin call into the shared executor. */
+/**
+ * One BullMQ worker per queue this process consumes, each a thin call into the shared executor.
+ * A job whose worker died (its lock expired) is stalled and handed to another worker; BullMQ may do
+ * that up to `maxAttempts` times, so that the executor, which counts the starts in the store, is
+ * the one that ends a job started JOB_MAX_ATTEMPTS times as INTERRUPTED (BullMQ itself would fail
+ * it with no word to the store, leaving the operation running forever).
+ */
 export function processorFor(
   queue: string,
   concurrency: number,
   lockDurationMs: number,
+  maxAttempts: number,
   connection: ReturnType<typeof redisOptions>,
 ) {
   // The queue's own connection fails fast (request path); the worker's waits Redis out.
@@ -281,6 +353,7 @@ export function processorFor(
     connection,
     lockDuration: lockDurationMs,
     stalledInterval: Math.max(1000, Math.floor(lockDurationMs / 2)),
+    maxStalledCount: maxAttempts,
   })
   class SuiteProcessor extends WorkerHost implements OnApplicationBootstrap {
     constructor(readonly executor: JobExecutor) {

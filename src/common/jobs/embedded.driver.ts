@@ -1,19 +1,26 @@
 /**
- * The embedded driver: an in-process queue per suite with its own concurrency. Needs nothing;
- * jobs live as long as the process (the store marks leftovers INTERRUPTED at the next start).
+ * The embedded driver: an in-process queue per suite with its own concurrency and a maximum depth.
+ * Needs nothing; jobs live as long as the process, and the store is their record: at the next
+ * start OperationsService puts what was left back on these queues.
  */
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
 import { AppConfig, Component } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
 import { JobExecutor } from './job-executor';
-import { JobQueue } from './job-queue';
+import { admit, JobQueue, ReleaseRoom } from './job-queue';
+import type { BackendName } from '../../../libs/core/src/types';
 import { JOB_QUEUE, JobName, JobOf } from './job.types';
 
 interface Lane {
+  name: Component;
   waiting: JobOf<JobName>[];
+  /** Room held by requests between their admission and their enqueue (store writes in between). */
+  reserved: number;
   active: number;
   limit: number;
+  /** Mean seconds per job (exponentially weighted), for the Retry-After estimate. */
+  meanJobS?: number;
 }
 
 @Injectable()
@@ -25,12 +32,25 @@ export class EmbeddedJobQueue extends JobQueue implements OnApplicationShutdown 
 
   constructor(
     private readonly executor: JobExecutor,
-    @InjectConfig() config: AppConfig,
+    @InjectConfig() private readonly config: AppConfig,
   ) {
     super();
     for (const [queue, limit] of Object.entries(config.queue.concurrency) as [Component, number][]) {
-      this.lanes.set(queue, { waiting: [], active: 0, limit });
+      this.lanes.set(queue, { name: queue, waiting: [], reserved: 0, active: 0, limit });
     }
+  }
+
+  /** Jobs waiting (operations resumed at start-up included) and room already held count. */
+  reserve(name: JobName, _backends: BackendName[], count: number): Promise<ReleaseRoom> {
+    const lane = this.lanes.get(JOB_QUEUE[name])!;
+    const drainPerS = lane.meanJobS ? lane.limit / lane.meanJobS : undefined;
+    admit(lane.name, lane.waiting.length + lane.reserved, count, this.config.queue.maxDepth, drainPerS);
+    lane.reserved += count;
+    let held = true;
+    return Promise.resolve(() => {
+      if (held) lane.reserved -= count;
+      held = false;
+    });
   }
 
   enqueue<N extends JobName>(job: JobOf<N>): Promise<void> {
@@ -65,10 +85,13 @@ export class EmbeddedJobQueue extends JobQueue implements OnApplicationShutdown 
     while (!this.closed && lane.active < lane.limit && lane.waiting.length) {
       const job = lane.waiting.shift()!;
       lane.active++;
+      const startedAt = performance.now();
       const p = this.executor
         .execute(job)
         .catch(() => undefined)
         .finally(() => {
+          const s = (performance.now() - startedAt) / 1000;
+          lane.meanJobS = lane.meanJobS === undefined ? s : 0.8 * lane.meanJobS + 0.2 * s;
           lane.active--;
           this.inflight.delete(p);
           this.pump(lane);
@@ -77,7 +100,10 @@ export class EmbeddedJobQueue extends JobQueue implements OnApplicationShutdown 
     }
   }
 
-  /** On shutdown, running jobs are cancelled and awaited; waiting ones stay queued in the store. */
+  /**
+   * On shutdown, running jobs are stopped and awaited; they go back to queued in the store (see
+   * JobExecutor), where the waiting ones stay, for the next start.
+   */
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     for (const id of this.executor.runningIds()) {

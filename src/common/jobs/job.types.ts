@@ -35,6 +35,26 @@ export const JOB_QUEUE: Record<JobName, Component> = {
   [JobName.BenchmarkRun]: 'benchmark',
 };
 
+/**
+ * Whether a job that was running when its process died may be started again from scratch (at most
+ * JOB_MAX_ATTEMPTS starts in all); one that may not ends failed INTERRUPTED. Every suite may:
+ * - test runs only read the model and (re)write their own report files, named by the operation id;
+ * - benchmarks re-measure from scratch (figures taken on a machine that crashed are not kept);
+ * - generations build into a temporary folder that is swapped in whole at the end, so a crash
+ *   leaves no half-written output (a leftover temporary folder is removed at start-up), and a rerun
+ *   writes the same files.
+ */
+export const RETRY_AFTER_CRASH: Record<JobName, boolean> = {
+  [JobName.TestRun]: true,
+  [JobName.BenchmarkRun]: true,
+  [JobName.GeneratorModel]: true,
+};
+
+/** The job of an operation kind. */
+export function jobOfKind(kind: Component): JobName {
+  return jobsOf(kind)[0]!;
+}
+
 /** Jobs that must run on a worker offering every backend they ask for (measurements). */
 export const BACKEND_ROUTED: ReadonlySet<JobName> = new Set([JobName.BenchmarkRun]);
 

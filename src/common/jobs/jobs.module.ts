@@ -73,6 +73,7 @@ export class JobsModule {
             q,
             concurrencyOf(q),
             config.queue.lockDurationMs,
+            config.queue.maxAttempts,
             redisOptions(config.queue.redisUrl!),
           ),
         ),

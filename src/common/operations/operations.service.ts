@@ -6,9 +6,9 @@ import { CoreError, ErrorCode, errorMessage } from '../../../libs/core/src/error
 import type { BackendName } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
 import { InjectConfig } from '../config/config.module';
-import { JobExecutor } from '../jobs/job-executor';
-import { JobQueue } from '../jobs/job-queue';
-import { JOB_QUEUE, JobName } from '../jobs/job.types';
+import { interruptedError, JobExecutor } from '../jobs/job-executor';
+import { JobQueue, ReleaseRoom } from '../jobs/job-queue';
+import { JOB_QUEUE, jobOfKind, JobName, queueFor, RETRY_AFTER_CRASH } from '../jobs/job.types';
 import { InvalidCursorError, ListPage, OperationsRepository } from '../store/operations.repository';
 import { OperationEvents } from './operation-events';
 import { isTerminal, OperationKind, OperationRecord, OperationStatus } from './operation.types';
@@ -75,40 +75,97 @@ export class OperationsService implements OnApplicationBootstrap {
   /**
    * Stores the operation as `queued`, then hands its job to the queue. The operation is durable
    * before this resolves, so the 202 that follows never announces something that could vanish.
+   * A full queue refuses it (429, QUEUE_FULL) before anything is stored.
    */
   async start(job: JobName, modelName: string, request: Record<string, unknown>): Promise<OperationRecord> {
-    const now = new Date().toISOString();
-    const op: OperationRecord = {
-      // Time-ordered (RFC 9562 v7): new rows append to the primary-key index instead of landing on a
-      // random page of it, which halves the cost of an insert under load; still a UUID to clients.
-      id: newOperationId(),
-      kind: JOB_QUEUE[job],
-      status: 'queued',
-      model_name: modelName,
-      request,
-      progress: 0,
-      current_step: 'queued',
-      result: null,
-      error: null,
-      attempts: 0,
-      created_at: now,
-      started_at: null,
-      finished_at: null,
-      updated_at: now,
-      deadline_at: null,
-    };
+    return (await this.startMany(job, [{ modelName, request }]))[0]!;
+  }
+
+  /**
+   * `start` for several operations of one job at once (POST /api/generator/batch): room for all of
+   * them is held in their queues first, so a batch is accepted whole or refused with nothing stored.
+   */
+  async startMany(
+    job: JobName,
+    items: readonly { modelName: string; request: Record<string, unknown> }[],
+  ): Promise<OperationRecord[]> {
+    const releases = await this.reserveRoom(job, items);
+    const enqueued = new Map<ReleaseRoom, number>();
     try {
-      await this.repo.insert(op);
-    } catch (err) {
-      if (err instanceof CoreError) throw err; // STORE_UNAVAILABLE from the store's driver
-      throw new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${errorMessage(err)}`);
+      const ops = items.map(({ modelName, request }) => newRecord(job, modelName, request));
+      const stored = await Promise.allSettled(ops.map((op) => this.repo.insert(op)));
+      const failed = stored.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        const err: unknown = failed.reason;
+        // STORE_UNAVAILABLE from the store's driver, or any other failure as one.
+        const refusal =
+          err instanceof CoreError
+            ? err
+            : new CoreError(ErrorCode.STORE_UNAVAILABLE, `the store is unavailable: ${errorMessage(err)}`);
+        // A batch is all or nothing: the items that were stored end failed, and are not run.
+        await Promise.all(
+          ops
+            .filter((_, i) => stored[i]!.status === 'fulfilled')
+            .map((op) =>
+              this.fail(op.id, ErrorCode.STORE_UNAVAILABLE, refusal.message).catch(() => undefined),
+            ),
+        );
+        throw refusal;
+      }
+      const queuedAt = await Promise.allSettled(
+        ops.map(async (op) => {
+          const backends = backendsOf(op.request);
+          await this.queue.enqueue({ name: job, data: { operationId: op.id, backends } });
+          const release = releases.get(queueFor(job, backends))!;
+          enqueued.set(release, (enqueued.get(release) ?? 0) + 1);
+        }),
+      );
+      const lost = ops
+        .map((op, i) => ({ op, result: queuedAt[i]! }))
+        .filter(
+          (x): x is { op: OperationRecord; result: PromiseRejectedResult } => x.result.status === 'rejected',
+        );
+      if (lost.length) {
+        const refusals = await Promise.all(
+          lost.map(({ op, result }) => this.enqueueFailed(op, result.reason)),
+        );
+        throw refusals[0]!;
+      }
+      return ops;
+    } finally {
+      for (const release of releases.values()) release(enqueued.get(release) ?? 0);
     }
+  }
+
+  /** Room in every queue the items go to (benchmarks: one per backend set), or QUEUE_FULL. */
+  private async reserveRoom(
+    job: JobName,
+    items: readonly { request: Record<string, unknown> }[],
+  ): Promise<Map<string, ReleaseRoom>> {
+    const groups = new Map<string, { backends: BackendName[]; count: number }>();
+    for (const { request } of items) {
+      const backends = backendsOf(request);
+      const key = queueFor(job, backends);
+      const g = groups.get(key) ?? { backends, count: 0 };
+      g.count++;
+      groups.set(key, g);
+    }
+    const releases = new Map<string, ReleaseRoom>();
     try {
-      await this.queue.enqueue({ name: job, data: { operationId: op.id, backends: backendsOf(request) } });
+      for (const [key, g] of groups) releases.set(key, await this.queue.reserve(job, g.backends, g.count));
     } catch (err) {
-      throw await this.enqueueFailed(op, err);
+      for (const release of releases.values()) release(0);
+      throw err;
     }
-    return op;
+    return releases;
+  }
+
+  private fail(id: string, code: ErrorCode, message: string): Promise<OperationRecord | undefined> {
+    return this.repo.update(id, ['queued'], {
+      status: 'failed',
+      finished_at: new Date().toISOString(),
+      error: { code, message },
+    });
   }
 
   /**
@@ -212,25 +269,87 @@ export class OperationsService implements OnApplicationBootstrap {
   }
 
   /**
-   * With the embedded driver, nothing outlives the process: operations an earlier process left
-   * queued or running are marked failed (INTERRUPTED) so none vanishes silently.
+   * With the embedded driver, jobs live in memory only, so at start-up the store says what an
+   * earlier process left unfinished (of this process's own suites: sibling processes with
+   * `serve --components` may share the store), oldest first:
+   * - `queued` ones go back on the queue in their order, through the normal lanes;
+   * - `running` ones died with that process: they are queued again when their suite may be re-run
+   *   and they have started fewer than JOB_MAX_ATTEMPTS times, else they end failed INTERRUPTED.
+   * Taking a running one back is a compare-and-set on its status and attempt, and starting any
+   * job is another (JobExecutor), so two processes sharing a store never both run one attempt.
    */
   async onApplicationBootstrap(): Promise<void> {
     if (this.queue.driver !== 'embedded') return;
-    // Only this process's own suites: sibling processes (serve --components) may share the store.
     const left = await this.repo.findUnfinished(this.config.components);
+    const resume: OperationRecord[] = [];
+    let interrupted = 0;
     for (const op of left) {
-      await this.repo.update(op.id, ['queued', 'running'], {
-        status: 'failed',
-        finished_at: new Date().toISOString(),
-        current_step: 'interrupted',
-        error: {
-          code: ErrorCode.INTERRUPTED,
-          message: `the server stopped while this operation was ${op.status}; start it again`,
+      if (op.status === 'queued') {
+        resume.push(op);
+        continue;
+      }
+      const job = jobOfKind(op.kind);
+      if (this.executor.mayStartAgain(job, op.attempts)) {
+        const back = await this.repo.update(
+          op.id,
+          ['running'],
+          {
+            status: 'queued',
+            progress: 0,
+            current_step: `queued again after a restart (attempt ${op.attempts + 1} of at most ${this.config.queue.maxAttempts})`,
+            started_at: null,
+            deadline_at: null,
+          },
+          { attempts: op.attempts },
+        );
+        if (back) resume.push(back);
+        continue;
+      }
+      const done = await this.repo.update(
+        op.id,
+        ['running'],
+        {
+          status: 'failed',
+          finished_at: new Date().toISOString(),
+          current_step: 'interrupted',
+          error: interruptedError(op, this.config.queue.maxAttempts, RETRY_AFTER_CRASH[job]),
         },
+        { attempts: op.attempts },
+      );
+      if (done) interrupted++;
+    }
+    for (const op of resume) {
+      await this.queue.enqueue({
+        name: jobOfKind(op.kind),
+        data: { operationId: op.id, backends: backendsOf(op.request) },
       });
     }
-    if (left.length)
-      this.logger.warn(`${left.length} operation(s) interrupted by an earlier shutdown marked failed`);
+    if (resume.length || interrupted)
+      this.logger.warn(
+        `left unfinished by an earlier process: ${resume.length} operation(s) queued again, ${interrupted} failed INTERRUPTED`,
+      );
   }
+}
+
+function newRecord(job: JobName, modelName: string, request: Record<string, unknown>): OperationRecord {
+  const now = new Date().toISOString();
+  return {
+    // Time-ordered (RFC 9562 v7): new rows append to the primary-key index instead of landing on a
+    // random page of it, which halves the cost of an insert under load; still a UUID to clients.
+    id: newOperationId(),
+    kind: JOB_QUEUE[job],
+    status: 'queued',
+    model_name: modelName,
+    request,
+    progress: 0,
+    current_step: 'queued',
+    result: null,
+    error: null,
+    attempts: 0,
+    created_at: now,
+    started_at: null,
+    finished_at: null,
+    updated_at: now,
+    deadline_at: null,
+  };
 }

@@ -155,12 +155,15 @@ export class OperationsRepository {
   /**
    * Applies a change only when the operation is in one of `from` (a compare-and-set on status),
    * so a late progress report can never overwrite a terminal state. Returns the new record, or
-   * undefined when the guard did not match.
+   * undefined when the guard did not match. With `expect.attempts`, the change also needs the
+   * operation to be at that attempt: a claim (or a final write) of one attempt of a job can never
+   * land on another, even with several processes racing for it.
    */
   async update(
     id: string,
     from: readonly OperationStatus[],
     patch: Partial<Omit<OperationRecord, 'id' | 'kind' | 'request' | 'created_at'>>,
+    expect: { attempts?: number } = {},
   ): Promise<OperationRecord | undefined> {
     // `status in ()` is an error on PostgreSQL (SQLite matches nothing): no status, no change.
     // An id no row can have (see storable) changes nothing either.
@@ -171,12 +174,13 @@ export class OperationsRepository {
       if (v === undefined) continue;
       values[k] = k === 'result' || k === 'error' ? (v === null ? null : JSON.stringify(v)) : v;
     }
-    const res = await this.db
+    let q = this.db
       .updateTable('operations')
       .set(values)
       .where('id', '=', id)
-      .where('status', 'in', [...from])
-      .executeTakeFirst();
+      .where('status', 'in', [...from]);
+    if (expect.attempts !== undefined) q = q.where('attempts', '=', expect.attempts);
+    const res = await q.executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) {
       this.cache.delete(id);
       return undefined;
@@ -232,7 +236,7 @@ export class OperationsRepository {
     return { items, next_cursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
   }
 
-  /** Operations left unfinished by an earlier process (embedded driver start-up). */
+  /** Operations left unfinished (embedded driver start-up, BullMQ reconciler), oldest first. */
   async findUnfinished(kinds: readonly OperationKind[]): Promise<OperationRecord[]> {
     if (kinds.length === 0) return [];
     const rows = await this.db
@@ -240,6 +244,8 @@ export class OperationsRepository {
       .selectAll()
       .where('status', 'in', ['queued', 'running'])
       .where('kind', 'in', [...kinds])
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
       .execute();
     return rows.map((r) => toRecord(r as Row));
   }

@@ -164,14 +164,12 @@ export class GeneratorService {
     this.budgets.admitGenerations(requests.map((r, i) => ({ ...r, config: checked[i]!.source.config })));
     if (new Set(checked.map((c) => c.realOutDir)).size !== dirs.length)
       throw new CoreError(ErrorCode.VALIDATION, 'two items of the batch write to the same output_dir');
-    const out = [];
-    for (const [i, r] of admitted.entries()) {
-      out.push({
-        op: await this.operations.start(JobName.GeneratorModel, r.model_name, { ...r }),
-        outDir: dirs[i]!,
-      });
-    }
-    return out;
+    // One admission for the whole batch: its items count together against the queue's depth.
+    const ops = await this.operations.startMany(
+      JobName.GeneratorModel,
+      admitted.map((r) => ({ modelName: r.model_name, request: { ...r } })),
+    );
+    return ops.map((op, i) => ({ op, outDir: dirs[i]! }));
   }
 
   /** Build the graph, then render, type-check and compile the implementation, then the manifest. */
