@@ -150,6 +150,12 @@ export class PrivateRedis {
     );
   }
 
+  /** Whether its process is alive (not killed). */
+  get running(): boolean {
+    const child = this.child;
+    return !!child && child.exitCode === null && child.signalCode === null;
+  }
+
   /** SIGSTOP: it keeps its connections open and answers nothing (a frozen or partitioned Redis). */
   freeze(): void {
     this.child?.kill('SIGSTOP');

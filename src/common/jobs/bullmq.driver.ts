@@ -199,9 +199,7 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
       ));
       if (d.at === 0) {
         // The first count: nothing to go on yet.
-        await refresh.catch((err: Error) => {
-          throw new CoreError(ErrorCode.QUEUE_UNAVAILABLE, `the job queue is unavailable: ${err.message}`);
-        });
+        await refresh; // QUEUE_UNAVAILABLE (redisCall) when Redis does not answer
       } else refresh.catch(() => undefined);
     }
     admit(queue, d.base + d.added + d.reserved, count, this.config.queue.maxDepth, d.drainPerS);
@@ -218,7 +216,9 @@ export class BullJobQueue extends JobQueue implements OnModuleInit, OnApplicatio
   private async refreshDepth(queue: string, d: QueueDepth): Promise<void> {
     const addedBefore = d.added;
     const startedAt = Date.now();
-    const n = await this.queue(queue).getJobCountByTypes('waiting', 'delayed');
+    const n = await this.redisCall('count waiting jobs', () =>
+      this.queue(queue).getJobCountByTypes('waiting', 'delayed'),
+    );
     if (d.at > 0) {
       // Jobs that left the queue since the last count: taken by workers (or removed).
       const drained = d.base + addedBefore - n;
