@@ -17,12 +17,15 @@ import type { OrtBackendOptions } from '../backends';
 import { CancelledError, CoreError, ErrorCode } from '../errors';
 import type { BackendName, ProgressFn, ProgressReport } from '../types';
 import { reviveError, type SerializedError, workerFile } from './messages';
+import { claimForTermination, newGuardWord } from './native-guard';
 import { TASK_NAMES, type TaskKind, type Tasks } from './tasks';
 
 export interface PoolWorkerData {
   kind: 'pool';
   hardware: BackendName[];
   backendOptions?: OrtBackendOptions;
+  /** Shared with the pool: whether the thread is inside a native onnxruntime call (native-guard.ts). */
+  guard?: Int32Array;
 }
 
 export type ToWorker =
@@ -60,9 +63,16 @@ interface Running {
 
 interface Slot {
   worker: Worker;
+  /** IN_JS / IN_NATIVE / TERMINATING (native-guard.ts). */
+  guard: Int32Array;
+  /** The thread has exited (crashed or terminated): nothing is left to wait for. */
+  exited?: boolean;
   /** The task it runs, or RESERVED between being picked and being handed its task. */
   task?: Running;
 }
+
+/** How often a thread to be terminated is checked for having left its native call, ms. */
+const NATIVE_POLL_MS = 10;
 
 const RESERVED: Running = {
   id: 0,
@@ -158,13 +168,15 @@ export class ThreadPool {
 
   private spawn(): Slot {
     const { file, execArgv } = poolWorkerEntry();
+    const guard = newGuardWord();
     const data: PoolWorkerData = {
       kind: 'pool',
       hardware: this.options.hardware,
       backendOptions: this.options.backendOptions,
+      guard,
     };
     const worker = new Worker(file, { workerData: data, execArgv });
-    const slot: Slot = { worker };
+    const slot: Slot = { worker, guard };
     this.slots.add(slot);
     worker.on('message', (m: ToHost) => this.onMessage(slot, m));
     worker.on(
@@ -172,11 +184,10 @@ export class ThreadPool {
       (err) =>
         void this.discard(slot, new CoreError(ErrorCode.INTERNAL, `worker thread crashed: ${err.message}`)),
     );
-    worker.on(
-      'exit',
-      (code) =>
-        void this.discard(slot, new CoreError(ErrorCode.INTERNAL, `worker thread exited (code ${code})`)),
-    );
+    worker.on('exit', (code) => {
+      slot.exited = true;
+      void this.discard(slot, new CoreError(ErrorCode.INTERNAL, `worker thread exited (code ${code})`));
+    });
     return slot;
   }
 
@@ -251,6 +262,11 @@ export class ThreadPool {
     slot.task = undefined;
     task?.done();
     this.waiting.shift()?.();
+    // Never terminated inside a native onnxruntime call (that aborts the process, native-guard.ts):
+    // a thread in one is terminated as soon as the call returns.
+    while (!slot.exited && !claimForTermination(slot.guard)) {
+      await new Promise((r) => setTimeout(r, NATIVE_POLL_MS));
+    }
     // The task fails only once its thread is gone: a thread still inside a native onnxruntime call
     // must not overlap with the next job on its device (see THREAD_UNSAFE_BACKENDS).
     await slot.worker.terminate().catch(() => undefined);

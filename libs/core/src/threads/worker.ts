@@ -7,10 +7,13 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../errors';
 import { postWithoutUncloneable, serializeError } from './messages';
+import { guardNativeSessions } from './native-guard';
 import type { PoolWorkerData, ToHost, ToWorker } from './pool';
 import { runTask, threadEnvironment } from './tasks';
 
 function serve(port: NonNullable<typeof parentPort>, data: PoolWorkerData): void {
+  // Before any session exists: the pool must never terminate this thread inside a native call.
+  if (data.guard) guardNativeSessions(data.guard);
   const env = threadEnvironment(data.hardware, data.backendOptions);
   const running = new Map<number, AbortController>();
   const post = (m: ToHost) => port.postMessage(m);
