@@ -17,7 +17,7 @@
  *      is not acceptable"), and the row count is compared with the 2xx count.
  *      (before it, a probe phase posts a model path that does not exist → 422, to split the accept
  *      path into 'validate + resolve + error' and 'store + queue + background execution'; --no-probe)
- *   2b. The same POST against an API-role process (ROLE=api, BullMQ on --redis-url, no worker), the
+ *   2b. The same POST against an API-role process (ROLE=api, BullMQ on --redis-url, one worker), the
  *      accept path of a scale-out deployment where runs execute on worker machines; its store is
  *      checked the same way and its Redis keys are deleted afterwards (skipped without Redis).
  *   3. Baseline: a bare Fastify child (no Nest, no helmet, no store) with a GET route returning a
@@ -250,9 +250,11 @@ async function postPhase(
 }
 
 /**
- * The API role of a scale-out deployment: ROLE=api on BullMQ (a local Redis), no worker attached,
- * so accepted runs wait in Redis for workers on other machines and nothing executes here. Its
- * queue keys (a fresh QUEUE_PREFIX) are deleted afterwards. Skipped when Redis does not answer.
+ * The API role of a scale-out deployment: ROLE=api on BullMQ (a local Redis), with one worker
+ * process (ROLE=worker, TEST_CONCURRENCY as above) beside it: an API process refuses runs for
+ * backends no live worker offers (422), so the worker's heartbeat must be there, and it executes
+ * the accepted runs on the same cores, as the embedded phase does. Its queue keys (a fresh
+ * QUEUE_PREFIX) are deleted afterwards. Skipped when Redis does not answer.
  */
 async function apiRolePhase(runBody: string): Promise<Row | undefined> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -273,7 +275,9 @@ async function apiRolePhase(runBody: string): Promise<Row | undefined> {
   const prefix = `bench-api-${process.pid}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-api-role-'));
   let server: ServerProcess | undefined;
+  let worker: ServerProcess | undefined;
   try {
+    worker = await startApi(dataDir, { ROLE: 'worker', REDIS_URL, QUEUE_PREFIX: prefix });
     server = await startApi(dataDir, { ROLE: 'api', REDIS_URL, QUEUE_PREFIX: prefix });
     await autocannon({
       url: `${server.url}/api/test/run`,
@@ -286,6 +290,7 @@ async function apiRolePhase(runBody: string): Promise<Row | undefined> {
     return await postPhase('api-role POST run (BullMQ)', server, dataDir, runBody);
   } finally {
     if (server) await server.stop('SIGTERM', 10_000);
+    if (worker) await worker.stop('SIGTERM', 10_000);
     rmSync(dataDir, { recursive: true, force: true });
     let cursor = '0';
     do {
