@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { DRIVERS, TestServer, json, postJson, startServer, waitFor } from './app';
+import { HF_TINY } from './fixtures';
 
 jest.setTimeout(300_000);
 
@@ -89,33 +90,107 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     const { run_id } = await json<{ run_id: string }>(res);
     expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
     runs.push(run_id);
-    // A run compared with itself: identical samples, so with the default 5% and p < 0.01 the
-    // verdict must be `unchanged` (p = 1, no change) in every configuration.
-    const self = await json<{
+    // A run compared with itself: identical round medians, a zero-width interval at ratio 1, so the
+    // verdict must be `unchanged` in every configuration.
+    type Compared = {
       verdict: string;
-      configurations: Array<{ p_value: number; relative_change: number; verdict: string }>;
-    }>(await fetch(`${server.url}/api/benchmark/compare?baseline=${run_id}&candidate=${run_id}`));
+      reason: string;
+      confidence: number;
+      unmatched: Array<{ reason: string }>;
+      configurations: Array<{
+        ratio: number;
+        ratio_ci: [number, number];
+        verdict: string;
+        reason: string;
+        model_id: string;
+        candidate_model?: string;
+        baseline_rounds: number;
+        baseline_noise_cv: number;
+      }>;
+    };
+    const self = await json<Compared>(
+      await fetch(`${server.url}/api/benchmark/compare?baseline=${run_id}&candidate=${run_id}`),
+    );
     expect(self.verdict).toBe('unchanged');
-    for (const c of self.configurations)
-      expect(c).toMatchObject({ verdict: 'unchanged', relative_change: 0 });
+    for (const c of self.configurations) expect(c).toMatchObject({ verdict: 'unchanged', ratio: 1 });
     // Two separate runs: sub-millisecond latencies on this shared 2-core machine move by tens of
     // percent between runs, so only the shape of the verdict is asserted here; the verdict rules
     // themselves are checked on known data in libs/core/src/benchmark/compare.spec.ts.
-    const cmp = await json<{
-      verdict: string;
-      configurations: Array<{ p_value: number; relative_change: number; verdict: string }>;
-    }>(await fetch(`${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}`));
+    const cmp = await json<Compared>(
+      await fetch(
+        `${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}&confidence=0.9`,
+      ),
+    );
     expect(cmp.configurations).toHaveLength(2);
-    expect(['improved', 'regressed', 'unchanged']).toContain(cmp.verdict);
+    expect(['improved', 'regressed', 'unchanged', 'inconclusive']).toContain(cmp.verdict);
+    expect(cmp.reason.length).toBeGreaterThan(0);
+    expect(cmp.confidence).toBe(0.9);
     for (const c of cmp.configurations) {
-      expect(c.p_value).toBeGreaterThanOrEqual(0);
-      expect(c.p_value).toBeLessThanOrEqual(1);
-      expect(Number.isFinite(c.relative_change)).toBe(true);
+      expect(c.baseline_rounds).toBe(5);
+      expect(c.ratio_ci[0]).toBeLessThanOrEqual(c.ratio);
+      expect(c.ratio_ci[1]).toBeGreaterThanOrEqual(c.ratio);
+      expect(c.model_id).toMatch(/^baf/);
+      expect(c.baseline_noise_cv).toBeGreaterThanOrEqual(0);
     }
     const stored = await json<{ comparison: { baseline_run_id: string } }>(
       await fetch(`${server.url}/api/benchmark/results/${run_id}`),
     );
     expect(stored.comparison.baseline_run_id).toBe(runs[0]);
+  });
+
+  it('matches configurations by model content, whatever path named the model', async () => {
+    const byPath = await post('/api/benchmark/run', {
+      model_name: `${HF_TINY}/bert`,
+      ...QUICK,
+      batch_sizes: [1],
+    });
+    expect(byPath.status).toBe(202);
+    const { run_id } = await json<{ run_id: string }>(byPath);
+    expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
+    const cmp = await json<{
+      verdict: string;
+      unmatched: Array<{ side: string; batch_size: number }>;
+      configurations: Array<{ model: string; candidate_model: string; batch_size: number }>;
+    }>(await fetch(`${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${run_id}`));
+    expect(cmp.configurations).toEqual([
+      expect.objectContaining({ model: 'bert', candidate_model: `${HF_TINY}/bert`, batch_size: 1 }),
+    ]);
+    // The baseline's batch 2 has no counterpart: never `unchanged`.
+    expect(cmp.unmatched).toEqual([expect.objectContaining({ side: 'baseline', batch_size: 2 })]);
+    expect(['regressed', 'inconclusive']).toContain(cmp.verdict);
+  });
+
+  it('measures two models side by side and gives their paired ratio', async () => {
+    const res = await post('/api/benchmark/run', {
+      models: ['bert', `${HF_TINY}/bert`],
+      ...QUICK,
+      batch_sizes: [1],
+      rounds: 4,
+      threshold: 1,
+    });
+    const { run_id } = await json<{ run_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
+    const r = await json<{
+      paired: Array<{
+        baseline_label: string;
+        candidate_label: string;
+        rounds: number;
+        verdict: string;
+        threshold: number;
+      }>;
+      configurations: Array<{ rounds: unknown[]; noise_cv: number }>;
+    }>(await fetch(`${server.url}/api/benchmark/results/${run_id}`));
+    expect(r.configurations.every((c) => c.rounds.length === 4)).toBe(true);
+    expect(r.paired).toEqual([
+      expect.objectContaining({
+        baseline_label: 'bert/cpu/b1/s8',
+        candidate_label: `${HF_TINY}/bert/cpu/b1/s8`,
+        rounds: 4,
+        threshold: 1,
+      }),
+    ]);
+    // The same file twice: never 2x apart.
+    expect(['unchanged', 'inconclusive']).toContain(r.paired[0]!.verdict);
   });
 
   it('lists stored rows with filters', async () => {
@@ -149,5 +224,15 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     }
     const cmp = await fetch(`${server.url}/api/benchmark/compare?baseline=x&candidate=y`);
     expect(cmp.status).toBe(400);
+    const [a, b] = runs;
+    for (const q of ['confidence=1.5', 'confidence=0.9&alpha=0.1', 'threshold=-1', 'statistic=mean']) {
+      const bad = await fetch(`${server.url}/api/benchmark/compare?baseline=${a}&candidate=${b}&${q}`);
+      expect([q, bad.status]).toEqual([q, 400]);
+      expect((await json<{ message: string }>(bad)).message).toMatch(/confidence|alpha|threshold|statistic/);
+    }
+    for (const body of [{ rounds: 0 }, { rounds: 1001 }, { confidence: 1 }, { threshold: -0.5 }]) {
+      const res = await post('/api/benchmark/run', { model_name: 'bert', ...body });
+      expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
+    }
   });
 });

@@ -1,4 +1,4 @@
-/** compare <baseline> <candidate>: the server's rank-test verdict per configuration. */
+/** compare <baseline> <candidate>: the server's verdict per configuration, with the ratio's interval. */
 import { CliContext, EXIT } from '../context';
 import { fixed, table } from '../progress';
 
@@ -9,8 +9,10 @@ interface ComparedRow {
   sequence_length?: number | null;
   baseline_median_ms?: number;
   candidate_median_ms?: number;
-  relative_change?: number;
-  p_value?: number;
+  ratio?: number | null;
+  ratio_ci?: [number, number] | null;
+  baseline_noise_cv?: number | null;
+  candidate_noise_cv?: number | null;
   verdict?: string;
 }
 
@@ -25,7 +27,18 @@ export async function compareAction(
   else {
     ctx.out(
       table(
-        ['model', 'backend', 'batch', 'seq', 'baseline ms', 'candidate ms', 'change %', 'p', 'verdict'],
+        [
+          'model',
+          'backend',
+          'batch',
+          'seq',
+          'baseline ms',
+          'candidate ms',
+          'ratio',
+          'interval',
+          'noise %',
+          'verdict',
+        ],
         (c.configurations as ComparedRow[]).map((r) => [
           r.model,
           r.backend,
@@ -33,14 +46,15 @@ export async function compareAction(
           r.sequence_length,
           fixed(r.baseline_median_ms, 3),
           fixed(r.candidate_median_ms, 3),
-          fixed((r.relative_change ?? NaN) * 100, 1),
-          fixed(r.p_value, 4),
+          fixed(r.ratio ?? NaN, 3),
+          r.ratio_ci ? `${fixed(r.ratio_ci[0], 3)}..${fixed(r.ratio_ci[1], 3)}` : '-',
+          `${fixed((r.baseline_noise_cv ?? NaN) * 100, 1)}/${fixed((r.candidate_noise_cv ?? NaN) * 100, 1)}`,
           r.verdict,
         ]),
       ),
     );
     if (c.unmatched.length) ctx.out(`${c.unmatched.length} configuration(s) in only one run`);
-    ctx.out(`verdict: ${c.verdict} (threshold ${c.threshold}, alpha ${c.alpha})`);
+    ctx.out(`verdict: ${c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}): ${c.reason}`);
   }
   return opts.failOnRegression && c.verdict === 'regressed' ? EXIT.FAILED : EXIT.OK;
 }

@@ -16,7 +16,11 @@ import {
 } from './benchmark.dto';
 import { BenchmarkService } from './benchmark.service';
 
-const CONTENT_TYPES = { csv: 'text/csv; charset=utf-8', markdown: 'text/markdown; charset=utf-8' } as const;
+const CONTENT_TYPES = {
+  csv: 'text/csv; charset=utf-8',
+  markdown: 'text/markdown; charset=utf-8',
+  junit: 'application/xml; charset=utf-8',
+} as const;
 
 @ApiTags('benchmark')
 @Controller('api/benchmark')
@@ -46,10 +50,10 @@ export class BenchmarkController {
     return toStatusView(await this.operations.get('benchmark', id));
   }
 
-  /** `latency_ms` and `throughput` at the top level, the full matrix below; `?format=csv|markdown|json`. */
+  /** `latency_ms` and `throughput` at the top level, the full matrix below; `?format=csv|markdown|junit|json`. */
   @Get('results/:run_id')
   @ApiOkResponse({ type: BenchmarkResultsDto })
-  @ApiProduces('application/json', 'text/csv', 'text/markdown')
+  @ApiProduces('application/json', 'text/csv', 'text/markdown', 'application/xml')
   async results(
     @Param('run_id') id: string,
     @Query() query: BenchmarkResultsQueryDto,
@@ -66,10 +70,17 @@ export class BenchmarkController {
     return { items: await this.benchmarks.runs(query) };
   }
 
+  /** Baseline vs candidate per configuration; `?format=markdown|junit` renders it for CI. */
   @Get('compare')
   @ApiOkResponse({ type: ComparisonDto })
-  compare(@Query() query: CompareQueryDto): Promise<ComparisonDto> {
-    return this.benchmarks.compare(query.baseline, query.candidate, query.threshold, query.alpha);
+  @ApiProduces('application/json', 'text/markdown', 'application/xml')
+  compare(
+    @Query() query: CompareQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ComparisonDto | string> {
+    if (query.format && query.format !== 'json')
+      void reply.header('content-type', CONTENT_TYPES[query.format]);
+    return this.benchmarks.compareRendered(query);
   }
 
   @Post('cancel/:run_id')

@@ -21,7 +21,14 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { DEFAULT_SETTINGS } from '../../../libs/core/src/benchmark/runner';
+import {
+  DEFAULT_CONFIDENCE,
+  DEFAULT_STATISTIC,
+  DEFAULT_THRESHOLD,
+  ROUND_STATISTICS,
+} from '../../../libs/core/src/benchmark/compare';
+import type { RoundStatistic } from '../../../libs/core/src/benchmark/types';
+import { DEFAULT_SETTINGS, MAX_ROUNDS } from '../../../libs/core/src/benchmark/runner';
 import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
 import {
   IsHardwareList,
@@ -115,6 +122,44 @@ export class RunBenchmarkRequestDto {
   @Max(86_400)
   max_duration_s?: number;
 
+  /**
+   * Measurement rounds per configuration, interleaved across the run's configurations (ABBA order);
+   * min_iterations, min_duration_s and max_duration_s are shared out over them. Comparisons use the
+   * spread of the round medians, so more rounds give narrower intervals.
+   */
+  @Optional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_ROUNDS)
+  rounds: number = DEFAULT_SETTINGS.rounds;
+
+  /** Untimed runs before every round after the first. */
+  @Optional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  round_warmup_iterations: number = DEFAULT_SETTINGS.round_warmup_iterations;
+
+  /** Threshold of the verdicts (baseline comparison and paired ratios): a relative change, 0.05 = 5%. */
+  @Optional()
+  @IsNumber()
+  @Min(0)
+  @Max(10)
+  threshold: number = DEFAULT_THRESHOLD;
+
+  /** Confidence level of the ratio intervals. */
+  @Optional()
+  @IsNumber()
+  @Min(0.5)
+  @Max(0.9999)
+  confidence: number = DEFAULT_CONFIDENCE;
+
+  /** The per-round value the verdicts compare: the round's median or its minimum latency. */
+  @ApiPropertyOptional({ enum: ROUND_STATISTICS, default: DEFAULT_STATISTIC })
+  @Optional()
+  @IsIn(ROUND_STATISTICS)
+  statistic: RoundStatistic = DEFAULT_STATISTIC;
+
   @Optional()
   @IsInt()
   @Min(0)
@@ -154,10 +199,10 @@ export class RunBenchmarkAcceptedDto extends AcceptedDto {
 }
 
 export class BenchmarkResultsQueryDto {
-  @ApiPropertyOptional({ enum: ['json', 'csv', 'markdown'] })
+  @ApiPropertyOptional({ enum: ['json', 'csv', 'markdown', 'junit'] })
   @IsOptional()
-  @IsIn(['json', 'csv', 'markdown'])
-  format?: 'json' | 'csv' | 'markdown';
+  @IsIn(['json', 'csv', 'markdown', 'junit'])
+  format?: 'json' | 'csv' | 'markdown' | 'junit';
 }
 
 export class BenchmarkRunsQueryDto {
@@ -194,7 +239,10 @@ export class CompareQueryDto {
   @IsUUID()
   candidate: string;
 
-  /** Relative change of the median below which a configuration is `unchanged` (default 0.05). */
+  /**
+   * Smallest relative change that counts (default 0.05 = 5%): `unchanged` needs the whole ratio
+   * interval within [1 / (1 + threshold), 1 + threshold], `regressed` needs it wholly above 1 + threshold.
+   */
   @IsOptional()
   @Type(() => Number)
   @IsNumber()
@@ -202,11 +250,31 @@ export class CompareQueryDto {
   @Max(10)
   threshold?: number;
 
-  /** Significance level of the Mann-Whitney U test (default 0.01). */
+  /** Two-sided confidence level of the ratio intervals (default 0.95). */
   @IsOptional()
   @Type(() => Number)
   @IsNumber()
-  @Min(0.000001)
+  @Min(0.5)
+  @Max(0.9999)
+  confidence?: number;
+
+  /** The per-round value compared: the round's median (default) or its minimum latency. */
+  @ApiPropertyOptional({ enum: ROUND_STATISTICS })
+  @IsOptional()
+  @IsIn(ROUND_STATISTICS)
+  statistic?: RoundStatistic;
+
+  /** `json` (default), or the comparison as `markdown` or `junit` (regressed: failure; inconclusive: skipped). */
+  @ApiPropertyOptional({ enum: ['json', 'markdown', 'junit'] })
+  @IsOptional()
+  @IsIn(['json', 'markdown', 'junit'])
+  format?: 'json' | 'markdown' | 'junit';
+
+  /** Deprecated: 1 - confidence (give one of the two). */
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0.0001)
   @Max(0.5)
   alpha?: number;
 }
@@ -249,16 +317,23 @@ export class BenchmarkResultsDto {
   definitions: Record<string, string>;
   @ApiPropertyOptional({ type: 'object', additionalProperties: true })
   comparison?: Record<string, unknown>;
+  /** Paired ratios of configurations measured side by side in this run (several models or backends). */
+  @ApiProperty({ type: 'object', additionalProperties: true, isArray: true })
+  paired: Record<string, unknown>[];
   tags: string[];
   started_at: string;
   completed_at: string;
 }
 
 export class ComparisonDto {
-  @ApiProperty({ enum: ['improved', 'regressed', 'unchanged'] })
-  verdict: 'improved' | 'regressed' | 'unchanged';
+  @ApiProperty({ enum: ['improved', 'regressed', 'unchanged', 'inconclusive'] })
+  verdict: 'improved' | 'regressed' | 'unchanged' | 'inconclusive';
+  /** Why the verdict is what it is. */
+  reason: string;
   threshold: number;
-  alpha: number;
+  confidence: number;
+  @ApiProperty({ enum: ROUND_STATISTICS })
+  statistic: RoundStatistic;
   @ApiProperty({ type: 'object', additionalProperties: true, isArray: true })
   configurations: Record<string, unknown>[];
   @ApiProperty({ type: 'object', additionalProperties: true, isArray: true })

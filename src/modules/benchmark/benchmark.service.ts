@@ -5,10 +5,13 @@ import {
   BenchmarkResult,
   compareRuns,
   ComparisonResult,
+  pairedComparisons,
   resolveSettings,
   runBenchmarkIsolated,
   toCsv,
+  toJUnit,
   toMarkdown,
+  comparisonMarkdown,
 } from '../../../libs/core/src/benchmark';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
 import { cidOfFile } from '../../../libs/core/src/generator/manifest';
@@ -29,6 +32,7 @@ import {
   BENCHMARK_DEFAULT_TIMEOUT_S,
   BenchmarkRunsQueryDto,
   ComparisonDto,
+  CompareQueryDto,
   RunBenchmarkRequestDto,
 } from './benchmark.dto';
 
@@ -54,6 +58,8 @@ function coreSettings(request: RunBenchmarkRequestDto): Omit<BenchmarkRequest, '
     min_iterations: request.min_iterations,
     min_duration_s: request.min_duration_s,
     max_duration_s: request.max_duration_s,
+    rounds: request.rounds,
+    round_warmup_iterations: request.round_warmup_iterations,
     seed: request.seed,
     include_preprocessing: request.include_preprocessing,
   };
@@ -147,6 +153,11 @@ export class BenchmarkService {
     resolved: Array<{ name: string; path: ResolvedModelPath }>,
   ): Promise<StoredBenchmark> {
     const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
+    // Content ids first: what is measured is what they name (comparisons match on them).
+    const model_cids: Record<string, string | null> = {};
+    for (const { name, path } of resolved) {
+      model_cids[name] = await this.modelCid(path);
+    }
     const coreRequest: BenchmarkRequest = {
       ...coreSettings(request),
       models: resolved.map(({ name, path }) => ({ name, kind: path.kind, path: path.path })),
@@ -157,14 +168,28 @@ export class BenchmarkService {
       repoDir: process.cwd(),
       backendOptions: { detectTimeoutMs: this.config.detectTimeoutMs, environment: this.config.environment },
     });
-    const model_cids: Record<string, string | null> = {};
-    for (const { name, path } of resolved) {
-      model_cids[name] = await this.modelCid(path);
-    }
-    const stored: StoredBenchmark = { ...result, tags: request.tags, model_cids };
+    const verdictOptions = {
+      threshold: request.threshold,
+      confidence: request.confidence,
+      statistic: request.statistic,
+    };
+    const configurations = result.configurations.map((c) => ({
+      ...c,
+      model_id: model_cids[c.model] ?? null,
+    }));
+    const stored: StoredBenchmark = {
+      ...result,
+      configurations,
+      paired: pairedComparisons(configurations, verdictOptions),
+      tags: request.tags,
+      model_cids,
+    };
     if (request.baseline_run_id) {
       const baseline = await this.storedResult(request.baseline_run_id);
-      stored.comparison = { ...compareRuns(baseline, result), baseline_run_id: request.baseline_run_id };
+      stored.comparison = {
+        ...compareRuns(baseline, stored, verdictOptions),
+        baseline_run_id: request.baseline_run_id,
+      };
     }
     await this.rows.saveRun(op.id, result, request.tags, model_cids);
     return stored;
@@ -182,20 +207,30 @@ export class BenchmarkService {
     return (await cidOfFile(path.path)).cid;
   }
 
+  /** A stored result; configurations stored before `model_id` existed get it from `model_cids`. */
   private async storedResult(id: string): Promise<StoredBenchmark> {
     const { result } = await this.operations.result('benchmark', id);
-    return result as StoredBenchmark;
+    const stored = result as StoredBenchmark;
+    const cids = stored.model_cids ?? {};
+    return {
+      ...stored,
+      configurations: stored.configurations.map((c) =>
+        c.model_id === undefined ? { ...c, model_id: cids[c.model] ?? null } : c,
+      ),
+    };
   }
 
   async results(
     id: string,
-    format: 'json' | 'csv' | 'markdown' = 'json',
+    format: 'json' | 'csv' | 'markdown' | 'junit' = 'json',
   ): Promise<BenchmarkResultsDto | string> {
     const result = await this.storedResult(id);
     if (format === 'csv') return toCsv(result);
     if (format === 'markdown') return toMarkdown(result);
+    if (format === 'junit') return toJUnit(result, result.comparison);
     const first = result.configurations.find((c) => c.status === 'ok');
-    const { tags, configurations, environment, definitions, comparison, started_at, completed_at } = result;
+    const { tags, configurations, environment, definitions, comparison, paired, started_at, completed_at } =
+      result;
     return {
       run_id: id,
       latency_ms: first?.stats?.p50 ?? null,
@@ -204,6 +239,7 @@ export class BenchmarkService {
       configurations: configurations as unknown as Record<string, unknown>[],
       definitions,
       ...(comparison ? { comparison: comparison as unknown as Record<string, unknown> } : {}),
+      paired: (paired ?? []) as unknown as Record<string, unknown>[],
       tags,
       started_at,
       completed_at,
@@ -214,21 +250,35 @@ export class BenchmarkService {
     return this.rows.list({ ...query, limit: query.limit ?? 100 });
   }
 
-  async compare(
-    baselineId: string,
-    candidateId: string,
-    threshold?: number,
-    alpha?: number,
-  ): Promise<ComparisonDto> {
+  /** The comparison as JSON, or rendered as Markdown or JUnit XML (`format`). */
+  async compareRendered(query: CompareQueryDto): Promise<ComparisonDto | string> {
+    const dto = await this.compare(query);
+    if (!query.format || query.format === 'json') return dto;
+    const c = dto as unknown as ComparisonResult;
+    if (query.format === 'markdown') return comparisonMarkdown(c);
+    const candidate = await this.storedResult(query.candidate);
+    return toJUnit({ ...candidate, configurations: [], paired: [] }, c);
+  }
+
+  async compare(query: CompareQueryDto): Promise<ComparisonDto> {
+    const { baseline: baselineId, candidate: candidateId, threshold, alpha } = query;
+    if (query.confidence !== undefined && alpha !== undefined) {
+      throw new CoreError(ErrorCode.VALIDATION, 'give confidence or alpha (= 1 - confidence), not both', {
+        field: 'alpha',
+      });
+    }
+    const confidence = query.confidence ?? (alpha !== undefined ? 1 - alpha : undefined);
     const [baseline, candidate] = await Promise.all([
       this.storedResult(baselineId),
       this.storedResult(candidateId),
     ]);
-    const c = compareRuns(baseline, candidate, { threshold, alpha });
+    const c = compareRuns(baseline, candidate, { threshold, confidence, statistic: query.statistic });
     return {
       verdict: c.verdict,
+      reason: c.reason,
       threshold: c.threshold,
-      alpha: c.alpha,
+      confidence: c.confidence,
+      statistic: c.statistic,
       configurations: c.configurations as unknown as Record<string, unknown>[],
       unmatched: c.unmatched as unknown as Record<string, unknown>[],
       baseline_run_id: baselineId,

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';
 import { createBackends } from '../backends';
 import { loadImplementation } from '../models/load';
-import { CSV_COLUMNS, toCsv, toMarkdown } from './export';
+import { compareRuns } from './compare';
+import { CSV_COLUMNS, comparisonMarkdown, toCsv, toJUnit, toMarkdown } from './export';
 import { runBenchmark } from './runner';
 import type { BenchmarkResult } from './types';
 
@@ -42,6 +43,7 @@ describe('toCsv / toMarkdown', () => {
         warmup: { min_iterations: 1, max_iterations: 10, steady_cv: 0.5 },
         min_iterations: 5,
         min_duration_s: 0.05,
+        rounds: 5,
         seed: 0,
       },
       {
@@ -76,6 +78,33 @@ describe('toCsv / toMarkdown', () => {
     expect(skipped[CSV_COLUMNS.indexOf('status')]).toBe('skipped');
     expect(skipped[CSV_COLUMNS.indexOf('reason')]).toBe('not here, "really"');
     expect(skipped[CSV_COLUMNS.indexOf('p50_ms')]).toBe('');
+    expect(Number(ok.rounds)).toBe(5);
+    expect(Number(ok.noise_cv_percent)).toBeCloseTo(result.configurations[0].noise_cv! * 100, 9);
+  });
+
+  it('shows a comparison in Markdown and JUnit: regressed is a failure, inconclusive a skip', () => {
+    const slower: BenchmarkResult = {
+      ...result,
+      configurations: result.configurations.map((c) => ({
+        ...c,
+        rounds: c.rounds.map((r) => ({ ...r, median_ms: r.median_ms * 3, min_ms: r.min_ms * 3 })),
+      })),
+    };
+    const cmp = compareRuns(result, slower);
+    expect(cmp.verdict).toBe('regressed');
+    const md = comparisonMarkdown(cmp);
+    expect(md).toMatch(/Comparison with the baseline: \*\*regressed\*\*/);
+    expect(md).toMatch(/\| gpt2 \| cpu \| 1 \| 4 \|.*\| \*\*regressed\*\* \|/);
+    expect(md).toMatch(/Unmatched:\n- gpt2\/cuda\/b1 \(both\)/);
+    const xml = toJUnit(slower, cmp);
+    expect(xml).toMatch(
+      /<testsuites name="benchmark \(compared: regressed\)" tests="4" failures="1" errors="0" skipped="2"/,
+    );
+    expect(xml).toContain('<failure message="slower: x3.000');
+    expect(xml).toContain('classname="benchmark.comparison" name="gpt2/cpu/b1/s4"');
+    expect(xml).toContain('not here, &quot;really&quot;');
+    // Without a comparison: one case per configuration.
+    expect(toJUnit(result)).toMatch(/tests="2" failures="0" errors="0" skipped="1"/);
   });
 
   it('renders a Markdown table with the environment line', () => {
@@ -89,10 +118,11 @@ describe('toCsv / toMarkdown', () => {
         .map((c) => c.trim());
     expect(cells(rows[0])).toEqual([
       'model', 'backend', 'batch', 'seq', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ± stdev ms',
-      'median 95% CI ms', 'throughput items/s', 'load ms', 'peak RSS MiB',
+      'median 95% CI ms', 'throughput items/s', 'load ms', 'peak RSS MiB', 'rounds', 'noise %',
     ]); // prettier-ignore
     const ok = cells(rows[2]);
-    expect(ok).toHaveLength(12);
+    expect(ok).toHaveLength(14);
+    expect(ok[12]).toBe('5');
     expect(ok.slice(0, 4)).toEqual(['gpt2', 'cpu', '1', '4']);
     const s = result.configurations[0].stats!;
     expect(Number(ok[4])).toBeCloseTo(s.p50, 2);

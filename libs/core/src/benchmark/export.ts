@@ -1,5 +1,12 @@
-/** CSV and Markdown renderings of a result. JSON is the result object itself. */
-import type { BenchmarkResult, ConfigurationResult, EnvironmentInfo } from './types';
+/** CSV, Markdown and JUnit renderings of a result. JSON is the result object itself. */
+import { xmlEscape } from '../testing/junit';
+import type {
+  BenchmarkResult,
+  ComparisonResult,
+  ConfigurationResult,
+  EnvironmentInfo,
+  PairedComparison,
+} from './types';
 
 export const CSV_COLUMNS = [
   'model',
@@ -30,6 +37,9 @@ export const CSV_COLUMNS = [
   'peak_rss_mb',
   'rss_growth_mb',
   'preprocessing_p50_ms',
+  'rounds',
+  'noise_cv_percent',
+  'model_id',
 ] as const;
 
 /** RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
@@ -70,6 +80,9 @@ function csvRow(c: ConfigurationResult): Record<(typeof CSV_COLUMNS)[number], un
     peak_rss_mb: c.peak_rss_mb,
     rss_growth_mb: c.rss_growth_mb,
     preprocessing_p50_ms: c.preprocessing?.pipeline.p50,
+    rounds: c.rounds?.length,
+    noise_cv_percent: c.noise_cv === null || c.noise_cv === undefined ? null : c.noise_cv * 100,
+    model_id: c.model_id,
   };
 }
 
@@ -123,6 +136,8 @@ export function toMarkdown(result: BenchmarkResult): string {
     'throughput items/s',
     'load ms',
     'peak RSS MiB',
+    'rounds',
+    'noise %',
   ];
   const lines = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`];
   for (const c of result.configurations) {
@@ -136,7 +151,7 @@ export function toMarkdown(result: BenchmarkResult): string {
     if (c.status !== 'ok' || !s) {
       const why = mdCell(`${c.status}${c.reason ? `: ${c.reason}` : ''}`);
       lines.push(
-        `| ${[...lead, why, '', '', '', '', '', fmt(c.load_ms), fmt(c.peak_rss_mb, 1)].join(' | ')} |`,
+        `| ${[...lead, why, '', '', '', '', '', fmt(c.load_ms), fmt(c.peak_rss_mb, 1), '', ''].join(' | ')} |`,
       );
       continue;
     }
@@ -151,13 +166,165 @@ export function toMarkdown(result: BenchmarkResult): string {
         fmt(c.throughput_items_per_sec, 1),
         fmt(c.load_ms, 1),
         fmt(c.peak_rss_mb, 1),
+        String(c.rounds?.length ?? 1),
+        c.noise_cv === null || c.noise_cv === undefined ? '–' : fmt(c.noise_cv * 100, 1),
       ].join(' | ')} |`,
     );
   }
+  const comparison = (result as { comparison?: ComparisonResult }).comparison;
   return (
     `${lines.join('\n')}\n\n` +
+    (result.paired?.length ? `${pairedMarkdown(result.paired)}\n` : '') +
+    (comparison ? `${comparisonMarkdown(comparison)}\n` : '') +
     `Environment: ${environmentLine(result.environment)}\n\n` +
     `Latencies: process.hrtime around handle.run(feeds) only; percentiles type 7; ` +
     `throughput = batch / median latency. Started ${result.started_at}, completed ${result.completed_at}.\n`
   );
+}
+
+function interval(ci: [number, number] | null | undefined): string {
+  return ci ? `[${fmt(ci[0])}, ${fmt(ci[1])}]` : '–';
+}
+
+/** Paired ratios of one run as a Markdown table. */
+export function pairedMarkdown(paired: readonly PairedComparison[]): string {
+  const lines = [
+    '| baseline | candidate | ratio | interval | rounds | verdict |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const p of paired) {
+    lines.push(
+      `| ${[mdCell(p.baseline_label), mdCell(p.candidate_label), fmt(p.ratio), interval(p.ratio_ci), String(p.rounds), `**${p.verdict}**`].join(' | ')} |`,
+    );
+  }
+  const first = paired[0];
+  return (
+    `Paired (side by side, round by round; ${Math.round((first?.confidence ?? 0.95) * 100)}% intervals of the ratio ` +
+    `candidate / baseline, threshold ${fmt((first?.threshold ?? 0) * 100, 1)}%):\n\n${lines.join('\n')}\n`
+  );
+}
+
+/** A comparison with its baseline as Markdown: the verdict, why, and one row per configuration. */
+export function comparisonMarkdown(c: ComparisonResult): string {
+  const lines = [
+    '| model | backend | batch | seq | baseline ms | candidate ms | ratio | interval | noise % (b/c) | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const pctOf = (v: number | null) => (v === null ? '–' : fmt(v * 100, 1));
+  for (const r of c.configurations) {
+    lines.push(
+      `| ${[
+        mdCell(r.model),
+        r.backend,
+        String(r.batch_size),
+        r.sequence_length === null ? '–' : String(r.sequence_length),
+        fmt(r.baseline_median_ms),
+        fmt(r.candidate_median_ms),
+        fmt(r.ratio),
+        interval(r.ratio_ci),
+        `${pctOf(r.baseline_noise_cv)} / ${pctOf(r.candidate_noise_cv)}`,
+        `**${r.verdict}**`,
+      ].join(' | ')} |`,
+    );
+  }
+  const unmatched = c.unmatched.map(
+    (u) => `- ${mdCell(`${u.model}/${u.backend}/b${u.batch_size}`)} (${u.side}): ${mdCell(u.reason)}`,
+  );
+  return (
+    `Comparison with the baseline: **${c.verdict}** (threshold ${fmt(c.threshold * 100, 1)}%, ` +
+    `${Math.round(c.confidence * 100)}% intervals of round ${c.statistic}s): ${mdCell(c.reason)}\n\n` +
+    `${lines.join('\n')}\n` +
+    (unmatched.length ? `\nUnmatched:\n${unmatched.join('\n')}\n` : '')
+  );
+}
+
+/**
+ * JUnit XML for CI dashboards: one test case per configuration (failed: failure, skipped: skipped),
+ * then, when the result was compared with a baseline, one per compared configuration (regressed:
+ * failure; inconclusive and unmatched: skipped, with the reason) and one per paired ratio.
+ */
+export function toJUnit(result: BenchmarkResult, comparison?: ComparisonResult): string {
+  type Case = {
+    classname: string;
+    name: string;
+    time: number;
+    failure?: string;
+    skipped?: string;
+    out?: string;
+  };
+  const cases: Case[] = [];
+  for (const c of result.configurations) {
+    cases.push({
+      classname: `benchmark.${c.backend}`,
+      name: c.label,
+      time: c.measure_duration_s ?? 0,
+      ...(c.status === 'failed' ? { failure: c.reason ?? 'failed' } : {}),
+      ...(c.status === 'skipped' ? { skipped: c.reason ?? 'skipped' } : {}),
+      ...(c.stats
+        ? {
+            out: `p50 ${fmt(c.stats.p50)} ms, ${c.rounds?.length ?? 1} rounds, noise ${c.noise_cv === null || c.noise_cv === undefined ? '–' : fmt(c.noise_cv * 100, 1)}%`,
+          }
+        : {}),
+    });
+  }
+  for (const p of result.paired ?? []) {
+    cases.push({
+      classname: 'benchmark.paired',
+      name: `${p.candidate_label} vs ${p.baseline_label}`,
+      time: 0,
+      ...(p.verdict === 'regressed'
+        ? { failure: p.reason }
+        : p.verdict === 'inconclusive'
+          ? { skipped: p.reason }
+          : {}),
+      out: `${p.verdict}: ${p.reason}`,
+    });
+  }
+  if (comparison) {
+    for (const r of comparison.configurations) {
+      cases.push({
+        classname: 'benchmark.comparison',
+        name: `${r.model}/${r.backend}/b${r.batch_size}${r.sequence_length === null ? '' : `/s${r.sequence_length}`}`,
+        time: 0,
+        ...(r.verdict === 'regressed'
+          ? { failure: r.reason }
+          : r.verdict === 'inconclusive'
+            ? { skipped: r.reason }
+            : {}),
+        out: `${r.verdict}: ${r.reason}`,
+      });
+    }
+    for (const u of comparison.unmatched) {
+      cases.push({
+        classname: 'benchmark.comparison',
+        name: `${u.model}/${u.backend}/b${u.batch_size}${u.sequence_length === null ? '' : `/s${u.sequence_length}`} (${u.side})`,
+        time: 0,
+        skipped: u.reason,
+      });
+    }
+  }
+  const failures = cases.filter((c) => c.failure !== undefined).length;
+  const skipped = cases.filter((c) => c.skipped !== undefined).length;
+  const total = cases.reduce((t, c) => t + c.time, 0);
+  const body = cases.map((c) => {
+    const open = `    <testcase classname="${xmlEscape(c.classname)}" name="${xmlEscape(c.name)}" time="${c.time.toFixed(3)}"`;
+    const inner: string[] = [];
+    if (c.failure !== undefined)
+      inner.push(
+        `      <failure message="${xmlEscape(c.failure)}" type="Regression">${xmlEscape(c.failure)}</failure>`,
+      );
+    if (c.skipped !== undefined) inner.push(`      <skipped message="${xmlEscape(c.skipped)}"/>`);
+    if (c.out !== undefined) inner.push(`      <system-out>${xmlEscape(c.out)}</system-out>`);
+    return inner.length ? `${open}>\n${inner.join('\n')}\n    </testcase>` : `${open}/>`;
+  });
+  const name = comparison ? `benchmark (compared: ${comparison.verdict})` : 'benchmark';
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${xmlEscape(name)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${total.toFixed(3)}">`,
+    `  <testsuite name="${xmlEscape(name)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${total.toFixed(3)}" timestamp="${xmlEscape(result.started_at)}">`,
+    ...body,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
 }

@@ -10,9 +10,37 @@ export {
   seededSentences,
   METRIC_DEFINITIONS,
   DEFAULT_SETTINGS,
+  MAX_ROUNDS,
   type BenchmarkDeps,
 } from './runner';
 export { createDefaultDeps, loadModelRef, type DefaultDepsOptions } from './deps';
 export { runBenchmarkIsolated, type IsolatedOptions } from './isolated';
-export { compareRuns, type CompareOptions } from './compare';
-export { toCsv, toMarkdown, environmentLine, CSV_COLUMNS } from './export';
+export {
+  compareRuns,
+  pairedComparisons,
+  roundValues,
+  DEFAULT_STATISTIC,
+  ROUND_STATISTICS,
+  DEFAULT_THRESHOLD,
+  DEFAULT_CONFIDENCE,
+  type CompareOptions,
+} from './compare';
+export {
+  unpairedRatio,
+  pairedRatio,
+  decide,
+  formatInterval,
+  tQuantile,
+  type RatioInterval,
+  type RatioDecision,
+  type RatioVerdict,
+} from './ratio';
+export {
+  toCsv,
+  toMarkdown,
+  toJUnit,
+  comparisonMarkdown,
+  pairedMarkdown,
+  environmentLine,
+  CSV_COLUMNS,
+} from './export';

@@ -152,6 +152,63 @@ describe('runBenchmark (in process, real hf-tiny ONNX models)', () => {
     expect(measuring.every((d) => d.running_median_ms !== null && d.running_median_ms > 0)).toBe(true);
   }, 60_000);
 
+  it('measures in rounds interleaved across configurations (ABBA), sharing out the iterations', async () => {
+    const reports: ProgressReport[] = [];
+    const result = await runBenchmark(
+      request({
+        models: [BERT, { ...BERT, name: 'bert-b' }],
+        min_iterations: 7,
+        max_iterations: 7,
+        min_duration_s: 0,
+        rounds: 3,
+        round_warmup_iterations: 1,
+      }),
+      deps(['cpu']),
+      { onProgress: (r) => reports.push(r) },
+    );
+    expect(result.settings).toMatchObject({ rounds: 3, round_warmup_iterations: 1 });
+    for (const c of result.configurations) {
+      expect(c.status).toBe('ok');
+      // 7 iterations over 3 rounds: 3, 2, 2; they partition latencies_ms in order.
+      expect(c.rounds.map((r) => [r.round, r.count])).toEqual([[0, 3], [1, 2], [2, 2]]); // prettier-ignore
+      let at = 0;
+      for (const r of c.rounds) {
+        const part = c.latencies_ms.slice(at, at + r.count);
+        at += r.count;
+        expect(r.median_ms).toBe(summarize(part).p50);
+        expect(r.min_ms).toBe(Math.min(...part));
+      }
+      expect(c.round_medians_ms).toEqual(c.rounds.map((r) => r.median_ms));
+      expect(c.noise_cv).toBeGreaterThanOrEqual(0);
+      // One session per model and backend (here one each): its load time on its configurations.
+      expect(c.load_ms!).toBeGreaterThan(0);
+    }
+    // Order of measurement: forward in even rounds, backward in odd ones.
+    const order: string[] = [];
+    for (const r of reports) {
+      const d = r.data as BenchmarkProgressData;
+      if (d.phase !== 'measure' || d.round === null) continue;
+      const key = `r${d.round}:c${d.configuration_index}`;
+      if (order[order.length - 1] !== key) order.push(key);
+    }
+    expect(order).toEqual(['r0:c0', 'r0:c1', 'r1:c1', 'r1:c0', 'r2:c0', 'r2:c1']);
+    // Two models side by side: their paired ratio.
+    expect(result.paired).toEqual([
+      expect.objectContaining({
+        baseline_label: 'bert/cpu/b1/s8',
+        candidate_label: 'bert-b/cpu/b1/s8',
+        rounds: 3,
+      }),
+    ]);
+    // Never more rounds than iterations allowed.
+    const few = await runBenchmark(
+      request({ min_iterations: 2, max_iterations: 2, min_duration_s: 0, rounds: 10 }),
+      deps(['cpu']),
+    );
+    expect(few.settings.rounds).toBe(2);
+    expect(few.configurations[0].rounds.map((r) => r.count)).toEqual([1, 1]);
+  });
+
   it('skips a backend whose detection fails, with its reason, and fails a model that cannot load', async () => {
     const d = deps(['cpu', 'webgpu']);
     const webgpu = await (d.backends as ReadonlyMap<string, HardwareBackend>).get('webgpu')!.detect();
@@ -211,6 +268,13 @@ describe('runBenchmark (in process, real hf-tiny ONNX models)', () => {
     await expect(
       runBenchmark(request({ min_duration_s: 5, max_duration_s: 1 }), deps(['cpu'])),
     ).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(runBenchmark(request({ rounds: 0 }), deps(['cpu']))).rejects.toMatchObject({
+      code: 'VALIDATION',
+      details: { field: 'rounds' },
+    });
+    await expect(runBenchmark(request({ rounds: 1001 }), deps(['cpu']))).rejects.toMatchObject({
+      details: { field: 'rounds', max: 1000 },
+    });
   });
 
   it('measures text -> tokenize -> run when the model has a tokenizer', async () => {

@@ -23,7 +23,8 @@ import type {
 } from '../types';
 import { SeededRandom } from '../util/random';
 import { captureEnvironment } from './environment';
-import { percentile, summarize, windowedCv } from './stats';
+import { pairedComparisons } from './compare';
+import { coefficientOfVariation, percentile, summarize, windowedCv } from './stats';
 import type {
   BenchmarkModelRef,
   BenchmarkProgressData,
@@ -90,7 +91,12 @@ export const DEFAULT_SETTINGS = {
   min_iterations: 10,
   min_duration_s: 3,
   max_iterations: 100_000,
+  rounds: 5,
+  round_warmup_iterations: 2,
 } as const;
+
+/** Most rounds a request may ask for. */
+export const MAX_ROUNDS = 1000;
 
 /** How often progress is reported and RSS sampled during timed loops, ns. */
 const TICK_NS = 100_000_000n;
@@ -161,12 +167,27 @@ export function resolveSettings(request: BenchmarkRequest): ResolvedSettings {
       value: min_iterations,
     });
   }
+  const rounds = positiveInt(request.rounds ?? d.rounds, 'rounds');
+  if (rounds > MAX_ROUNDS) {
+    throw new CoreError(ErrorCode.VALIDATION, `rounds must be at most ${MAX_ROUNDS}`, {
+      field: 'rounds',
+      max: MAX_ROUNDS,
+      value: rounds,
+    });
+  }
+  const round_warmup_iterations = nonNegative(
+    request.round_warmup_iterations ?? d.round_warmup_iterations,
+    'round_warmup_iterations',
+  );
   return {
     warmup,
     min_iterations,
     min_duration_s,
     max_duration_s,
     max_iterations,
+    // Every round measures at least one iteration, so there are never more rounds than iterations allowed.
+    rounds: Math.min(rounds, max_iterations),
+    round_warmup_iterations: Math.floor(round_warmup_iterations),
     seed: Number.isFinite(request.seed) ? request.seed : 0,
     precision: request.precision ?? 'fp32',
     include_preprocessing: request.include_preprocessing ?? false,
@@ -217,30 +238,33 @@ function runningMedian(latencies: readonly number[]): number | null {
   return percentile(latencies.slice(-RUNNING_MEDIAN_WINDOW), 0.5);
 }
 
-/** Emits progress at most every 100 ms, unless forced. */
+/** Emits progress at most every 100 ms, unless forced. Progress counts (configuration, round) units. */
 class Reporter {
   private last = 0n;
   constructor(
     private readonly onProgress: ProgressFn | undefined,
     private readonly total: number,
+    private readonly rounds: number,
   ) {}
 
+  /** `done` units of `units` finished, plus `fraction` of the current one. */
   report(
-    index: number,
+    done: number,
+    units: number,
     fraction: number,
-    data: Omit<BenchmarkProgressData, 'configuration_total'>,
+    data: Omit<BenchmarkProgressData, 'configuration_total' | 'rounds'>,
     force = false,
   ) {
     if (!this.onProgress) return;
     const now = process.hrtime.bigint();
     if (!force && now - this.last < TICK_NS) return;
     this.last = now;
-    const progress =
-      this.total === 0 ? 1 : Math.min(1, (index + Math.min(1, Math.max(0, fraction))) / this.total);
-    const payload: BenchmarkProgressData = { ...data, configuration_total: this.total };
+    const progress = units === 0 ? 1 : Math.min(1, (done + Math.min(1, Math.max(0, fraction))) / units);
+    const payload: BenchmarkProgressData = { ...data, configuration_total: this.total, rounds: this.rounds };
+    const round = data.round === null ? '' : ` round ${data.round + 1}/${this.rounds}`;
     this.onProgress({
       progress,
-      step: `${data.phase} ${data.label} (${index + 1}/${this.total})`,
+      step: `${data.phase} ${data.label} (${data.configuration_index + 1}/${this.total})${round}`,
       data: payload,
     });
   }
@@ -301,6 +325,9 @@ function emptyResult(plan: ConfigurationPlan, precision: string): ConfigurationR
     peak_rss_mb: null,
     rss_growth_mb: null,
     latencies_ms: [],
+    rounds: [],
+    round_medians_ms: [],
+    noise_cv: null,
   };
 }
 
@@ -367,11 +394,11 @@ export async function runBenchmark(
     }
   }
 
-  const reporter = new Reporter(ctx.onProgress, plans.length);
-  const configurations: ConfigurationResult[] = [];
+  const configurations: ConfigurationResult[] = plans.map((plan) => emptyResult(plan, settings.precision));
+  const slots: Slot[] = [];
+  const sessions = new Map<string, Session>();
   for (const plan of plans) {
-    throwIfAborted(signal);
-    const result = emptyResult(plan, settings.precision);
+    const result = configurations[plan.index];
     if (plan.modelError !== undefined || !plan.impl) {
       result.status = 'failed';
       result.reason = `model could not be loaded: ${plan.modelError ?? 'unknown error'}`;
@@ -382,13 +409,51 @@ export async function runBenchmark(
       result.status = 'skipped';
       result.reason = plan.detection.reason ?? `backend ${plan.backend} is not available`;
     } else {
-      await runConfiguration(plan, plan.impl, plan.backendImpl, settings, result, reporter, signal);
+      const key = `${plan.ref.name}\u0000${plan.backend}`;
+      let session = sessions.get(key);
+      if (!session) {
+        session = { impl: plan.impl, backend: plan.backendImpl, rssBefore: 0 };
+        sessions.set(key, session);
+      }
+      slots.push({ plan, result, session, lat: [], peak: 0, rssBefore: 0 });
     }
-    configurations.push(result);
-    reporter.report(plan.index, 1, {
-      configuration_index: plan.index,
+  }
+
+  const reporter = new Reporter(ctx.onProgress, plans.length, settings.rounds);
+  const units = slots.length * settings.rounds;
+  let done = 0;
+  try {
+    // Rounds: every runnable configuration once per round, forward in even rounds and backward in odd
+    // ones (ABBA order), so a slow drift of the machine weighs on every configuration alike.
+    for (let round = 0; round < settings.rounds; round++) {
+      const order = round % 2 === 0 ? slots : [...slots].reverse();
+      for (const slot of order) {
+        throwIfAborted(signal);
+        if (slot.result.status === 'ok') {
+          await runRound(slot, round, settings, reporter, done, units, signal);
+        }
+        done++;
+      }
+    }
+    for (const slot of slots) {
+      if (slot.result.status !== 'ok') continue;
+      finish(slot);
+      if (settings.include_preprocessing && slot.plan.seq !== null && slot.session.handle?.encode) {
+        throwIfAborted(signal);
+        await preprocessingOf(slot, settings, reporter, signal);
+      }
+    }
+  } finally {
+    for (const session of sessions.values()) {
+      if (session.handle) await session.handle.release().catch(() => undefined);
+    }
+  }
+  for (const result of configurations) {
+    reporter.report(units, units, 0, {
+      configuration_index: result.index,
       label: result.label,
       phase: 'done',
+      round: null,
       iterations: result.stats?.count ?? 0,
       running_median_ms: result.stats?.p50 ?? null,
     }, true); // prettier-ignore
@@ -402,96 +467,127 @@ export async function runBenchmark(
     settings,
     configurations,
     definitions: { ...METRIC_DEFINITIONS },
+    paired: pairedComparisons(configurations),
     started_at,
     completed_at: new Date().toISOString(),
   };
 }
 
-async function runConfiguration(
-  plan: ConfigurationPlan,
-  impl: ModelImplementation,
-  backend: HardwareBackend,
+/** One session per (model, backend), shared by that pair's configurations, open for the whole run. */
+interface Session {
+  impl: ModelImplementation;
+  backend: HardwareBackend;
+  handle?: ModelHandle;
+  /** Why loading failed (every configuration of the session fails with it). */
+  error?: string;
+  load_ms?: number;
+  rssBefore: number;
+}
+
+interface Slot {
+  plan: ConfigurationPlan;
+  result: ConfigurationResult;
+  session: Session;
+  feeds?: Feeds;
+  /** Latencies of all rounds so far, in order. */
+  lat: number[];
+  peak: number;
+  rssBefore: number;
+}
+
+/** The iterations and durations of one round: the run's settings shared out equally over the rounds. */
+function roundBudget(settings: ResolvedSettings, round: number) {
+  const r = settings.rounds;
+  const share = (total: number) => Math.floor(total / r) + (round < total % r ? 1 : 0);
+  const minIter = Math.max(1, share(settings.min_iterations));
+  return {
+    minIter,
+    maxIter: Math.max(minIter, share(settings.max_iterations)),
+    minNs: BigInt(Math.round((settings.min_duration_s / r) * 1e9)),
+    maxNs: BigInt(Math.round((settings.max_duration_s / r) * 1e9)),
+  };
+}
+
+function sampleRss(slot: Slot): number {
+  const r = rssMb();
+  if (r > slot.peak) slot.peak = r;
+  return r;
+}
+
+/**
+ * One round of one configuration: on its first round the session load (once per session), the timed
+ * first inference and the full warm-up; on later rounds a short untimed re-warm (the other
+ * configurations ran in between); then the round's measurement.
+ */
+async function runRound(
+  slot: Slot,
+  round: number,
   settings: ResolvedSettings,
-  result: ConfigurationResult,
   reporter: Reporter,
+  done: number,
+  units: number,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  const { plan, result, session } = slot;
   const label = result.label;
-  const index = plan.index;
   const progress = (phase: BenchmarkProgressData['phase'], fraction: number, lat: number[], force = false) =>
-    reporter.report(index, fraction, {
-      configuration_index: index,
+    reporter.report(done, units, fraction, {
+      configuration_index: plan.index,
       label,
       phase,
+      round: phase === 'measure' ? round : null,
       iterations: lat.length,
       running_median_ms: runningMedian(lat),
     }, force); // prettier-ignore
-
-  let handle: ModelHandle | undefined;
-  const rssBefore = rssMb();
-  let peak = rssBefore;
-  const sample = () => {
-    const r = rssMb();
-    if (r > peak) peak = r;
-    return r;
-  };
   try {
-    progress('load', 0, [], true);
-    // Inputs once, outside every timed region.
-    const feeds: Feeds = impl.makeInputs({
-      batchSize: plan.batch,
-      ...(plan.seq !== null ? { sequenceLength: plan.seq } : {}),
-      seed: settings.seed,
-    });
-
-    const t0 = process.hrtime.bigint();
-    handle = await impl.load({ backend: backend.name, sessionOptions: backend.sessionOptions() });
-    result.load_ms = elapsedMs(t0);
-    sample();
-    throwIfAborted(signal);
-
-    const t1 = process.hrtime.bigint();
-    await handle.run(feeds);
-    result.first_inference_ms = elapsedMs(t1);
-    sample();
-
-    // Warm-up.
-    const w = settings.warmup;
-    const warm: number[] = [];
-    const warmStart = process.hrtime.bigint();
-    const warmMaxNs = BigInt(Math.round(w.max_duration_s * 1e9));
-    let nextTick = warmStart + TICK_NS;
-    while (warm.length < w.max_iterations) {
-      if (signal?.aborted) throwIfAborted(signal);
-      const s = process.hrtime.bigint();
-      await handle.run(feeds);
-      const e = process.hrtime.bigint();
-      warm.push(Number(e - s) / 1e6);
-      if (warm.length >= w.min_iterations) {
-        const cv = windowedCv(warm, w.window_size, w.windows);
-        if (cv !== undefined) result.warmup_cv = cv;
-        if (cv !== undefined && cv <= w.steady_cv) {
-          result.warmup_steady = true;
-          break;
+    if (round === 0) {
+      slot.rssBefore = rssMb();
+      slot.peak = slot.rssBefore;
+      progress('load', 0, [], true);
+      // Inputs once, outside every timed region.
+      slot.feeds = session.impl.makeInputs({
+        batchSize: plan.batch,
+        ...(plan.seq !== null ? { sequenceLength: plan.seq } : {}),
+        seed: settings.seed,
+      });
+      if (session.error !== undefined) throw new Error(session.error);
+      if (!session.handle) {
+        const t0 = process.hrtime.bigint();
+        try {
+          session.handle = await session.impl.load({
+            backend: session.backend.name,
+            sessionOptions: session.backend.sessionOptions(),
+          });
+        } catch (err) {
+          if (err instanceof CancelledError || signal?.aborted) throw err;
+          session.error = errorMessage(err);
+          throw err;
         }
+        session.load_ms = elapsedMs(t0);
       }
-      if (e - warmStart >= warmMaxNs) break;
-      if (e >= nextTick) {
-        nextTick = e + TICK_NS;
-        sample();
-        progress('warmup', 0.1 * Math.min(1, warm.length / Math.max(1, w.max_iterations)), warm);
+      result.load_ms = session.load_ms ?? null;
+      sampleRss(slot);
+      throwIfAborted(signal);
+
+      const t1 = process.hrtime.bigint();
+      await session.handle.run(slot.feeds);
+      result.first_inference_ms = elapsedMs(t1);
+      sampleRss(slot);
+      await warmUp(slot, settings, signal, (fraction, warm) => progress('warmup', 0.3 * fraction, warm));
+    } else {
+      for (let i = 0; i < settings.round_warmup_iterations; i++) {
+        if (signal?.aborted) throwIfAborted(signal);
+        await session.handle!.run(slot.feeds!);
       }
     }
-    result.warmup_iterations = warm.length;
 
-    // Measurement.
+    // The round's measurement.
+    const handle = session.handle!;
+    const feeds = slot.feeds!;
+    const { minIter, maxIter, minNs, maxNs } = roundBudget(settings, round);
     const lat: number[] = [];
-    const minNs = BigInt(Math.round(settings.min_duration_s * 1e9));
-    const maxNs = BigInt(Math.round(settings.max_duration_s * 1e9));
-    const minIter = settings.min_iterations;
-    const maxIter = settings.max_iterations;
     const start = process.hrtime.bigint();
-    nextTick = start + TICK_NS;
+    let nextTick = start + TICK_NS;
     let end = start;
     for (;;) {
       if (signal?.aborted) throwIfAborted(signal);
@@ -503,45 +599,122 @@ async function runConfiguration(
       if ((lat.length >= minIter && elapsed >= minNs) || elapsed >= maxNs || lat.length >= maxIter) break;
       if (end >= nextTick) {
         nextTick = end + TICK_NS;
-        sample();
-        const done = Math.min(lat.length / minIter, Number(elapsed) / Math.max(1, Number(minNs)));
-        progress('measure', 0.1 + 0.8 * Math.min(1, done), lat);
+        sampleRss(slot);
+        const part = Math.min(lat.length / minIter, Number(elapsed) / Math.max(1, Number(minNs)));
+        progress('measure', (round === 0 ? 0.3 : 0) + (round === 0 ? 0.7 : 1) * Math.min(1, part), lat);
       }
     }
-    const wallS = Number(end - start) / 1e9;
-    const rssAfter = sample();
-    const stats = summarize(lat);
-    result.measure_duration_s = wallS;
-    result.latencies_ms = lat;
-    result.stats = stats;
-    result.throughput_items_per_sec = stats.p50 > 0 ? plan.batch / (stats.p50 / 1000) : null;
-    result.throughput_wall_items_per_sec = wallS > 0 ? (plan.batch * lat.length) / wallS : null;
-    result.peak_rss_mb = peak;
-    result.rss_growth_mb = rssAfter - rssBefore;
-    progress('measure', 0.9, lat, true);
-
-    if (settings.include_preprocessing && plan.seq !== null && typeof handle.encode === 'function') {
-      result.preprocessing = await measurePreprocessing(
-        handle,
-        plan.batch,
-        plan.seq,
-        settings,
-        signal,
-        (n, l) => progress('preprocessing', 0.9 + 0.1 * n, l),
-      );
-      sample();
-      result.peak_rss_mb = peak;
-    }
+    result.measure_duration_s = (result.measure_duration_s ?? 0) + Number(end - start) / 1e9;
+    for (const v of lat) slot.lat.push(v);
+    result.rounds.push({
+      round,
+      count: lat.length,
+      median_ms: percentile(lat, 0.5),
+      min_ms: Math.min(...lat),
+    });
+    sampleRss(slot);
+    progress('measure', 1, lat, true);
   } catch (err) {
     if (err instanceof CancelledError || signal?.aborted) {
       throwIfAborted(signal);
       throw err;
     }
     result.status = 'failed';
-    result.reason = errorMessage(err);
-    result.peak_rss_mb = peak;
-  } finally {
-    if (handle) await handle.release().catch(() => undefined);
+    result.reason = round === 0 ? errorMessage(err) : `round ${round + 1}: ${errorMessage(err)}`;
+    result.peak_rss_mb = slot.peak || null;
+  }
+}
+
+/** Warm-up after the first inference: until the last windows are steady, or a cap. */
+async function warmUp(
+  slot: Slot,
+  settings: ResolvedSettings,
+  signal: AbortSignal | undefined,
+  onTick: (fraction: number, warm: number[]) => void,
+): Promise<void> {
+  const { result } = slot;
+  const handle = slot.session.handle!;
+  const feeds = slot.feeds!;
+  const w = settings.warmup;
+  const warm: number[] = [];
+  const warmStart = process.hrtime.bigint();
+  const warmMaxNs = BigInt(Math.round(w.max_duration_s * 1e9));
+  let nextTick = warmStart + TICK_NS;
+  while (warm.length < w.max_iterations) {
+    if (signal?.aborted) throwIfAborted(signal);
+    const s = process.hrtime.bigint();
+    await handle.run(feeds);
+    const e = process.hrtime.bigint();
+    warm.push(Number(e - s) / 1e6);
+    if (warm.length >= w.min_iterations) {
+      const cv = windowedCv(warm, w.window_size, w.windows);
+      if (cv !== undefined) result.warmup_cv = cv;
+      if (cv !== undefined && cv <= w.steady_cv) {
+        result.warmup_steady = true;
+        break;
+      }
+    }
+    if (e - warmStart >= warmMaxNs) break;
+    if (e >= nextTick) {
+      nextTick = e + TICK_NS;
+      sampleRss(slot);
+      onTick(Math.min(1, warm.length / Math.max(1, w.max_iterations)), warm);
+    }
+  }
+  result.warmup_iterations = warm.length;
+}
+
+/** Statistics over all rounds of a configuration that measured every round. */
+function finish(slot: Slot): void {
+  const { result, plan } = slot;
+  const lat = slot.lat;
+  const stats = summarize(lat);
+  const wallS = result.measure_duration_s ?? 0;
+  result.latencies_ms = lat;
+  result.stats = stats;
+  result.round_medians_ms = result.rounds.map((r) => r.median_ms);
+  result.noise_cv =
+    result.round_medians_ms.length >= 2 ? coefficientOfVariation(result.round_medians_ms) : null;
+  result.throughput_items_per_sec = stats.p50 > 0 ? plan.batch / (stats.p50 / 1000) : null;
+  result.throughput_wall_items_per_sec = wallS > 0 ? (plan.batch * lat.length) / wallS : null;
+  const rssAfter = sampleRss(slot);
+  result.peak_rss_mb = slot.peak;
+  result.rss_growth_mb = rssAfter - slot.rssBefore;
+}
+
+async function preprocessingOf(
+  slot: Slot,
+  settings: ResolvedSettings,
+  reporter: Reporter,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { result, plan } = slot;
+  try {
+    result.preprocessing = await measurePreprocessing(
+      slot.session.handle!,
+      plan.batch,
+      plan.seq!,
+      settings,
+      signal,
+      (_n, l) =>
+        reporter.report(1, 1, 0, {
+          configuration_index: plan.index,
+          label: result.label,
+          phase: 'preprocessing',
+          round: null,
+          iterations: l.length,
+          running_median_ms: runningMedian(l),
+        }),
+    );
+    sampleRss(slot);
+    result.peak_rss_mb = slot.peak;
+  } catch (err) {
+    if (err instanceof CancelledError || signal?.aborted) {
+      throwIfAborted(signal);
+      throw err;
+    }
+    result.status = 'failed';
+    result.reason = `preprocessing: ${errorMessage(err)}`;
   }
 }
 

@@ -3,7 +3,8 @@
  */
 import type { ModelRef } from '../models/load';
 import type { BackendName } from '../types';
-import type { MannWhitneyResult, SampleStats } from './stats';
+import type { RatioInterval, RatioVerdict } from './ratio';
+import type { SampleStats } from './stats';
 
 /** A model to benchmark: a serializable reference (it crosses into the worker) plus a display name. */
 export type BenchmarkModelRef = ModelRef & { name: string };
@@ -43,6 +44,14 @@ export interface BenchmarkRequest {
   max_duration_s?: number;
   /** Iteration cap of the measurement. Default 100000. */
   max_iterations?: number;
+  /**
+   * Measurement rounds per configuration, interleaved across the run's configurations (forward in even
+   * rounds, backward in odd ones), so slow drift of the machine spreads over all of them. The iteration
+   * and duration settings are shared out equally over the rounds. Default 5 (at most max_iterations).
+   */
+  rounds?: number;
+  /** Untimed runs before each round after the first (the first round follows the full warm-up). Default 2. */
+  round_warmup_iterations?: number;
   /** Seed for inputs and sentences. */
   seed: number;
   /** Also measure text -> tokenize -> run when the model has a tokenizer. */
@@ -56,6 +65,8 @@ export interface ResolvedSettings {
   min_duration_s: number;
   max_duration_s: number;
   max_iterations: number;
+  rounds: number;
+  round_warmup_iterations: number;
   seed: number;
   precision: string;
   include_preprocessing: boolean;
@@ -101,12 +112,29 @@ export interface PreprocessingResult {
   words_per_sentence: number;
 }
 
+/** One measurement round of a configuration. */
+export interface RoundSummary {
+  /** 0-based round number. */
+  round: number;
+  /** Measured iterations in this round. */
+  count: number;
+  /** Median latency of the round (ms). */
+  median_ms: number;
+  /** Smallest latency of the round (ms): noise on a shared machine only ever adds time. */
+  min_ms: number;
+}
+
 export interface ConfigurationResult {
   /** 0-based position in the run. */
   index: number;
   /** `model/backend/b<batch>[/s<seq>]`. */
   label: string;
   model: string;
+  /**
+   * Content id of the model that ran (the generated manifest's CID, or the .onnx file's CID), set by
+   * the server; comparisons match configurations by it, not by the model's name or path.
+   */
+  model_id?: string | null;
   backend: BackendName;
   batch_size: number;
   sequence_length: number | null;
@@ -135,9 +163,34 @@ export interface ConfigurationResult {
   peak_rss_mb: number | null;
   /** RSS after measurement minus RSS before load (MiB; may be negative). */
   rss_growth_mb: number | null;
-  /** Per-iteration latencies of the measurement phase (ms), in order. */
+  /** Per-iteration latencies of the measurement phase (ms), in order, all rounds one after another. */
   latencies_ms: number[];
+  /** The measurement rounds, in order; their counts partition latencies_ms. */
+  rounds: RoundSummary[];
+  /** rounds[].median_ms, the replicates comparisons use. */
+  round_medians_ms: number[];
+  /** Noise floor: coefficient of variation of the round medians (null with fewer than 2 rounds). */
+  noise_cv: number | null;
   preprocessing?: PreprocessingResult;
+}
+
+/** Two configurations of one run measured side by side round by round, and their paired ratio. */
+export interface PairedComparison {
+  baseline_label: string;
+  candidate_label: string;
+  /** What differs between the two: `model`, `backend` or both. */
+  varies: string[];
+  baseline_median_ms: number;
+  candidate_median_ms: number;
+  ratio: number | null;
+  ratio_ci: [number, number] | null;
+  confidence: number;
+  threshold: number;
+  statistic: RoundStatistic;
+  rounds: number;
+  verdict: RatioVerdict;
+  reason: string;
+  rounds_needed: number | null;
 }
 
 export interface BenchmarkResult {
@@ -146,6 +199,12 @@ export interface BenchmarkResult {
   configurations: ConfigurationResult[];
   /** What every metric times; keys are field names. */
   definitions: Record<string, string>;
+  /**
+   * Paired ratios of configurations measured side by side: with several models, each later model
+   * against the first at the same backend, batch and sequence; with several backends, each later
+   * backend against the first for the same model. Absent on results stored before rounds existed.
+   */
+  paired?: PairedComparison[];
   started_at: string;
   completed_at: string;
 }
@@ -156,31 +215,54 @@ export type BenchmarkProgressData = {
   configuration_total: number;
   label: string;
   phase: 'load' | 'warmup' | 'measure' | 'preprocessing' | 'done';
+  /** 0-based round of the measurement (null before the first and after the last). */
+  round: number | null;
+  rounds: number;
   iterations: number;
   running_median_ms: number | null;
 };
 
-export type ComparisonVerdict = 'improved' | 'regressed' | 'unchanged';
+export type ComparisonVerdict = RatioVerdict;
+
+/** Which per-round value comparisons use: the round's median or its minimum latency. */
+export type RoundStatistic = 'median' | 'min';
 
 export interface ConfigurationComparison {
   model: string;
+  /** The content id both sides matched on (null when matched by name because one side had none). */
+  model_id: string | null;
+  /** The candidate's model name when it differs from the baseline's (same content, other name or path). */
+  candidate_model?: string;
   backend: BackendName;
+  precision: string;
   batch_size: number;
   sequence_length: number | null;
   baseline_median_ms: number;
   candidate_median_ms: number;
-  /** (candidate - baseline) / baseline of the medians: negative is faster. */
-  relative_change: number;
-  /** Two-sided Mann-Whitney U p-value on the raw latencies. */
-  p_value: number;
-  test: Pick<MannWhitneyResult, 'u' | 'u1' | 'u2' | 'n1' | 'n2' | 'z' | 'method'>;
+  /** Ratio candidate / baseline of the geometric means of the round medians (< 1 is faster). */
+  ratio: number | null;
+  /** Confidence interval of the ratio (null with fewer than 2 rounds on a side). */
+  ratio_ci: [number, number] | null;
+  /** ratio - 1. */
+  relative_change: number | null;
+  interval: RatioInterval | null;
+  baseline_rounds: number;
+  candidate_rounds: number;
+  /** CV of the round medians on each side: the noise floor of each run. */
+  baseline_noise_cv: number | null;
+  candidate_noise_cv: number | null;
   verdict: ComparisonVerdict;
+  reason: string;
+  /** For an inconclusive verdict, about how many rounds per side would decide it. */
+  rounds_needed: number | null;
 }
 
 export interface UnmatchedConfiguration {
   side: 'baseline' | 'candidate' | 'both';
   model: string;
+  model_id: string | null;
   backend: BackendName;
+  precision: string;
   batch_size: number;
   sequence_length: number | null;
   reason: string;
@@ -188,8 +270,12 @@ export interface UnmatchedConfiguration {
 
 export interface ComparisonResult {
   threshold: number;
-  alpha: number;
+  confidence: number;
+  /** The per-round statistic the ratios are of. */
+  statistic: RoundStatistic;
   verdict: ComparisonVerdict;
+  /** Why the overall verdict is what it is. */
+  reason: string;
   configurations: ConfigurationComparison[];
   unmatched: UnmatchedConfiguration[];
   baseline: { started_at: string; git_commit: string | null };

@@ -1,0 +1,174 @@
+/**
+ * Does the comparison cry wolf? False-alarm and detection rates of compareRuns on this machine.
+ *
+ *   npx ts-node --transpile-only bench/compare-noise.ts [runs] [min_duration_s] [rounds]
+ *
+ * For two model sizes (a sub-millisecond BERT and a ~5 ms BERT, random weights built here with the
+ * generator's graph builder) and a variant of each with one more layer (the same architecture, about
+ * 20-50% more work):
+ * - `runs` separate benchmark runs of A and of B (default 6 each; separate runBenchmark calls, each
+ *   with its own session, alternating A, B, A, B so that drift of the machine hits both alike);
+ * - A/A: every pair of A runs compared (runs * (runs - 1) / 2 pairs); a false alarm is a verdict
+ *   other than `unchanged` or `inconclusive`;
+ * - A/B: every (A run, B run) pair compared (runs^2 pairs); detected means `regressed`;
+ * - paired: one run measuring A and B side by side round by round, its paired verdict.
+ * Prints the rates against the targets (false alarms <= 5%, detection >= 95%), the ratio intervals,
+ * and the noise floor (CV of round medians) of each run. Nothing is asserted: it prints figures.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackends } from '../libs/core/src/backends';
+import {
+  compareRuns,
+  pairedComparisons,
+  ROUND_STATISTICS,
+  runBenchmark,
+  type BenchmarkResult,
+} from '../libs/core/src/benchmark';
+import { percentile } from '../libs/core/src/benchmark/stats';
+import { loadImplementation } from '../libs/core/src/models/load';
+import { buildOnnxModel } from '../libs/core/src/onnx';
+
+interface Size {
+  name: string;
+  hidden: number;
+  layers: number;
+  heads: number;
+  seq: number;
+}
+
+const SIZES: Size[] = [
+  { name: 'sub-ms', hidden: 64, layers: 2, heads: 2, seq: 16 },
+  { name: '~5 ms', hidden: 256, layers: 4, heads: 4, seq: 128 },
+];
+
+function bertConfig(s: Size, layers: number): Record<string, unknown> {
+  return {
+    model_type: 'bert',
+    architectures: ['BertModel'],
+    vocab_size: 1000,
+    hidden_size: s.hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: s.heads,
+    intermediate_size: s.hidden * 4,
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+  };
+}
+
+const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? '-' : x.toFixed(d));
+
+async function main(): Promise<void> {
+  const runs = Number(process.argv[2] || 6);
+  const minDuration = Number(process.argv[3] || 2);
+  const rounds = Number(process.argv[4] || 5);
+  const dir = mkdtempSync(join(tmpdir(), 'compare-noise-'));
+  const backends = createBackends(['cpu'], { intraOpNumThreads: 1 });
+  try {
+    for (const size of SIZES) {
+      const paths: Record<'A' | 'B', string> = { A: '', B: '' };
+      for (const [variant, layers] of [
+        ['A', size.layers],
+        ['B', size.layers + 1],
+      ] as const) {
+        const out = join(dir, `${size.hidden}-${layers}`);
+        const built = await buildOnnxModel({
+          config: bertConfig(size, layers),
+          outDir: out,
+          weights: 'random',
+          seed: 1,
+        });
+        paths[variant] = built.onnxPath;
+      }
+      const bench = (models: Array<'A' | 'B'>, names: string[] = models): Promise<BenchmarkResult> =>
+        runBenchmark(
+          {
+            models: models.map((m, i) => ({ name: names[i], kind: 'onnx-file' as const, path: paths[m] })),
+            hardware: ['cpu'],
+            batch_sizes: [1],
+            sequence_lengths: [size.seq],
+            precision: 'fp32',
+            warmup: { min_iterations: 10, max_iterations: 200, steady_cv: 0.05 },
+            min_iterations: 10,
+            min_duration_s: minDuration,
+            rounds,
+            seed: 1,
+          },
+          { loadModel: (ref) => loadImplementation({ kind: ref.kind, path: ref.path }), backends },
+        );
+      // Content ids as the server records them: one per model, the same for every run of it.
+      const withId = (r: BenchmarkResult): BenchmarkResult => ({
+        ...r,
+        configurations: r.configurations.map((c) => ({ ...c, model_id: `bench-${size.name}` })),
+      });
+      // B runs are relabelled A so they match A's configurations.
+      const a: BenchmarkResult[] = [];
+      const b: BenchmarkResult[] = [];
+      for (let i = 0; i < runs; i++) {
+        a.push(withId(await bench(['A'])));
+        b.push(withId(await bench(['B'], ['A'])));
+      }
+      const median = (r: BenchmarkResult) => r.configurations[0].stats?.p50 ?? NaN;
+      console.log(
+        `\n== ${size.name}: BERT hidden ${size.hidden}, ${size.layers} vs ${size.layers + 1} layers, batch 1, seq ${size.seq}, ${rounds} rounds x ${fmt(minDuration / rounds, 2)} s`,
+      );
+      console.log(`A medians (ms): ${a.map((r) => fmt(median(r))).join(' ')}`);
+      console.log(`B medians (ms): ${b.map((r) => fmt(median(r))).join(' ')}`);
+      console.log(
+        `A noise (CV of round medians): ${a.map((r) => fmt(r.configurations[0].noise_cv)).join(' ')}`,
+      );
+      const spread = a.map(median);
+      console.log(
+        `A run-to-run: ${fmt(((Math.min(...spread) - percentile(spread, 0.5)) / percentile(spread, 0.5)) * 100, 1)}% .. +${fmt(((Math.max(...spread) - percentile(spread, 0.5)) / percentile(spread, 0.5)) * 100, 1)}% around the median run; B/A true ratio ~ ${fmt(percentile(b.map(median), 0.5) / percentile(spread, 0.5))}`,
+      );
+
+      const tally = (verdicts: string[]) =>
+        Object.entries(verdicts.reduce<Record<string, number>>((m, v) => ((m[v] = (m[v] ?? 0) + 1), m), {}))
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ');
+      for (const statistic of ROUND_STATISTICS) {
+        const aa: string[] = [];
+        for (let i = 0; i < runs; i++)
+          for (let j = i + 1; j < runs; j++) aa.push(compareRuns(a[i], a[j], { statistic }).verdict);
+        const alarms = aa.filter((v) => v !== 'unchanged' && v !== 'inconclusive').length;
+        console.log(
+          `[${statistic}] A/A: ${aa.length} pairs: ${tally(aa)}; false alarms ${alarms} = ${fmt((alarms / aa.length) * 100, 1)}% (target <= 5%)`,
+        );
+        const ab: string[] = [];
+        const intervals: string[] = [];
+        for (let i = 0; i < runs; i++) {
+          for (let j = 0; j < runs; j++) {
+            // B has other content, but withId gave both the same id: compared as the same configuration,
+            // as a gate compares a model before and after a change that made it slower.
+            const c = compareRuns(a[i], b[j], { statistic });
+            ab.push(c.verdict);
+            if (i === j) intervals.push(c.configurations[0]?.ratio_ci?.map((x) => fmt(x)).join('..') ?? '-');
+          }
+        }
+        const detected = ab.filter((v) => v === 'regressed').length;
+        console.log(
+          `[${statistic}] A/B: ${ab.length} pairs: ${tally(ab)}; detected ${detected} = ${fmt((detected / ab.length) * 100, 1)}% (target >= 95%)`,
+        );
+        console.log(`[${statistic}] A/B intervals of A_i vs B_i: ${intervals.join(' ')}`);
+      }
+      const ab1 = (await bench(['A', 'B'])).configurations;
+      const aa1 = (await bench(['A', 'A'], ['A1', 'A2'])).configurations;
+      for (const statistic of ROUND_STATISTICS) {
+        for (const p of pairedComparisons(ab1, { statistic }))
+          console.log(`[${statistic}] paired A/B in one run: ${p.verdict}: ${p.reason}`);
+        for (const p of pairedComparisons(aa1, { statistic }))
+          console.log(`[${statistic}] paired A/A in one run: ${p.verdict}: ${p.reason}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
