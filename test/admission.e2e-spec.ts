@@ -87,6 +87,28 @@ describe.each(DRIVERS)('admission control (%s driver)', (driver) => {
       expect(existsSync(join(server.dataDir, 'models', '.cache'))).toBe(false);
     });
 
+    it('counts the weights of every model of a benchmark at once (their sessions stay open for the rounds)', async () => {
+      const before = await stored(server, 'benchmark');
+      // Each would fit the 16 GiB alone at batch 1 x seq 8 (the largest, SmolLM2-1.7B, needs ~7 GB);
+      // together their fp32 weights (~20 GB) do not.
+      const models = [
+        'gpt2-xl',
+        'HuggingFaceTB/SmolLM2-1.7B',
+        'TinyLlama/TinyLlama-1.1B-Chat-v1.0',
+        'gpt2-large',
+      ];
+      const res = await post('/api/benchmark/run', {
+        models,
+        batch_sizes: [1],
+        sequence_lengths: [8],
+        min_duration_s: 0,
+      });
+      const body = await expectBudget(res, 'memory');
+      expect(body.message).toMatch(/other model\(s\) held open/);
+      expect(body.details.estimate_bytes as number).toBeGreaterThan(16 * GiB);
+      expect(await stored(server, 'benchmark')).toBe(before);
+    });
+
     it('refuses a comprehensive test whose shape grid does not fit', async () => {
       const before = await stored(server, 'test');
       const res = await post('/api/test/run', {

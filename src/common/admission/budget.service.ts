@@ -117,7 +117,9 @@ export class BudgetService {
     const shapes: Shape[] = [];
     for (const b of request.batch_sizes)
       for (const s of request.sequence_lengths) shapes.push({ batchSize: b, sequenceLength: s });
-    // fp32 weights: an on-demand model is cached in fp32 whatever precision is asked for.
+    // fp32 weights: an on-demand model is cached in fp32 whatever precision is asked for. The rounds
+    // interleave every configuration, so one session per model and backend stays open for the run:
+    // every model's weights count at once (host memory: a GPU session's weights live on the device).
     this.checkMemory(facts, shapes);
     this.checkDisk(facts);
   }
@@ -142,13 +144,23 @@ export class BudgetService {
     return { budget: Math.max(0, available - reserve), available, reserve };
   }
 
+  /** The worst model's estimate, with the weights of every other model (held open meanwhile) added. */
   private checkMemory(facts: ModelFacts[], shapes: Shape[]): void {
     let worst: { name: string; estimate: MemoryEstimate } | undefined;
+    let allWeights = 0;
     for (const f of facts) {
       const estimate = f.dims
         ? estimateMemory(f.dims, shapes, { modelBytes: f.modelBytes || undefined })
         : estimateMemoryFromFiles(f.modelBytes ?? 0);
+      allWeights += estimate.weights_bytes;
       if (!worst || estimate.total_bytes > worst.estimate.total_bytes) worst = { name: f.name, estimate };
+    }
+    if (worst && allWeights > worst.estimate.weights_bytes) {
+      const e = worst.estimate;
+      worst = {
+        name: facts.length > 1 ? `${worst.name} (with ${facts.length - 1} other model(s) held open)` : worst.name,
+        estimate: { ...e, weights_bytes: allWeights, total_bytes: e.total_bytes - e.weights_bytes + allWeights },
+      };
     }
     const budget = this.config.admission.memoryBytes;
     if (!worst || worst.estimate.total_bytes <= budget) return;
