@@ -1,7 +1,7 @@
 /**
  * Does the comparison cry wolf? False-alarm and detection rates of compareRuns on this machine.
  *
- *   npx ts-node --transpile-only bench/compare-noise.ts [runs] [min_duration_s] [rounds]
+ *   npx ts-node --transpile-only bench/compare-noise.ts [runs] [min_duration_s] [rounds] [reload_each_round]
  *
  * For two model sizes (a sub-millisecond BERT and a ~5 ms BERT, random weights built here with the
  * generator's graph builder) and a variant of each with one more layer (the same architecture, about
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   const runs = Number(process.argv[2] || 6);
   const minDuration = Number(process.argv[3] || 2);
   const rounds = Number(process.argv[4] || 5);
+  const reload = process.argv[5] === 'true';
   const dir = mkdtempSync(join(tmpdir(), 'compare-noise-'));
   const backends = createBackends(['cpu'], { intraOpNumThreads: 1 });
   try {
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
             min_iterations: 10,
             min_duration_s: minDuration,
             rounds,
+            reload_each_round: reload,
             seed: 1,
           },
           { loadModel: (ref) => loadImplementation({ kind: ref.kind, path: ref.path }), backends },
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
       }
       const median = (r: BenchmarkResult) => r.configurations[0].stats?.p50 ?? NaN;
       console.log(
-        `\n== ${size.name}: BERT hidden ${size.hidden}, ${size.layers} vs ${size.layers + 1} layers, batch 1, seq ${size.seq}, ${rounds} rounds x ${fmt(minDuration / rounds, 2)} s`,
+        `\n== ${size.name}: BERT hidden ${size.hidden}, ${size.layers} vs ${size.layers + 1} layers, batch 1, seq ${size.seq}, ${rounds} rounds x ${fmt(minDuration / rounds, 2)} s${reload ? ', a fresh session per round' : ''}`,
       );
       console.log(`A medians (ms): ${a.map((r) => fmt(median(r))).join(' ')}`);
       console.log(`B medians (ms): ${b.map((r) => fmt(median(r))).join(' ')}`);

@@ -140,6 +140,15 @@ export class RunBenchmarkRequestDto {
   @Max(10_000)
   round_warmup_iterations: number = DEFAULT_SETTINGS.round_warmup_iterations;
 
+  /**
+   * A fresh session for every round, so that session-level effects (memory placement, thread pools)
+   * count in the between-round spread as they do between runs: wider, more honest intervals for
+   * comparisons of separate runs, at the cost of one load per round.
+   */
+  @Optional()
+  @IsBoolean()
+  reload_each_round: boolean = false;
+
   /** Threshold of the verdicts (baseline comparison and paired ratios): a relative change, 0.05 = 5%. */
   @Optional()
   @IsNumber()

@@ -60,6 +60,7 @@ function coreSettings(request: RunBenchmarkRequestDto): Omit<BenchmarkRequest, '
     max_duration_s: request.max_duration_s,
     rounds: request.rounds,
     round_warmup_iterations: request.round_warmup_iterations,
+    reload_each_round: request.reload_each_round,
     seed: request.seed,
     include_preprocessing: request.include_preprocessing,
   };

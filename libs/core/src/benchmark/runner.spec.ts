@@ -200,6 +200,26 @@ describe('runBenchmark (in process, real hf-tiny ONNX models)', () => {
         rounds: 3,
       }),
     ]);
+    // A fresh session per round: the same rounds, one load per round.
+    let loads = 0;
+    const counting = deps(['cpu']);
+    const reloaded = await runBenchmark(
+      request({ min_iterations: 3, min_duration_s: 0, rounds: 3, reload_each_round: true }),
+      {
+        ...counting,
+        loadModel: async (ref) => {
+          const impl = await counting.loadModel(ref);
+          return {
+            metadata: impl.metadata,
+            makeInputs: (o) => impl.makeInputs(o),
+            load: (o) => (loads++, impl.load(o)),
+          };
+        },
+      },
+    );
+    expect(reloaded.settings.reload_each_round).toBe(true);
+    expect(reloaded.configurations[0].rounds).toHaveLength(3);
+    expect(loads).toBe(3);
     // Never more rounds than iterations allowed.
     const few = await runBenchmark(
       request({ min_iterations: 2, max_iterations: 2, min_duration_s: 0, rounds: 10 }),

@@ -188,6 +188,7 @@ export function resolveSettings(request: BenchmarkRequest): ResolvedSettings {
     // Every round measures at least one iteration, so there are never more rounds than iterations allowed.
     rounds: Math.min(rounds, max_iterations),
     round_warmup_iterations: Math.floor(round_warmup_iterations),
+    reload_each_round: request.reload_each_round ?? false,
     seed: Number.isFinite(request.seed) ? request.seed : 0,
     precision: request.precision ?? 'fp32',
     include_preprocessing: request.include_preprocessing ?? false,
@@ -481,6 +482,8 @@ interface Session {
   /** Why loading failed (every configuration of the session fails with it). */
   error?: string;
   load_ms?: number;
+  /** The round the current handle was loaded for (reload_each_round). */
+  loadedRound?: number;
   rssBefore: number;
 }
 
@@ -575,7 +578,29 @@ async function runRound(
       sampleRss(slot);
       await warmUp(slot, settings, signal, (fraction, warm) => progress('warmup', 0.3 * fraction, warm));
     } else {
-      for (let i = 0; i < settings.round_warmup_iterations; i++) {
+      let rewarm = settings.round_warmup_iterations;
+      if (settings.reload_each_round && session.loadedRound !== round) {
+        // A fresh session for this round (memory placement and thread-pool state are then part of
+        // the between-round spread, as they are of the between-run one); warmed like the first.
+        const previous = session.handle;
+        session.handle = undefined;
+        await previous?.release().catch(() => undefined);
+        if (session.error === undefined) {
+          try {
+            session.handle = await session.impl.load({
+              backend: session.backend.name,
+              sessionOptions: session.backend.sessionOptions(),
+            });
+          } catch (err) {
+            if (err instanceof CancelledError || signal?.aborted) throw err;
+            session.error = errorMessage(err);
+          }
+        }
+        session.loadedRound = round;
+        rewarm = Math.max(rewarm, settings.warmup.min_iterations, 1);
+      }
+      if (!session.handle) throw new Error(session.error ?? 'the session is not loaded');
+      for (let i = 0; i < rewarm; i++) {
         if (signal?.aborted) throwIfAborted(signal);
         await session.handle!.run(slot.feeds!);
       }

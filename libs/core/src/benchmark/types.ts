@@ -52,6 +52,12 @@ export interface BenchmarkRequest {
   rounds?: number;
   /** Untimed runs before each round after the first (the first round follows the full warm-up). Default 2. */
   round_warmup_iterations?: number;
+  /**
+   * Load a fresh session for every round after the first (then warm it up with
+   * max(round_warmup_iterations, warmup.min_iterations) runs), so session-level effects (memory
+   * placement, thread pools) vary between rounds as they do between runs. Default false.
+   */
+  reload_each_round?: boolean;
   /** Seed for inputs and sentences. */
   seed: number;
   /** Also measure text -> tokenize -> run when the model has a tokenizer. */
@@ -67,6 +73,7 @@ export interface ResolvedSettings {
   max_iterations: number;
   rounds: number;
   round_warmup_iterations: number;
+  reload_each_round: boolean;
   seed: number;
   precision: string;
   include_preprocessing: boolean;
