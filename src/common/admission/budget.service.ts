@@ -158,8 +158,13 @@ export class BudgetService {
     if (worst && allWeights > worst.estimate.weights_bytes) {
       const e = worst.estimate;
       worst = {
-        name: facts.length > 1 ? `${worst.name} (with ${facts.length - 1} other model(s) held open)` : worst.name,
-        estimate: { ...e, weights_bytes: allWeights, total_bytes: e.total_bytes - e.weights_bytes + allWeights },
+        name:
+          facts.length > 1 ? `${worst.name} (with ${facts.length - 1} other model(s) held open)` : worst.name,
+        estimate: {
+          ...e,
+          weights_bytes: allWeights,
+          total_bytes: e.total_bytes - e.weights_bytes + allWeights,
+        },
       };
     }
     const budget = this.config.admission.memoryBytes;
