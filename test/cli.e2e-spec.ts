@@ -95,6 +95,87 @@ describe('ipfs-accelerate CLI', () => {
     expect(r.stdout).toMatch(/^\| bert \| cpu \| 1 \| 8 \|/m);
   });
 
+  it('compare and bench --baseline gate on the verdict: 0 unchanged, 6 inconclusive, with the interval', async () => {
+    const bench = async (model: string, extra: string[] = []): Promise<Run> =>
+      cli([
+        '--url',
+        server.url,
+        'bench',
+        model,
+        '--batch-sizes',
+        '1',
+        '--seq-lens',
+        '8',
+        '--min-duration',
+        '0.1',
+        '--rounds',
+        '5',
+        ...extra,
+      ]);
+    const a = await bench('bert', ['--format', 'json']);
+    expect(a.code).toBe(0);
+    const runA = (JSON.parse(a.stdout) as { run_id: string }).run_id;
+
+    // The same run against itself: ratio 1; a wide threshold holds the whole interval.
+    const same = await cli(['--url', server.url, 'compare', runA, runA, '--threshold', '10']);
+    expect(same.stdout).toMatch(/^verdict: unchanged \(threshold 10, confidence 0\.95, median of rounds\)/m);
+    expect(same.stdout).toMatch(/^bert\s+cpu\s+1\s+8\s.*\d\.\d{3}\.\.\d\.\d{3}\s.*unchanged$/m);
+    expect(same.code).toBe(0);
+
+    // Threshold 0: no interval of a noisy ratio fits in [1, 1], so the runs cannot tell.
+    const strict = await cli([
+      '--url',
+      server.url,
+      'compare',
+      runA,
+      runA,
+      '--threshold',
+      '0',
+      '--statistic',
+      'min',
+    ]);
+    expect(strict.stdout).toMatch(/^verdict: inconclusive/m);
+    expect(strict.code).toBe(6);
+
+    // Different models never match: inconclusive (never unchanged), and the reason is printed.
+    const other = await bench('distilbert', ['--format', 'json']);
+    expect(other.code).toBe(0);
+    const runC = (JSON.parse(other.stdout) as { run_id: string }).run_id;
+    const unmatched = await cli(['--url', server.url, 'compare', runA, runC]);
+    expect(unmatched.stdout).toMatch(/^unmatched \(baseline\): bert cpu batch 1 seq 8: /m);
+    expect(unmatched.stdout).toMatch(/^verdict: inconclusive/m);
+    expect(unmatched.code).toBe(6);
+
+    // bench --baseline prints the comparison under its table and exits by its verdict.
+    const gated = await bench('bert', ['--baseline', runA, '--threshold', '10']);
+    expect(gated.stdout).toMatch(new RegExp(`^compared with ${runA}:$`, 'm'));
+    expect(gated.stdout).toMatch(/^verdict: unchanged/m);
+    expect(gated.code).toBe(0);
+    const gatedStrict = await bench('bert', ['--baseline', runC]);
+    expect(gatedStrict.stdout).toMatch(/^verdict: inconclusive/m);
+    expect(gatedStrict.code).toBe(6);
+  });
+
+  it('bench with several models measures them side by side and prints the paired ratios', async () => {
+    const r = await cli([
+      '--url',
+      server.url,
+      'bench',
+      'bert',
+      'distilbert',
+      '--batch-sizes',
+      '1',
+      '--seq-lens',
+      '8',
+      '--min-duration',
+      '0.1',
+    ]);
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^paired \(measured side by side, candidate \/ baseline\):$/m);
+    expect(r.stdout).toMatch(/^bert\S*\s+distilbert\S*\s+\d+\.\d{3}\s+\d+\.\d{3}\.\.\d+\.\d{3}\s+5\s+\w+$/m);
+  });
+
   it('exits 3 when the server is unreachable', async () => {
     const r = await cli(['--url', `http://127.0.0.1:${await closedPort()}`, 'models']);
     expect(r.code).toBe(3);

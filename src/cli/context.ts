@@ -9,7 +9,11 @@ import {
 } from '../../libs/client/src';
 import { progressReporter } from './progress';
 
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3 } as const;
+/**
+ * Exit codes: 0 ok; 1 a test failed or a comparison says `regressed`; 2 usage; 3 server unreachable;
+ * 6 a comparison is `inconclusive` (too noisy to tell, or configurations that do not match).
+ */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3, INCONCLUSIVE: 6 } as const;
 
 /** An error with the exit code the CLI should end with. */
 export class CliError extends Error {

@@ -47,6 +47,12 @@ function nonNegative(value: string): number {
   return n;
 }
 
+function confidence(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0.5 && n <= 0.9999)) throw new InvalidArgumentError('must be a number in [0.5, 0.9999]');
+  return n;
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port`);
@@ -139,28 +145,39 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .action(withContext((ctx, model: string, opts) => testAction(ctx, model, opts)));
 
   program
-    .command('bench <model>')
-    .description('benchmark a model')
+    .command('bench <models...>')
+    .description(
+      'benchmark a model; several models are measured side by side round by round, with paired ratios ' +
+        '(the first is the baseline). With --baseline: exits 1 on regressed, 6 on inconclusive',
+    )
     .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
     .option('--batch-sizes <list>', 'batch sizes', positiveInts, [1, 8])
     .option('--seq-lens <list>', 'sequence lengths', positiveInts, [128])
     .option('--min-duration <s>', 'minimum measurement time per configuration (s)', nonNegative)
     .option('--min-iterations <n>', 'minimum measured iterations', (v) => positiveInts(v)[0])
     .option('--tag <tag>', 'tag the run (repeatable)', collect)
+    .option('--rounds <n>', 'measurement rounds per configuration (default 5)', (v) => positiveInts(v)[0])
     .option('--baseline <run_id>', 'compare with this earlier run when done')
+    .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
+    .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
+    .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
     .addOption(
       new Option('--format <format>', 'output format')
         .choices(['table', 'json', 'csv', 'markdown'])
         .default('table'),
     )
     .option('--out <file>', 'write the output here instead of stdout')
-    .action(withContext((ctx, model: string, opts) => benchAction(ctx, model, opts)));
+    .action(withContext((ctx, models: string[], opts) => benchAction(ctx, models, opts)));
 
   program
     .command('compare <baseline> <candidate>')
-    .description('compare two benchmark runs (rank test per configuration)')
-    .option('--threshold <fraction>', 'relative change below which a configuration is unchanged', nonNegative)
-    .option('--fail-on-regression', 'exit 1 when the verdict is regressed')
+    .description(
+      'compare two benchmark runs: ratio interval per configuration from the between-round spread; ' +
+        'exits 1 on regressed, 6 on inconclusive, 0 on unchanged or improved',
+    )
+    .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
+    .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
+    .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
     .option('--json', 'print JSON')
     .action(
       withContext((ctx, baseline: string, candidate: string, opts) =>

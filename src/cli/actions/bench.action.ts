@@ -1,9 +1,10 @@
 /** bench <model|path>: run a benchmark, print a table (or json, csv, markdown), optionally to a file. */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Backend, BenchmarkResults } from '../../../libs/client/src';
+import type { Backend, BenchmarkResults, Comparison } from '../../../libs/client/src';
 import { CliContext, EXIT } from '../context';
 import { fixed, table } from '../progress';
+import { comparisonText, verdictExitCode } from './compare.action';
 
 export interface BenchOptions {
   hardware: Backend['name'][];
@@ -14,23 +15,32 @@ export interface BenchOptions {
   format: 'table' | 'json' | 'csv' | 'markdown';
   out?: string;
   tag?: string[];
+  rounds?: number;
   baseline?: string;
+  threshold?: number;
+  confidence?: number;
+  statistic?: 'median' | 'min';
 }
 
 export async function runBenchmark(
   ctx: CliContext,
-  model: string,
+  model: string | string[],
   opts: Omit<BenchOptions, 'format' | 'out'>,
 ): Promise<{ runId: string; results?: BenchmarkResults }> {
+  const models = Array.isArray(model) ? model : [model];
   const accepted = await ctx.client.runBenchmark({
-    model_name: model,
+    ...(models.length === 1 ? { model_name: models[0] } : { models }),
     hardware: opts.hardware,
     batch_sizes: opts.batchSizes,
     sequence_lengths: opts.seqLens,
     ...(opts.minDuration !== undefined ? { min_duration_s: opts.minDuration } : {}),
     ...(opts.minIterations !== undefined ? { min_iterations: opts.minIterations } : {}),
     ...(opts.tag?.length ? { tags: opts.tag } : {}),
+    ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
     ...(opts.baseline ? { baseline_run_id: opts.baseline } : {}),
+    ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
+    ...(opts.confidence !== undefined ? { confidence: opts.confidence } : {}),
+    ...(opts.statistic ? { statistic: opts.statistic } : {}),
   });
   ctx.info(`benchmark ${accepted.run_id} accepted: ${accepted.message}`);
   const { status, results } = await ctx.monitor<BenchmarkResults>('benchmark', accepted.run_id, 'bench');
@@ -40,6 +50,33 @@ export async function runBenchmark(
     );
   }
   return { runId: accepted.run_id, results };
+}
+
+interface PairedRow {
+  baseline_label?: string;
+  candidate_label?: string;
+  batch_size?: number;
+  sequence_length?: number | null;
+  ratio?: number | null;
+  ratio_ci?: [number, number] | null;
+  rounds?: number;
+  verdict?: string;
+  reason?: string;
+}
+
+/** The paired ratios of a run that measured several models or backends side by side. */
+export function pairedTable(results: BenchmarkResults): string {
+  return table(
+    ['baseline', 'candidate', 'ratio', 'interval', 'rounds', 'verdict'],
+    (results.paired as PairedRow[]).map((p) => [
+      p.baseline_label,
+      p.candidate_label,
+      fixed(p.ratio ?? NaN, 3),
+      p.ratio_ci ? `${fixed(p.ratio_ci[0], 3)}..${fixed(p.ratio_ci[1], 3)}` : '-',
+      p.rounds,
+      p.verdict,
+    ]),
+  );
 }
 
 interface Row {
@@ -69,19 +106,26 @@ export function resultsTable(results: BenchmarkResults): string {
   );
 }
 
-export async function benchAction(ctx: CliContext, model: string, opts: BenchOptions): Promise<number> {
-  const { runId, results } = await runBenchmark(ctx, model, opts);
+export async function benchAction(ctx: CliContext, models: string[], opts: BenchOptions): Promise<number> {
+  const { runId, results } = await runBenchmark(ctx, models, opts);
   if (!results) return EXIT.FAILED;
   let text: string;
   if (opts.format === 'json') text = JSON.stringify(results, null, 2);
   else if (opts.format === 'csv' || opts.format === 'markdown')
     text = await ctx.client.getBenchmarkResults(runId, { format: opts.format });
-  else
+  else {
     text = `${resultsTable(results)}\n\nrun ${runId}: latency_ms ${fixed(results.latency_ms, 3)}, throughput ${fixed(results.throughput, 1)} items/s`;
+    if (results.paired?.length)
+      text += `\n\npaired (measured side by side, candidate / baseline):\n${pairedTable(results)}`;
+    if (results.comparison)
+      text += `\n\ncompared with ${opts.baseline}:\n${comparisonText(results.comparison as unknown as Comparison)}`;
+  }
   if (opts.out) {
     const file = resolve(opts.out);
     writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
     ctx.info(`results written to ${file}`);
+    // The gate's verdict is shown even when the results go to a file.
+    if (results.comparison) ctx.info(`verdict: ${String(results.comparison.verdict)}`);
   } else ctx.out(text.trimEnd());
-  return EXIT.OK;
+  return results.comparison ? verdictExitCode(String(results.comparison.verdict)) : EXIT.OK;
 }

@@ -1,4 +1,5 @@
 /** compare <baseline> <candidate>: the server's verdict per configuration, with the ratio's interval. */
+import type { Comparison } from '../../../libs/client/src';
 import { CliContext, EXIT } from '../context';
 import { fixed, table } from '../progress';
 
@@ -16,45 +17,89 @@ interface ComparedRow {
   verdict?: string;
 }
 
+interface UnmatchedRow {
+  side?: string;
+  model?: string;
+  backend?: string;
+  batch_size?: number;
+  sequence_length?: number | null;
+  reason?: string;
+}
+
+export interface CompareOptions {
+  threshold?: number;
+  confidence?: number;
+  statistic?: 'median' | 'min';
+  json?: boolean;
+}
+
+const interval = (ci: [number, number] | null | undefined): string =>
+  ci ? `${fixed(ci[0], 3)}..${fixed(ci[1], 3)}` : '-';
+
+/**
+ * The exit code of a comparison, the CI gate: 1 only on `regressed`, `EXIT.INCONCLUSIVE` (6) when the
+ * runs cannot tell (too noisy, or configurations that do not match), 0 on `unchanged` and `improved`.
+ */
+export function verdictExitCode(verdict: string): number {
+  if (verdict === 'regressed') return EXIT.FAILED;
+  if (verdict === 'inconclusive') return EXIT.INCONCLUSIVE;
+  return EXIT.OK;
+}
+
+/** The comparison as a table, the unmatched configurations and the overall verdict with its reason. */
+export function comparisonText(c: Comparison): string {
+  const lines = [
+    table(
+      [
+        'model',
+        'backend',
+        'batch',
+        'seq',
+        'baseline ms',
+        'candidate ms',
+        'ratio',
+        'interval',
+        'noise %',
+        'verdict',
+      ],
+      (c.configurations as ComparedRow[]).map((r) => [
+        r.model,
+        r.backend,
+        r.batch_size,
+        r.sequence_length,
+        fixed(r.baseline_median_ms, 3),
+        fixed(r.candidate_median_ms, 3),
+        fixed(r.ratio ?? NaN, 3),
+        interval(r.ratio_ci),
+        `${fixed((r.baseline_noise_cv ?? NaN) * 100, 1)}/${fixed((r.candidate_noise_cv ?? NaN) * 100, 1)}`,
+        r.verdict,
+      ]),
+    ),
+  ];
+  for (const u of c.unmatched as UnmatchedRow[]) {
+    lines.push(
+      `unmatched (${u.side}): ${u.model} ${u.backend} batch ${u.batch_size} seq ${u.sequence_length ?? '-'}: ${u.reason}`,
+    );
+  }
+  lines.push(
+    `verdict: ${c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}, ${c.statistic} of rounds): ${c.reason}`,
+  );
+  return lines.join('\n');
+}
+
 export async function compareAction(
   ctx: CliContext,
   baseline: string,
   candidate: string,
-  opts: { failOnRegression?: boolean; threshold?: number; json?: boolean },
+  opts: CompareOptions,
 ): Promise<number> {
-  const c = await ctx.client.compareBenchmarks({ baseline, candidate, threshold: opts.threshold });
-  if (opts.json) ctx.out(JSON.stringify(c, null, 2));
-  else {
-    ctx.out(
-      table(
-        [
-          'model',
-          'backend',
-          'batch',
-          'seq',
-          'baseline ms',
-          'candidate ms',
-          'ratio',
-          'interval',
-          'noise %',
-          'verdict',
-        ],
-        (c.configurations as ComparedRow[]).map((r) => [
-          r.model,
-          r.backend,
-          r.batch_size,
-          r.sequence_length,
-          fixed(r.baseline_median_ms, 3),
-          fixed(r.candidate_median_ms, 3),
-          fixed(r.ratio ?? NaN, 3),
-          r.ratio_ci ? `${fixed(r.ratio_ci[0], 3)}..${fixed(r.ratio_ci[1], 3)}` : '-',
-          `${fixed((r.baseline_noise_cv ?? NaN) * 100, 1)}/${fixed((r.candidate_noise_cv ?? NaN) * 100, 1)}`,
-          r.verdict,
-        ]),
-      ),
-    );
-    if (c.unmatched.length) ctx.out(`${c.unmatched.length} configuration(s) in only one run`);
-    ctx.out(`verdict: ${c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}): ${c.reason}`);
-  }
-  return opts.failOnRegression && c.verdict === 'regressed' ? EXIT.FAILED : EXIT.OK;
+  const c = await ctx.client.compareBenchmarks({
+    baseline,
+    candidate,
+    threshold: opts.threshold,
+    confidence: opts.confidence,
+    statistic: opts.statistic,
+  });
+  ctx.out(opts.json ? JSON.stringify(c, null, 2) : comparisonText(c));
+  return verdictExitCode(c.verdict);
 }
