@@ -11,6 +11,9 @@
  * - A/A: every pair of A runs compared (runs * (runs - 1) / 2 pairs); a false alarm is a verdict
  *   other than `unchanged` or `inconclusive`;
  * - A/B: every (A run, B run) pair compared (runs^2 pairs); detected means `regressed`;
+ * - each with three assumptions about the between-run noise: none (the rounds alone), the prior
+ *   (DEFAULT_RUN_NOISE_CV), and, with runs >= MIN_HISTORY_RUNS + 2, the history the server would
+ *   use (the other A runs' medians);
  * - paired: one run measuring A and B side by side round by round, its paired verdict.
  * Prints the rates against the targets (false alarms <= 5%, detection >= 95%), the ratio intervals,
  * and the noise floor (CV of round medians) of each run. Nothing is asserted: it prints figures.
@@ -21,10 +24,15 @@ import { join } from 'node:path';
 import { createBackends } from '../libs/core/src/backends';
 import {
   compareRuns,
+  DEFAULT_RUN_NOISE_CV,
+  MIN_HISTORY_RUNS,
   pairedComparisons,
   ROUND_STATISTICS,
+  roundValues,
   runBenchmark,
+  type RoundStatistic,
   type BenchmarkResult,
+  type CompareOptions,
 } from '../libs/core/src/benchmark';
 import { percentile } from '../libs/core/src/benchmark/stats';
 import { loadImplementation } from '../libs/core/src/models/load';
@@ -127,34 +135,70 @@ async function main(): Promise<void> {
         `A run-to-run: ${fmt(((Math.min(...spread) - percentile(spread, 0.5)) / percentile(spread, 0.5)) * 100, 1)}% .. +${fmt(((Math.max(...spread) - percentile(spread, 0.5)) / percentile(spread, 0.5)) * 100, 1)}% around the median run; B/A true ratio ~ ${fmt(percentile(b.map(median), 0.5) / percentile(spread, 0.5))}`,
       );
 
+      // The spread of run-level values between runs: what the between-run component models.
+      const sdLog = (v: number[]) => {
+        const l = v.map(Math.log);
+        const m = l.reduce((x, y) => x + y, 0) / l.length;
+        return Math.sqrt(l.reduce((x, y) => x + (y - m) ** 2, 0) / (l.length - 1));
+      };
+      const geo = (r: BenchmarkResult, statistic: RoundStatistic) =>
+        Math.exp(
+          roundValues(r.configurations[0], statistic)
+            .map(Math.log)
+            .reduce((x, y) => x + y, 0) / r.configurations[0].rounds.length,
+        );
+      console.log(
+        `A between runs, SD of log run values: median of rounds ${fmt(sdLog(a.map((r) => geo(r, 'median'))), 4)}, min of rounds ${fmt(sdLog(a.map((r) => geo(r, 'min'))), 4)}; B: ${fmt(sdLog(b.map((r) => geo(r, 'median'))), 4)}, ${fmt(sdLog(b.map((r) => geo(r, 'min'))), 4)}`,
+      );
+
       const tally = (verdicts: string[]) =>
         Object.entries(verdicts.reduce<Record<string, number>>((m, v) => ((m[v] = (m[v] ?? 0) + 1), m), {}))
           .map(([k, n]) => `${k} ${n}`)
           .join(', ');
+      // Between-run noise, as the server would take it: none (the rounds alone), the prior, or the
+      // history of earlier runs of the baseline's configuration (here: the other A runs).
+      type Mode = { name: string; opts: (exclude: number[]) => CompareOptions };
+      const modes: Mode[] = (
+        [
+          { name: 'rounds only', opts: () => ({ runNoiseCv: 0 }) },
+          { name: `prior ${DEFAULT_RUN_NOISE_CV}`, opts: () => ({}) },
+          {
+            name: 'history',
+            opts: (exclude: number[]) => ({
+              history: () => a.filter((_, k) => !exclude.includes(k)).map(median),
+            }),
+          },
+        ] as Mode[]
+      ).filter((m) => m.name !== 'history' || runs - 2 >= MIN_HISTORY_RUNS);
       for (const statistic of ROUND_STATISTICS) {
-        const aa: string[] = [];
-        for (let i = 0; i < runs; i++)
-          for (let j = i + 1; j < runs; j++) aa.push(compareRuns(a[i], a[j], { statistic }).verdict);
-        const alarms = aa.filter((v) => v !== 'unchanged' && v !== 'inconclusive').length;
-        console.log(
-          `[${statistic}] A/A: ${aa.length} pairs: ${tally(aa)}; false alarms ${alarms} = ${fmt((alarms / aa.length) * 100, 1)}% (target <= 5%)`,
-        );
-        const ab: string[] = [];
-        const intervals: string[] = [];
-        for (let i = 0; i < runs; i++) {
-          for (let j = 0; j < runs; j++) {
-            // B has other content, but withId gave both the same id: compared as the same configuration,
-            // as a gate compares a model before and after a change that made it slower.
-            const c = compareRuns(a[i], b[j], { statistic });
-            ab.push(c.verdict);
-            if (i === j) intervals.push(c.configurations[0]?.ratio_ci?.map((x) => fmt(x)).join('..') ?? '-');
+        for (const mode of modes) {
+          const tag = `[${statistic}, ${mode.name}]`;
+          const aa: string[] = [];
+          for (let i = 0; i < runs; i++)
+            for (let j = i + 1; j < runs; j++)
+              aa.push(compareRuns(a[i], a[j], { statistic, ...mode.opts([i, j]) }).verdict);
+          const alarms = aa.filter((v) => v !== 'unchanged' && v !== 'inconclusive').length;
+          console.log(
+            `${tag} A/A: ${aa.length} pairs: ${tally(aa)}; false alarms ${alarms} = ${fmt((alarms / aa.length) * 100, 1)}% (target <= 5%)`,
+          );
+          const ab: string[] = [];
+          const intervals: string[] = [];
+          for (let i = 0; i < runs; i++) {
+            for (let j = 0; j < runs; j++) {
+              // B has other content, but withId gave both the same id: compared as the same configuration,
+              // as a gate compares a model before and after a change that made it slower.
+              const c = compareRuns(a[i], b[j], { statistic, ...mode.opts([i]) });
+              ab.push(c.verdict);
+              if (i === j)
+                intervals.push(c.configurations[0]?.ratio_ci?.map((x) => fmt(x)).join('..') ?? '-');
+            }
           }
+          const detected = ab.filter((v) => v === 'regressed').length;
+          console.log(
+            `${tag} A/B: ${ab.length} pairs: ${tally(ab)}; detected ${detected} = ${fmt((detected / ab.length) * 100, 1)}% (target >= 95%)`,
+          );
+          console.log(`${tag} A/B intervals of A_i vs B_i: ${intervals.join(' ')}`);
         }
-        const detected = ab.filter((v) => v === 'regressed').length;
-        console.log(
-          `[${statistic}] A/B: ${ab.length} pairs: ${tally(ab)}; detected ${detected} = ${fmt((detected / ab.length) * 100, 1)}% (target >= 95%)`,
-        );
-        console.log(`[${statistic}] A/B intervals of A_i vs B_i: ${intervals.join(' ')}`);
       }
       const ab1 = (await bench(['A', 'B'])).configurations;
       const aa1 = (await bench(['A', 'A'], ['A1', 'A2'])).configurations;

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { DRIVERS, TestServer, json, postJson, startServer, waitFor } from './app';
 import { HF_TINY } from './fixtures';
+import type { BenchmarkResult, ConfigurationResult } from '../libs/core/src/benchmark';
+import { BenchmarkRepository } from '../src/modules/benchmark/benchmark.repository';
 
 jest.setTimeout(300_000);
 
@@ -80,7 +82,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     expect(md).toMatch(/\|.*p50.*\|/);
   });
 
-  it('compares runs: a run with itself is unchanged; two runs give a verdict per configuration', async () => {
+  it('compares runs: a run with itself is never a change; two runs give a verdict per configuration', async () => {
     const res = await post('/api/benchmark/run', {
       model_name: 'bert',
       ...QUICK,
@@ -90,8 +92,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     const { run_id } = await json<{ run_id: string }>(res);
     expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
     runs.push(run_id);
-    // A run compared with itself: identical round medians, a zero-width interval at ratio 1, so the
-    // verdict must be `unchanged` in every configuration.
+    // A run compared with itself: ratio 1 with the interval the rounds' spread gives.
     type Compared = {
       verdict: string;
       reason: string;
@@ -108,11 +109,33 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
         baseline_noise_cv: number;
       }>;
     };
+    // With the rounds alone (run_noise_cv=0): ratio exactly 1 and an interval symmetric about it (on
+    // the log scale), so never `regressed` or `improved`; how wide depends on this machine's load.
     const self = await json<Compared>(
+      await fetch(
+        `${server.url}/api/benchmark/compare?baseline=${run_id}&candidate=${run_id}&run_noise_cv=0&threshold=0.5`,
+      ),
+    );
+    expect(['unchanged', 'inconclusive']).toContain(self.verdict);
+    for (const c of self.configurations) {
+      expect(c.ratio).toBe(1);
+      expect(c.ratio_ci[0] * c.ratio_ci[1]).toBeCloseTo(1, 9);
+      expect(['unchanged', 'inconclusive']).toContain(c.verdict);
+    }
+    // By default two runs are assumed to differ by the prior between-run noise (3%) beyond their rounds:
+    // at a 5% threshold that is too wide to certify `unchanged`, and the response says so.
+    const prior = await json<Compared & { configurations: Array<{ run_noise: unknown }> }>(
       await fetch(`${server.url}/api/benchmark/compare?baseline=${run_id}&candidate=${run_id}`),
     );
-    expect(self.verdict).toBe('unchanged');
-    for (const c of self.configurations) expect(c).toMatchObject({ verdict: 'unchanged', ratio: 1 });
+    expect(prior.verdict).toBe('inconclusive');
+    for (const c of prior.configurations) {
+      expect(c).toMatchObject({
+        verdict: 'inconclusive',
+        ratio: 1,
+        run_noise: { cv: 0.03, source: 'prior' },
+      });
+      expect(c.reason).toMatch(/between-run noise alone .* measure both side by side/);
+    }
     // Two separate runs: sub-millisecond latencies on this shared 2-core machine move by tens of
     // percent between runs, so only the shape of the verdict is asserted here; the verdict rules
     // themselves are checked on known data in libs/core/src/benchmark/compare.spec.ts.
@@ -136,6 +159,61 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       await fetch(`${server.url}/api/benchmark/results/${run_id}`),
     );
     expect(stored.comparison.baseline_run_id).toBe(runs[0]);
+  });
+
+  it('takes the between-run noise from ten or more earlier runs of the configuration', async () => {
+    // Ten earlier runs of runs[0]'s configurations, stored through the server's own repository with
+    // run medians up to 2x apart (measuring ten real runs here would take a minute per driver and store).
+    const repo = server.app.get(BenchmarkRepository);
+    const first = await json<{ configurations: ConfigurationResult[]; completed_at: string }>(
+      await fetch(`${server.url}/api/benchmark/results/${runs[0]}`),
+    );
+    const cid = first.configurations[0].model_id!;
+    const earlier = new Date(Date.parse(first.completed_at) - 60_000).toISOString();
+    for (let i = 0; i < 10; i++) {
+      const scale = 1 + (i % 5) * 0.25;
+      await repo.saveRun(
+        randomUUID(),
+        {
+          completed_at: earlier,
+          configurations: first.configurations.map((c) => ({
+            ...c,
+            stats: { ...c.stats!, p50: c.stats!.p50 * scale },
+          })),
+        } as unknown as BenchmarkResult,
+        [],
+        { bert: cid },
+      );
+    }
+    type History = {
+      configurations: Array<{ run_noise: { cv: number; source: string; runs: number | null } }>;
+    };
+    const cmp = await json<History>(
+      await fetch(`${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${runs[1]}`),
+    );
+    expect(cmp.configurations.length).toBeGreaterThan(0);
+    for (const c of cmp.configurations) {
+      // The seeded ten plus runs[0] itself (the candidate is left out).
+      expect(c.run_noise.source).toBe('history');
+      expect(c.run_noise.runs).toBeGreaterThanOrEqual(10);
+      // log SD of the seeded medians is about 0.24: far above what any run's rounds explain.
+      expect(c.run_noise.cv).toBeGreaterThan(0.1);
+      expect(c.run_noise.cv).toBeLessThan(0.4);
+    }
+    // The request's value wins; out of range is a 400.
+    const given = await json<History>(
+      await fetch(
+        `${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${runs[1]}&run_noise_cv=0.2`,
+      ),
+    );
+    expect(given.configurations[0].run_noise).toEqual({ cv: 0.2, source: 'request', runs: null });
+    expect(
+      (
+        await fetch(
+          `${server.url}/api/benchmark/compare?baseline=${runs[0]}&candidate=${runs[1]}&run_noise_cv=2`,
+        )
+      ).status,
+    ).toBe(400);
   });
 
   it('matches configurations by model content, whatever path named the model', async () => {

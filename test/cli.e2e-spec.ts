@@ -118,7 +118,7 @@ describe('ipfs-accelerate CLI', () => {
 
     // The same run against itself: ratio 1; a wide threshold holds the whole interval.
     const same = await cli(['--url', server.url, 'compare', runA, runA, '--threshold', '10']);
-    expect(same.stdout).toMatch(/^verdict: unchanged \(threshold 10, confidence 0\.95, median of rounds\)/m);
+    expect(same.stdout).toMatch(/^verdict: unchanged \(threshold 10, confidence 0\.95, min of rounds\)/m);
     expect(same.stdout).toMatch(/^bert\s+cpu\s+1\s+8\s.*\d\.\d{3}\.\.\d\.\d{3}\s.*unchanged$/m);
     expect(same.code).toBe(0);
 

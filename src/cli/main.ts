@@ -53,6 +53,12 @@ function confidence(value: string): number {
   return n;
 }
 
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number in [0, 1]');
+  return n;
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port`);
@@ -161,6 +167,11 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
     .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
     .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
+    .option(
+      '--run-noise <cv>',
+      'between-run noise of separate runs (default: from 5+ earlier runs of the configuration, else 0.03)',
+      fraction,
+    )
     .addOption(
       new Option('--format <format>', 'output format')
         .choices(['table', 'json', 'csv', 'markdown'])
@@ -178,6 +189,11 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
     .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
     .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
+    .option(
+      '--run-noise <cv>',
+      'between-run noise of separate runs (default: from 5+ earlier runs of the configuration, else 0.03)',
+      fraction,
+    )
     .option('--json', 'print JSON')
     .action(
       withContext((ctx, baseline: string, candidate: string, opts) =>

@@ -20,6 +20,7 @@ export interface BenchOptions {
   threshold?: number;
   confidence?: number;
   statistic?: 'median' | 'min';
+  runNoise?: number;
 }
 
 export async function runBenchmark(
@@ -41,6 +42,7 @@ export async function runBenchmark(
     ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
     ...(opts.confidence !== undefined ? { confidence: opts.confidence } : {}),
     ...(opts.statistic ? { statistic: opts.statistic } : {}),
+    ...(opts.runNoise !== undefined ? { run_noise_cv: opts.runNoise } : {}),
   });
   ctx.info(`benchmark ${accepted.run_id} accepted: ${accepted.message}`);
   const { status, results } = await ctx.monitor<BenchmarkResults>('benchmark', accepted.run_id, 'bench');

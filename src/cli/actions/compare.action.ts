@@ -14,6 +14,7 @@ interface ComparedRow {
   ratio_ci?: [number, number] | null;
   baseline_noise_cv?: number | null;
   candidate_noise_cv?: number | null;
+  run_noise?: { cv: number; source: string; runs: number | null };
   verdict?: string;
 }
 
@@ -30,6 +31,7 @@ export interface CompareOptions {
   threshold?: number;
   confidence?: number;
   statistic?: 'median' | 'min';
+  runNoise?: number;
   json?: boolean;
 }
 
@@ -72,6 +74,7 @@ export function comparisonText(c: Comparison): string {
         fixed(r.ratio ?? NaN, 3),
         interval(r.ratio_ci),
         `${fixed((r.baseline_noise_cv ?? NaN) * 100, 1)}/${fixed((r.candidate_noise_cv ?? NaN) * 100, 1)}`,
+        r.run_noise ? `${fixed(r.run_noise.cv * 100, 1)} ${r.run_noise.source}` : '-',
         r.verdict,
       ]),
     ),
@@ -99,6 +102,7 @@ export async function compareAction(
     threshold: opts.threshold,
     confidence: opts.confidence,
     statistic: opts.statistic,
+    run_noise_cv: opts.runNoise,
   });
   ctx.out(opts.json ? JSON.stringify(c, null, 2) : comparisonText(c));
   return verdictExitCode(c.verdict);

@@ -169,6 +169,17 @@ export class RunBenchmarkRequestDto {
   @IsIn(ROUND_STATISTICS)
   statistic: RoundStatistic = DEFAULT_STATISTIC;
 
+  /**
+   * Between-run noise for the comparison with `baseline_run_id` (a relative standard deviation of one
+   * run beyond its rounds, 0.03 = 3%). Default: estimated from at least 5 earlier runs of the same
+   * configuration, else 0.03; 0 trusts the rounds alone.
+   */
+  @Optional()
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  run_noise_cv?: number;
+
   @Optional()
   @IsInt()
   @Min(0)
@@ -272,6 +283,18 @@ export class CompareQueryDto {
   @IsOptional()
   @IsIn(ROUND_STATISTICS)
   statistic?: RoundStatistic;
+
+  /**
+   * Between-run noise of the two separate runs (a relative standard deviation of one run beyond its
+   * rounds, 0.03 = 3%). Default: estimated from at least 5 earlier runs of the same configuration,
+   * else 0.03; 0 trusts the rounds alone.
+   */
+  @IsOptional()
+  @Type(() => Number)
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  run_noise_cv?: number;
 
   /** `json` (default), or the comparison as `markdown` or `junit` (regressed: failure; inconclusive: skipped). */
   @ApiPropertyOptional({ enum: ['json', 'markdown', 'junit'] })

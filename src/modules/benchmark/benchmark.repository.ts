@@ -46,6 +46,34 @@ export class BenchmarkRepository {
       .execute();
   }
 
+  /**
+   * Run-level medians (p50) of earlier measured runs of one configuration, newest first: the same
+   * model content, backend, batch and sequence, completed at or before `before`, `exclude` left out.
+   */
+  async history(
+    key: { model_cid: string; backend: string; batch_size: number; sequence_length: number | null },
+    exclude: string,
+    before: string,
+    limit = 20,
+  ): Promise<number[]> {
+    let q = this.db
+      .selectFrom('benchmark_rows')
+      .select('p50_ms')
+      .where('model_cid', '=', key.model_cid)
+      .where('backend', '=', key.backend)
+      .where('batch_size', '=', key.batch_size)
+      .where('status', '=', 'ok')
+      .where('p50_ms', 'is not', null)
+      .where('run_id', '<>', exclude)
+      .where('created_at', '<=', before);
+    q =
+      key.sequence_length === null
+        ? q.where('sequence_length', 'is', null)
+        : q.where('sequence_length', '=', key.sequence_length);
+    const rows = await q.orderBy('created_at', 'desc').limit(limit).execute();
+    return rows.map((r) => r.p50_ms as number);
+  }
+
   async list(filter: RowFilter): Promise<BenchmarkRowDto[]> {
     if (!storable(filter.model) || !storable(filter.backend) || !storable(filter.since)) return [];
     let q = this.db

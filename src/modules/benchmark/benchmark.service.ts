@@ -5,6 +5,7 @@ import {
   BenchmarkResult,
   compareRuns,
   ComparisonResult,
+  ConfigurationResult,
   pairedComparisons,
   resolveSettings,
   runBenchmarkIsolated,
@@ -188,7 +189,11 @@ export class BenchmarkService {
     if (request.baseline_run_id) {
       const baseline = await this.storedResult(request.baseline_run_id);
       stored.comparison = {
-        ...compareRuns(baseline, stored, verdictOptions),
+        ...compareRuns(baseline, stored, {
+          ...verdictOptions,
+          runNoiseCv: request.run_noise_cv,
+          history: await this.historyOf(baseline, op.id, stored.completed_at),
+        }),
         baseline_run_id: request.baseline_run_id,
       };
     }
@@ -261,6 +266,31 @@ export class BenchmarkService {
     return toJUnit({ ...candidate, configurations: [], paired: [] }, c);
   }
 
+  /**
+   * The run-level medians of earlier runs of each of the baseline's configurations (by content id),
+   * for the between-run noise of a comparison; the candidate itself is left out.
+   */
+  private async historyOf(
+    baseline: BenchmarkResult,
+    candidateId: string,
+    before: string,
+  ): Promise<(c: ConfigurationResult) => readonly number[] | undefined> {
+    const found = new Map<ConfigurationResult, number[]>();
+    await Promise.all(
+      baseline.configurations.map(async (c) => {
+        if (!c.model_id || c.status !== 'ok') return;
+        const key = {
+          model_cid: c.model_id,
+          backend: c.backend,
+          batch_size: c.batch_size,
+          sequence_length: c.sequence_length,
+        };
+        found.set(c, await this.rows.history(key, candidateId, before));
+      }),
+    );
+    return (c) => found.get(c);
+  }
+
   async compare(query: CompareQueryDto): Promise<ComparisonDto> {
     const { baseline: baselineId, candidate: candidateId, threshold, alpha } = query;
     if (query.confidence !== undefined && alpha !== undefined) {
@@ -273,7 +303,13 @@ export class BenchmarkService {
       this.storedResult(baselineId),
       this.storedResult(candidateId),
     ]);
-    const c = compareRuns(baseline, candidate, { threshold, confidence, statistic: query.statistic });
+    const c = compareRuns(baseline, candidate, {
+      threshold,
+      confidence,
+      statistic: query.statistic,
+      runNoiseCv: query.run_noise_cv,
+      history: await this.historyOf(baseline, candidateId, candidate.completed_at),
+    });
     return {
       verdict: c.verdict,
       reason: c.reason,

@@ -2,8 +2,21 @@ import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';
 import { createBackends } from '../backends';
 import { loadImplementation } from '../models/load';
-import { compareRuns, pairedComparisons, roundValues } from './compare';
-import { decide, pairedRatio, tQuantile, unpairedRatio } from './ratio';
+import {
+  compareRuns,
+  DEFAULT_RUN_NOISE_CV,
+  MIN_HISTORY_RUNS,
+  pairedComparisons,
+  roundValues,
+} from './compare';
+import {
+  decide,
+  pairedRatio,
+  runNoiseFromHistory,
+  tQuantile,
+  unpairedRatio,
+  withinRunVariance,
+} from './ratio';
 import { runBenchmark } from './runner';
 import { summarize } from './stats';
 import type { BenchmarkRequest, BenchmarkResult, ConfigurationResult, RoundSummary } from './types';
@@ -87,6 +100,46 @@ describe('ratio intervals (known data)', () => {
     expect(wide.df).toBeLessThan(4);
   });
 
+  it('two runs with a between-run component: variance 2 sigma^2 added, Satterthwaite df over three parts', () => {
+    const base = [0, 0.1, 0.2].map(Math.exp);
+    const cand = [0.5, 0.6, 0.7].map(Math.exp);
+    const rounds = (2 * 0.01) / 3;
+    // A prior (infinite df): the df comes from the rounds' parts alone.
+    const prior = unpairedRatio(base, cand, 0.95, { sd: 0.05, df: Infinity })!;
+    const v = rounds + 2 * 0.05 ** 2;
+    const dfPrior = v ** 2 / ((2 * (0.01 / 3) ** 2) / 2);
+    expect(prior.run_var_log).toBeCloseTo(2 * 0.05 ** 2, 15);
+    expect(prior.se_log).toBeCloseTo(Math.sqrt(v), 12);
+    expect(prior.df).toBeCloseTo(dfPrior, 9);
+    expect(prior.ratio).toBeCloseTo(Math.exp(0.5), 12);
+    expect(prior.lower).toBeCloseTo(Math.exp(0.5 - tQuantile(0.95, dfPrior) * Math.sqrt(v)), 9);
+    // An estimate from 5 earlier runs (df 4) adds its own term.
+    const est = unpairedRatio(base, cand, 0.95, { sd: 0.05, df: 4 })!;
+    expect(est.df).toBeCloseTo(v ** 2 / ((2 * (0.01 / 3) ** 2) / 2 + (2 * 0.05 ** 2) ** 2 / 4), 9);
+    expect(est.upper).toBeGreaterThan(prior.upper);
+    // sd 0 is the rounds alone.
+    expect(unpairedRatio(base, cand, 0.95, { sd: 0, df: Infinity })!.upper).toBeCloseTo(
+      unpairedRatio(base, cand, 0.95)!.upper,
+      12,
+    );
+    expect(() => unpairedRatio(base, cand, 0.95, { sd: -1, df: Infinity })).toThrow(/run noise/);
+  });
+
+  it('the between-run component from earlier runs: their log variance less the within-run part', () => {
+    // logs 0, 0.04, 0.08, 0.12, 0.16: variance 0.004 (sample).
+    const values = [0, 0.04, 0.08, 0.12, 0.16].map(Math.exp);
+    expect(runNoiseFromHistory(values, 0)).toEqual({ sd: expect.closeTo(Math.sqrt(0.004), 12), df: 4 });
+    expect(runNoiseFromHistory(values, 0.001)!.sd).toBeCloseTo(Math.sqrt(0.003), 12);
+    // Rounds that already explain all of it leave no between-run part.
+    expect(runNoiseFromHistory(values, 0.01)!.sd).toBe(0);
+    expect(runNoiseFromHistory([1, 2], 0)).toBeUndefined();
+    // Within-run variance of a run mean: the average of the two sides' var(log rounds) / n.
+    expect(withinRunVariance([0, 0.1, 0.2].map(Math.exp), [0.5, 0.7, 0.9].map(Math.exp))).toBeCloseTo(
+      (0.01 / 3 + 0.04 / 3) / 2,
+      12,
+    );
+  });
+
   it('t quantiles match the tables, and the normal one for infinite df', () => {
     expect(tQuantile(0.95, 1)).toBeCloseTo(12.706204736174698, 6);
     expect(tQuantile(0.99, 10)).toBeCloseTo(3.169272672616872, 6);
@@ -110,6 +163,7 @@ describe('decide', () => {
     method: 'welch-log' as const,
     df: 8,
     se_log: (Math.log(upper) - Math.log(lower)) / (2 * tQuantile(0.95, 8)),
+    run_var_log: 0,
     n_baseline: 5,
     n_candidate: 5,
   });
@@ -135,6 +189,14 @@ describe('decide', () => {
     );
     expect(tQuantile(0.95, 2 * s - 4) * perRound * Math.sqrt(2 / (s - 1))).toBeGreaterThan(
       Math.log(1.1) - Math.log(1.05),
+    );
+    // When the between-run part alone is wider than the margin, more rounds cannot decide.
+    const runBound = { ...interval(1.0, 1.1, 1.21), run_var_log: 2 * 0.04 ** 2 };
+    const r = decide(runBound, 0.05);
+    expect(r.verdict).toBe('inconclusive');
+    expect(r.rounds_needed).toBeNull();
+    expect(r.reason).toMatch(
+      /between-run noise alone .* more rounds cannot decide: measure both side by side/,
     );
     // On the threshold itself no number of rounds decides.
     expect(decide(interval(0.9, 1.05, 1.2), 0.05).rounds_needed).toBeNull();
@@ -175,7 +237,7 @@ describe('compareRuns', () => {
     expect(c.ratio).toBeCloseTo(expected!.ratio, 12);
     // The same model measured twice: never a regression or an improvement by 2x.
     expect(['unchanged', 'inconclusive']).toContain(c.verdict);
-    expect(cmp).toMatchObject({ threshold: 1, confidence: 0.95, statistic: 'median' });
+    expect(cmp).toMatchObject({ threshold: 1, confidence: 0.95, statistic: 'min' });
   });
 
   it('finds a candidate 1.5x slower regressed and 1.5x faster improved, per round', () => {
@@ -217,7 +279,7 @@ describe('compareRuns', () => {
     );
     expect(['unchanged', 'inconclusive']).toContain(small.verdict);
     // Round minima are used on request.
-    const byMin = compareRuns(b, b, { statistic: 'min' });
+    const byMin = compareRuns(b, b, { statistic: 'min', runNoiseCv: 0 });
     expect(byMin.configurations[0]).toMatchObject({ ratio: 1, verdict: 'unchanged' });
     expect(byMin.statistic).toBe('min');
   });
@@ -230,6 +292,63 @@ describe('compareRuns', () => {
     expect(cmp.configurations[0].reason).toMatch(/straddles/);
     expect(cmp.configurations[0].rounds_needed).not.toBe(0);
     expect(cmp.configurations[0].baseline_noise_cv).toBeGreaterThan(0.1);
+  });
+
+  it('separate runs: a between-run offset is not a regression (prior, history or request)', () => {
+    // Two runs of the same model whose rounds agree within 0.5% but whose levels differ by 8%: the
+    // machine's state differed between the runs. The rounds alone call that a regression.
+    const tight = [1.0, 1.005, 0.995, 1.002, 0.998];
+    const b = result(baseline, [withRounds(baseline.configurations[0], tight)]);
+    const c = result(baseline, [
+      withRounds(
+        baseline.configurations[0],
+        tight.map((m) => m * 1.08),
+      ),
+    ]);
+    const roundsOnly = compareRuns(b, c, { runNoiseCv: 0 });
+    expect(roundsOnly.configurations[0]).toMatchObject({
+      verdict: 'regressed',
+      run_noise: { cv: 0, source: 'request', runs: null },
+    });
+    const withPrior = compareRuns(b, c);
+    expect(withPrior.configurations[0].run_noise).toEqual({
+      cv: DEFAULT_RUN_NOISE_CV,
+      source: 'prior',
+      runs: null,
+    });
+    expect(withPrior.configurations[0].verdict).toBe('inconclusive');
+    expect(withPrior.configurations[0].reason).toMatch(/more rounds cannot decide/);
+    // A 30% slowdown is still found through the prior.
+    const slower = compareRuns(
+      b,
+      result(baseline, [
+        withRounds(
+          baseline.configurations[0],
+          tight.map((m) => m * 1.3),
+        ),
+      ]),
+    );
+    expect(slower.configurations[0].verdict).toBe('regressed');
+    // History of a quiet configuration (runs within 0.3%) narrows the interval back: 8% is real there.
+    const quiet = [1.0, 1.003, 0.998, 1.001, 0.997, 1.002, 0.999, 1.001, 1.0, 0.998, 1.002];
+    const fromQuiet = compareRuns(b, c, { history: () => quiet });
+    expect(fromQuiet.configurations[0].run_noise).toMatchObject({ source: 'history', runs: 11 });
+    expect(fromQuiet.configurations[0].run_noise.cv).toBeLessThan(0.005);
+    expect(fromQuiet.configurations[0].verdict).toBe('regressed');
+    // ... and of a noisy one (runs 10% apart) widens it.
+    const noisy = [1.0, 1.1, 0.92, 1.05, 0.95, 1.08, 0.97, 1.12, 0.9, 1.03, 0.96];
+    const fromNoisy = compareRuns(b, c, { history: () => noisy });
+    expect(fromNoisy.configurations[0].run_noise.cv).toBeGreaterThan(0.05);
+    expect(fromNoisy.configurations[0].verdict).toBe('inconclusive');
+    // Fewer than MIN_HISTORY_RUNS earlier runs: the prior, with the count found.
+    expect(
+      compareRuns(b, c, { history: () => quiet.slice(0, MIN_HISTORY_RUNS - 1) }).configurations[0].run_noise,
+    ).toEqual({
+      cv: DEFAULT_RUN_NOISE_CV,
+      source: 'prior',
+      runs: MIN_HISTORY_RUNS - 1,
+    });
+    expect(() => compareRuns(b, c, { runNoiseCv: 2 })).toThrow(/run_noise_cv/);
   });
 
   it('a result stored before rounds existed counts as one round: inconclusive', () => {

@@ -8,7 +8,15 @@
  * a content id (results produced outside the server) match by model name.
  */
 import { CoreError, ErrorCode } from '../errors';
-import { decide, pairedRatio, unpairedRatio, type RatioInterval } from './ratio';
+import {
+  decide,
+  pairedRatio,
+  runNoiseFromHistory,
+  unpairedRatio,
+  withinRunVariance,
+  type RatioInterval,
+  type RunNoise,
+} from './ratio';
 import { coefficientOfVariation, percentile } from './stats';
 import type {
   BenchmarkResult,
@@ -18,6 +26,7 @@ import type {
   ConfigurationResult,
   PairedComparison,
   RoundStatistic,
+  RunNoiseUsed,
   UnmatchedConfiguration,
 } from './types';
 
@@ -28,14 +37,51 @@ export interface CompareOptions {
   confidence?: number;
   /** The per-round value compared. Default {@link DEFAULT_STATISTIC}. */
   statistic?: RoundStatistic;
+  /**
+   * Between-run noise of separate runs (a relative standard deviation of one run's value beyond what
+   * its rounds show, 0.03 = 3%). When given it is used as is; otherwise it is estimated from
+   * `history`, else {@link DEFAULT_RUN_NOISE_CV}. Paired comparisons (one run) never use it.
+   */
+  runNoiseCv?: number;
+  /**
+   * Run-level latencies (medians) of earlier runs of the same configuration (same content, backend,
+   * precision, batch and sequence), the two compared runs' own excluded or included as the caller
+   * decides; at least {@link MIN_HISTORY_RUNS} make an estimate of the between-run noise.
+   */
+  history?: (configuration: ConfigurationResult) => readonly number[] | undefined;
 }
 
 export const DEFAULT_THRESHOLD = 0.05;
 export const DEFAULT_CONFIDENCE = 0.95;
-export const DEFAULT_STATISTIC: RoundStatistic = 'median';
+/**
+ * Round minima by default: interference on a shared machine only adds time, so the minimum of a round
+ * moves least when the machine is busy (Chen & Revels, "Robust benchmarking in noisy environments",
+ * 2016, BenchmarkTools.jl's default estimator for judging). Measured here by bench/compare-noise.ts:
+ * with round medians a sub-millisecond model's 38% slowdown was found in 83-86% of run pairs, with
+ * round minima in 100%. `statistic=median` is there when tails matter.
+ */
+export const DEFAULT_STATISTIC: RoundStatistic = 'min';
 export const ROUND_STATISTICS: readonly RoundStatistic[] = ['median', 'min'];
+/**
+ * The between-run noise assumed for two separate runs when no history of the configuration exists:
+ * 3%, the spread of run medians of one unchanged model measured by bench/compare-noise.ts on a shared
+ * 2-core machine (1% for a sub-millisecond model, 2-4% for a 5 ms one). A dedicated quiet machine can
+ * pass a smaller `run_noise_cv` (0 trusts the rounds alone).
+ */
+export const DEFAULT_RUN_NOISE_CV = 0.03;
+/**
+ * Earlier runs needed before their spread replaces the prior: an estimate from fewer has so few
+ * degrees of freedom that its t quantile makes the interval wider than the prior's (measured: with 5
+ * runs, a 27% slowdown was found in 14-36% of pairs).
+ */
+export const MIN_HISTORY_RUNS = 10;
 
-function options(o: CompareOptions): { threshold: number; confidence: number; statistic: RoundStatistic } {
+function options(o: CompareOptions): {
+  threshold: number;
+  confidence: number;
+  statistic: RoundStatistic;
+  runNoiseCv: number | undefined;
+} {
   const statistic = o.statistic ?? DEFAULT_STATISTIC;
   if (!ROUND_STATISTICS.includes(statistic)) {
     throw new CoreError(ErrorCode.VALIDATION, `statistic must be one of ${ROUND_STATISTICS.join(', ')}`, {
@@ -57,7 +103,39 @@ function options(o: CompareOptions): { threshold: number; confidence: number; st
       value: confidence,
     });
   }
-  return { threshold, confidence, statistic };
+  const runNoiseCv = o.runNoiseCv;
+  if (runNoiseCv !== undefined && !(runNoiseCv >= 0 && runNoiseCv <= 1)) {
+    throw new CoreError(ErrorCode.VALIDATION, 'run_noise_cv must be a number in [0, 1]', {
+      field: 'run_noise_cv',
+      value: runNoiseCv,
+    });
+  }
+  return { threshold, confidence, statistic, runNoiseCv };
+}
+
+/** The between-run component for one configuration: the request's, else the history's, else the prior. */
+function runNoiseFor(
+  b: ConfigurationResult,
+  bm: readonly number[],
+  cm: readonly number[],
+  runNoiseCv: number | undefined,
+  history: CompareOptions['history'],
+): { noise: RunNoise; used: RunNoiseUsed } {
+  if (runNoiseCv !== undefined) {
+    return {
+      noise: { sd: runNoiseCv, df: Infinity },
+      used: { cv: runNoiseCv, source: 'request', runs: null },
+    };
+  }
+  const earlier = (history?.(b) ?? []).filter((v) => v > 0 && Number.isFinite(v));
+  if (earlier.length >= MIN_HISTORY_RUNS) {
+    const est = runNoiseFromHistory(earlier, withinRunVariance(bm, cm));
+    if (est) return { noise: est, used: { cv: est.sd, source: 'history', runs: earlier.length } };
+  }
+  return {
+    noise: { sd: DEFAULT_RUN_NOISE_CV, df: Infinity },
+    used: { cv: DEFAULT_RUN_NOISE_CV, source: 'prior', runs: earlier.length || null },
+  };
 }
 
 /**
@@ -164,7 +242,7 @@ export function compareRuns(
   candidate: BenchmarkResult,
   opts: CompareOptions = {},
 ): ComparisonResult {
-  const { threshold, confidence, statistic } = options(opts);
+  const { threshold, confidence, statistic, runNoiseCv } = options(opts);
 
   // Content match first; a side without content ids falls back to names.
   const byContent = new Map<string, ConfigurationResult>();
@@ -214,7 +292,8 @@ export function compareRuns(
     }
     const bm = roundValues(b, statistic);
     const cm = roundValues(c, statistic);
-    const interval = unpairedRatio(bm, cm, confidence);
+    const { noise, used: runNoise } = runNoiseFor(b, bm, cm, runNoiseCv, opts.history);
+    const interval = unpairedRatio(bm, cm, confidence, noise);
     const decision = decide(interval, threshold);
     const reason =
       interval || (bm.length >= 2 && cm.length >= 2)
@@ -234,6 +313,7 @@ export function compareRuns(
       candidate_rounds: cm.length,
       baseline_noise_cv: noiseCv(bm),
       candidate_noise_cv: noiseCv(cm),
+      run_noise: runNoise,
       verdict: decision.verdict,
       reason,
       rounds_needed: decision.rounds_needed,

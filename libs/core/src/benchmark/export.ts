@@ -207,8 +207,8 @@ export function pairedMarkdown(paired: readonly PairedComparison[]): string {
 /** A comparison with its baseline as Markdown: the verdict, why, and one row per configuration. */
 export function comparisonMarkdown(c: ComparisonResult): string {
   const lines = [
-    '| model | backend | batch | seq | baseline ms | candidate ms | ratio | interval | noise % (b/c) | verdict |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | backend | batch | seq | baseline ms | candidate ms | ratio | interval | noise % (b/c) | run noise % | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const pctOf = (v: number | null) => (v === null ? '–' : fmt(v * 100, 1));
   for (const r of c.configurations) {
@@ -223,6 +223,7 @@ export function comparisonMarkdown(c: ComparisonResult): string {
         fmt(r.ratio),
         interval(r.ratio_ci),
         `${pctOf(r.baseline_noise_cv)} / ${pctOf(r.candidate_noise_cv)}`,
+        r.run_noise ? `${pctOf(r.run_noise.cv)} (${r.run_noise.source})` : '–',
         `**${r.verdict}**`,
       ].join(' | ')} |`,
     );

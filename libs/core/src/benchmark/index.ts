@@ -23,6 +23,8 @@ export {
   ROUND_STATISTICS,
   DEFAULT_THRESHOLD,
   DEFAULT_CONFIDENCE,
+  DEFAULT_RUN_NOISE_CV,
+  MIN_HISTORY_RUNS,
   type CompareOptions,
 } from './compare';
 export {
@@ -31,6 +33,9 @@ export {
   decide,
   formatInterval,
   tQuantile,
+  runNoiseFromHistory,
+  withinRunVariance,
+  type RunNoise,
   type RatioInterval,
   type RatioDecision,
   type RatioVerdict,

@@ -12,6 +12,14 @@
  * - Two separate runs (`unpaired`): Welch's t interval of mean(log c) - mean(log b), with the
  *   Welch-Satterthwaite degrees of freedom, exponentiated. Better behaved than a bootstrap at the
  *   5-10 rounds a benchmark affords (a percentile bootstrap of 5 values under-covers badly).
+ *   Rounds of one run still share that run's session and the machine's state of those seconds, so
+ *   two runs differ by more than their rounds say (measured here: round medians within 1-3% of each
+ *   other, runs of the same model up to 12% apart). Kalibera & Jones' remedy is a variance component
+ *   per level: a between-run component sigma_run (log scale, one run's offset beyond its rounds)
+ *   adds 2 * sigma_run^2 to the variance of the log ratio. A single run cannot estimate it, so it
+ *   comes from earlier runs of the same configuration (`history`: sigma_run^2 = max(0, s^2 - w),
+ *   s^2 the variance of their log run values, w the within-run part of one run's variance, i.e.
+ *   the total becomes max(rounds' variance, 2 s^2)), or from a documented prior, or the request.
  * - One run that measured both, interleaved round by round (`paired`, duet-style): the t interval of
  *   the mean of log(c_r / b_r) over rounds, n - 1 degrees of freedom. Drift of the machine that
  *   affects both members of a round cancels in the pair, so this interval is usually much narrower.
@@ -39,8 +47,29 @@ export interface RatioInterval {
   df: number;
   /** Standard error of the log ratio. */
   se_log: number;
+  /** The part of se_log^2 that comes from the between-run component (2 * sigma_run^2; 0 when paired). */
+  run_var_log: number;
   n_baseline: number;
   n_candidate: number;
+}
+
+/** Between-run noise: one run's offset beyond its rounds, as a standard deviation on the log scale. */
+export interface RunNoise {
+  /** sigma_run (log scale, about a relative standard deviation: 0.03 = 3%). */
+  sd: number;
+  /** Degrees of freedom of that estimate (Infinity for a prior or a value given in the request). */
+  df: number;
+}
+
+/**
+ * The between-run component from earlier runs of the same configuration: `values` are those runs'
+ * run-level latencies (their medians), `withinVar` the variance of one run's log value that its own
+ * rounds account for. Needs at least 3 runs; returns undefined otherwise.
+ */
+export function runNoiseFromHistory(values: readonly number[], withinVar: number): RunNoise | undefined {
+  if (values.length < 3) return undefined;
+  const s2 = varianceOf(logs(values, 'earlier runs'));
+  return { sd: Math.sqrt(Math.max(0, s2 - Math.max(0, withinVar))), df: values.length - 1 };
 }
 
 export interface RatioDecision {
@@ -88,27 +117,43 @@ export function tQuantile(confidence: number, df: number): number {
   return jStat.studentt.inv(p, df);
 }
 
+/** The variance of one run's mean log value that its own rounds account for (for runNoiseFromHistory). */
+export function withinRunVariance(baseline: readonly number[], candidate: readonly number[]): number {
+  const parts = [baseline, candidate]
+    .filter((v) => v.length >= 2)
+    .map((v) => varianceOf(logs(v, 'round medians')) / v.length);
+  return parts.length ? meanOf(parts) : 0;
+}
+
 /**
- * Ratio interval for two independent sets of round medians (two runs). Needs at least 2 rounds on each
- * side; returns undefined otherwise.
+ * Ratio interval for two independent sets of round medians (two runs), widened by the between-run
+ * component when `runNoise` is given. Needs at least 2 rounds on each side; returns undefined otherwise.
  */
 export function unpairedRatio(
   baseline: readonly number[],
   candidate: readonly number[],
   confidence = 0.95,
+  runNoise?: RunNoise,
 ): RatioInterval | undefined {
   checkConfidence(confidence);
   const m = baseline.length;
   const n = candidate.length;
   if (m < 2 || n < 2) return undefined;
+  if (runNoise && !(runNoise.sd >= 0 && Number.isFinite(runNoise.sd) && runNoise.df > 0)) {
+    throw new RangeError(`run noise must be a finite sd >= 0 with df > 0, got ${JSON.stringify(runNoise)}`);
+  }
   const lb = logs(baseline, 'baseline round medians');
   const lc = logs(candidate, 'candidate round medians');
   const d = meanOf(lc) - meanOf(lb);
   const vb = varianceOf(lb) / m;
   const vc = varianceOf(lc) / n;
-  const se = Math.sqrt(vb + vc);
-  // Welch-Satterthwaite; when both variances are 0 the interval is a point and df does not matter.
-  const df = se === 0 ? m + n - 2 : (vb + vc) ** 2 / (vb ** 2 / (m - 1) + vc ** 2 / (n - 1));
+  const vr = runNoise ? 2 * runNoise.sd ** 2 : 0;
+  const se = Math.sqrt(vb + vc + vr);
+  // Welch-Satterthwaite over the three components (a prior's df is infinite: it adds no term);
+  // when every variance is 0 the interval is a point and df does not matter.
+  const rTerm = vr > 0 && Number.isFinite(runNoise!.df) ? vr ** 2 / runNoise!.df : 0;
+  const denominator = vb ** 2 / (m - 1) + vc ** 2 / (n - 1) + rTerm;
+  const df = se === 0 ? m + n - 2 : denominator === 0 ? Infinity : (vb + vc + vr) ** 2 / denominator;
   const q = tQuantile(confidence, df);
   return {
     ratio: Math.exp(d),
@@ -118,6 +163,7 @@ export function unpairedRatio(
     method: 'welch-log',
     df,
     se_log: se,
+    run_var_log: vr,
     n_baseline: m,
     n_candidate: n,
   };
@@ -150,6 +196,7 @@ export function pairedRatio(
     method: 'paired-log',
     df,
     se_log: se,
+    run_var_log: 0,
     n_baseline: n,
     n_candidate: n,
   };
@@ -173,11 +220,16 @@ export function formatInterval(i: Pick<RatioInterval, 'ratio' | 'lower' | 'upper
 function roundsFor(interval: RatioInterval, allowed: number): number | null {
   if (!(allowed > 0)) return null;
   const k = interval.method === 'paired-log' ? 1 : 2;
+  const runVar = interval.run_var_log ?? 0;
+  const roundVar = Math.max(0, interval.se_log ** 2 - runVar);
   // Per-round standard deviation of the log values (pooled for unpaired), from the standard error.
   const s =
     interval.method === 'paired-log'
-      ? interval.se_log * Math.sqrt(interval.n_baseline)
-      : interval.se_log / Math.sqrt(1 / interval.n_baseline + 1 / interval.n_candidate);
+      ? Math.sqrt(roundVar * interval.n_baseline)
+      : Math.sqrt(roundVar / (1 / interval.n_baseline + 1 / interval.n_candidate));
+  // More rounds shrink only the rounds' part: the between-run part stays.
+  const z = tQuantile(interval.confidence, Infinity);
+  if (z * Math.sqrt(runVar) >= allowed) return null;
   if (s === 0) return Math.max(interval.n_baseline, interval.n_candidate);
   for (
     let n = Math.max(2, Math.min(interval.n_baseline, interval.n_candidate));
@@ -185,7 +237,7 @@ function roundsFor(interval: RatioInterval, allowed: number): number | null {
     n++
   ) {
     const df = interval.method === 'paired-log' ? n - 1 : 2 * n - 2;
-    if (tQuantile(interval.confidence, df) * s * Math.sqrt(k / n) <= allowed) return n;
+    if (tQuantile(interval.confidence, df) * Math.sqrt((s * s * k) / n + runVar) <= allowed) return n;
   }
   return null;
 }
@@ -226,15 +278,21 @@ export function decide(interval: RatioInterval | undefined, threshold: number): 
   // Straddles a bound: how narrow would it have to be to decide either way at this point estimate?
   const d = Math.abs(Math.log(interval.ratio));
   const t = Math.log(up);
-  const needed = roundsFor(interval, Math.abs(d - t));
+  const allowed = Math.abs(d - t);
+  const needed = roundsFor(interval, allowed);
   const change = pct(interval.ratio);
+  const runBound =
+    (interval.run_var_log ?? 0) > 0 &&
+    tQuantile(interval.confidence, Infinity) * Math.sqrt(interval.run_var_log) >= allowed;
   return {
     verdict: 'inconclusive',
     reason:
       `too noisy to tell: ${at} (change ${change}) straddles a bound of ${bounds}` +
-      (needed === null
-        ? '; the estimate sits on the threshold, so more rounds are unlikely to decide'
-        : `; about ${needed} rounds per side would likely decide`),
+      (needed !== null
+        ? `; about ${needed} rounds per side would likely decide`
+        : runBound
+          ? '; the between-run noise alone is too wide for this threshold, so more rounds cannot decide: measure both side by side in one run (paired), or raise the threshold'
+          : '; the estimate sits on the threshold, so more rounds are unlikely to decide'),
     rounds_needed: needed,
   };
 }

@@ -234,6 +234,16 @@ export type ComparisonVerdict = RatioVerdict;
 /** Which per-round value comparisons use: the round's median or its minimum latency. */
 export type RoundStatistic = 'median' | 'min';
 
+/** The between-run noise a comparison of two separate runs assumed for one configuration. */
+export interface RunNoiseUsed {
+  /** Relative standard deviation of one run's value beyond its rounds (log scale; 0.03 = 3%). */
+  cv: number;
+  /** `request` (run_noise_cv), `history` (earlier runs of this configuration) or `prior` (the default). */
+  source: 'request' | 'history' | 'prior';
+  /** Earlier runs of this configuration that were found (null when none were looked at). */
+  runs: number | null;
+}
+
 export interface ConfigurationComparison {
   model: string;
   /** The content id both sides matched on (null when matched by name because one side had none). */
@@ -258,6 +268,8 @@ export interface ConfigurationComparison {
   /** CV of the round medians on each side: the noise floor of each run. */
   baseline_noise_cv: number | null;
   candidate_noise_cv: number | null;
+  /** The between-run component added to the rounds' spread (two separate runs share no machine state). */
+  run_noise: RunNoiseUsed;
   verdict: ComparisonVerdict;
   reason: string;
   /** For an inconclusive verdict, about how many rounds per side would decide it. */
