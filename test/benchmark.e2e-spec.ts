@@ -294,6 +294,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       [{}, 400],
       [{ model_name: 'bert', models: ['bert'] }, 400],
       [{ model_name: 'nope' }, 422],
+      [{ model_name: 'bert', precision: 'int4' }, 400],
       [{ model_name: 'bert', sequence_lengths: [8], baseline_run_id: randomUUID() }, 404],
     ];
     for (const [body, status] of cases) {
@@ -312,5 +313,34 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       const res = await post('/api/benchmark/run', { model_name: 'bert', ...body });
       expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
     }
+  });
+
+  it('precision selects the graph: a file has only its own (422 naming it), a registry id is generated in it', async () => {
+    // The fixture's ONNX file holds fp32 weights: fp16 does not exist for it.
+    const refused = await post('/api/benchmark/run', { model_name: 'bert', ...QUICK, precision: 'fp16' });
+    expect(refused.status).toBe(422);
+    const body = await json<{ message: string; details: { available_precisions: string[] } }>(refused);
+    expect(body.details.available_precisions).toEqual(['fp32']);
+    expect(body.message).toContain('fp32');
+    // Without precision, results report what ran (the file's own precision).
+    const first = await json<{ configurations: Array<{ precision: string }> }>(
+      await fetch(`${server.url}/api/benchmark/results/${runs[0]!}`),
+    );
+    expect(first.configurations.every((c) => c.precision === 'fp32')).toBe(true);
+    // A registry id in fp16: generated (fp16 weights and compute) and measured as such.
+    const res = await post('/api/benchmark/run', {
+      model_name: 'prajjwal1/bert-tiny',
+      ...QUICK,
+      batch_sizes: [1],
+      rounds: 2,
+      precision: 'fp16',
+    });
+    expect(res.status).toBe(202);
+    const { run_id } = await json<{ run_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
+    const r = await json<{ configurations: Array<{ precision: string; status: string }> }>(
+      await fetch(`${server.url}/api/benchmark/results/${run_id}`),
+    );
+    expect(r.configurations.map((c) => [c.precision, c.status])).toEqual([['fp16', 'ok']]);
   });
 });

@@ -17,13 +17,24 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     await server.close();
   });
 
-  it('lists at least 40 models with parameter counts from their configs', async () => {
+  it('lists at least 40 models with their default task and the parameter count of that graph', async () => {
     const models = await json<Array<{ id: string; family: string; parameters: number; fp32_bytes: number }>>(
       await fetch(`${server.url}/api/models`),
     );
     expect(models.length).toBeGreaterThanOrEqual(40);
     const bert = models.find((m) => m.id === 'bert-base-uncased');
-    expect(bert).toMatchObject({ family: 'encoder', parameters: 109_482_240, fp32_bytes: 109_482_240 * 4 });
+    // BertForMaskedLM, as the checkpoint's architectures name it.
+    expect(bert).toMatchObject({
+      family: 'encoder',
+      task: 'fill-mask',
+      tasks: ['feature-extraction', 'fill-mask', 'text-classification', 'token-classification'],
+      parameters: 109_514_298,
+      fp32_bytes: 109_514_298 * 4,
+    });
+    expect(models.find((m) => m.id === 'sentence-transformers/all-MiniLM-L6-v2')).toMatchObject({
+      task: 'feature-extraction',
+      pooling: { mode: 'mean', normalize: true },
+    });
     expect(new Set(models.map((m) => m.family))).toEqual(
       new Set(['encoder', 'decoder', 'vision', 'encoder-decoder']),
     );
@@ -109,13 +120,33 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     const results = await json<{ weights: string; parameters: number; family: string }>(
       await fetch(`${server.url}/api/generator/results/${task_id}`),
     );
-    expect(results).toMatchObject({ weights: 'random', family: 'encoder' });
+    expect(results).toMatchObject({ weights: 'random', family: 'encoder', task: 'feature-extraction' });
     const listed = await json<Array<{ id: string; parameters: number }>>(
       await fetch(`${server.url}/api/models`),
     );
     expect(results.parameters).toBe(
       listed.find((m) => m.id === 'google/electra-small-discriminator')!.parameters,
     );
+  });
+
+  it('builds the head a request names, with its logits output', async () => {
+    const res = await post('/api/generator/model', {
+      model_name: 'prajjwal1/bert-tiny',
+      output_dir: `bert-tiny-tokens-${driver}`,
+      task: 'token-classification',
+    });
+    expect(res.status).toBe(202);
+    const { task_id } = await json<{ task_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
+    const results = await json<{
+      task: string;
+      manifest: { task: string; outputs: { name: string; shape: unknown[] }[] };
+    }>(await fetch(`${server.url}/api/generator/results/${task_id}`));
+    expect(results.task).toBe('token-classification');
+    expect(results.manifest.task).toBe('token-classification');
+    expect(results.manifest.outputs).toEqual([
+      { name: 'logits', dtype: 'float32', shape: ['batch_size', 'sequence_length', 2] },
+    ]);
   });
 
   it('lets the Test Suite take a registry id: generated on demand once, then cached', async () => {
@@ -160,6 +191,11 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
       weights: 'safetensors',
     });
     expect(weights.status).toBe(422);
+    const task = await post('/api/generator/model', { model_name: 'bert', task: 'image-classification' });
+    expect(task.status).toBe(422);
+    expect((await json(task)).message).toContain('fill-mask');
+    const notATask = await post('/api/generator/model', { model_name: 'bert', task: 'summarize' });
+    expect(notATask.status).toBe(400);
     const batch = await post('/api/generator/batch', {
       models: [{ model_name: 'bert', output_dir: 'b1' }, { model_name: 'acme/none' }],
     });

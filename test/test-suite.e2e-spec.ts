@@ -69,6 +69,8 @@ describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
       hardware: ['cpu'],
       test_type: 'basic',
       summary: { tests_failed: 0 },
+      // what ran: the fixture's graph holds fp32 weights
+      precision: 'fp32',
     });
     expect((results.summary as { tests_passed: number }).tests_passed).toBeGreaterThan(0);
     const junit = await fetch(`${server.url}/api/test/results/${accepted.run_id as string}?format=junit`);
@@ -121,6 +123,14 @@ describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
       }
     },
   );
+
+  it('refuses a precision the model does not have, naming the one it has', async () => {
+    const res = await post('/api/test/run', { model_name: 'bert', hardware: ['cpu'], precision: 'fp16' });
+    expect(res.status).toBe(422);
+    const body = await json<{ message: string; details: { available_precisions: string[] } }>(res);
+    expect(body.details.available_precisions).toEqual(['fp32']);
+    expect((await post('/api/test/run', { model_name: 'bert', precision: 'int8' })).status).toBe(400);
+  });
 
   it('skips the checks of an unavailable backend with its reason', async () => {
     const { id, status } = await runAndWait({ model_name: 'distilbert', hardware: ['cpu', 'cuda'] });

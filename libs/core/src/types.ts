@@ -82,6 +82,12 @@ export interface ModelMetadata {
   numChannels?: number;
   /** Whether a tokenizer travels with the model (handle.encode is available). */
   hasTokenizer?: boolean;
+  /** The head the graph carries (optimum task name), for generated implementations. */
+  task?: string;
+  /** Label names by class index, for classification logits. */
+  id2label?: Record<string, string>;
+  /** sentence-transformers pooling the graph applies (its sentence_embedding output). */
+  pooling?: { mode: string; normalize: boolean };
   /** The ONNX file this implementation runs, when it is a file. */
   onnxPath?: string;
 }
@@ -108,6 +114,8 @@ export interface ModelHandle {
   release(): Promise<void>;
   /** Text in: present when the model has a tokenizer. */
   encode?(texts: string | string[], options?: EncodeOptions): Promise<Feeds>;
+  /** Sentence embeddings, one per text: sentence-transformers models with a tokenizer. */
+  embed?(texts: string | string[], options?: EncodeOptions): Promise<Float32Array[]>;
 }
 
 export interface MakeInputsOptions {

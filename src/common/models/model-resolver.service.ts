@@ -3,6 +3,12 @@ import { Injectable, Logger } from '@nestjs/common';
 import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
 import { ModelCache } from '../../../libs/core/src/generator';
 import { ResolvedModelPath, resolveModelPath } from '../../../libs/core/src/models/paths';
+import {
+  checkPrecision,
+  GENERATED_PRECISIONS,
+  modelPrecision,
+  type GeneratedPrecision,
+} from '../../../libs/core/src/models/precision';
 import { findModel, resolveModel } from '../../../libs/core/src/models/registry';
 import type { RunContext } from '../../../libs/core/src/types';
 import { AppConfig } from '../config/app-config';
@@ -12,6 +18,8 @@ import { TaskThreads } from '../hardware/task-threads.service';
 /** A model for a run; a cached one stays until release(). */
 export interface ModelLease {
   resolved: ResolvedModelPath;
+  /** The precision of what will run (undefined when it cannot be told from the model). */
+  precision?: string;
   release(): void;
 }
 
@@ -114,25 +122,56 @@ export class ModelResolver {
   }
 
   /**
-   * Resolves a name for a run, generating a registry model first when needed (random weights,
-   * seed 0: one cached copy per registry id, whatever the run's own seed). The lease keeps a cached
-   * model from eviction until released; release it when the run ends.
+   * The precisions a name's model exists in: both generated ones for a registry id (made on demand),
+   * the model's own for a file or implementation, undefined when that cannot be told.
    */
-  async acquireForRun(name: string, ctx: RunContext): Promise<ModelLease> {
+  precisions(name: string): string[] | undefined {
+    const source = this.accepts(name);
+    if (source.kind === 'registry') return [...GENERATED_PRECISIONS];
+    const own = modelPrecision(source.resolved);
+    return own ? [own] : undefined;
+  }
+
+  /** 422 when `precision` is given and the model named does not exist in it (naming those it does). */
+  checkPrecision(name: string, precision: string | undefined): void {
+    if (precision !== undefined) checkPrecision(name, precision, this.precisions(name));
+  }
+
+  /**
+   * Resolves a name for a run, generating a registry model first when needed (random weights,
+   * seed 0: one cached copy per registry id and precision, whatever the run's own seed). The lease
+   * keeps a cached model from eviction until released; release it when the run ends. A `precision`
+   * selects the registry model's graph of that precision, and is checked against a file's own.
+   */
+  async acquireForRun(name: string, ctx: RunContext, precision?: string): Promise<ModelLease> {
     const source = this.source(name);
-    if (source.kind === 'path') return { resolved: source.resolved, release: () => undefined };
+    if (source.kind === 'path') {
+      const own = modelPrecision(source.resolved);
+      if (precision !== undefined) checkPrecision(name, precision, own ? [own] : undefined);
+      return { resolved: source.resolved, precision: own, release: () => undefined };
+    }
+    const wanted = precision ?? 'fp32';
+    checkPrecision(name, wanted, GENERATED_PRECISIONS);
     const lease = await this.cache.acquire(
       resolveModel(source.id),
       0,
       {
         signal: ctx.signal,
         onProgress: (r) =>
-          ctx.onProgress({ progress: 0, step: `generating ${source.id} (random weights): ${r.step}` }),
+          ctx.onProgress({
+            progress: 0,
+            step: `generating ${source.id} (random weights, ${wanted}): ${r.step}`,
+          }),
       },
       (opts, genCtx) => this.threads.run('generate', opts, genCtx),
+      wanted as GeneratedPrecision,
     );
     try {
-      return { resolved: resolveModelPath(lease.dir, this.roots()), release: lease.release };
+      return {
+        resolved: resolveModelPath(lease.dir, this.roots()),
+        precision: wanted,
+        release: lease.release,
+      };
     } catch (err) {
       lease.release();
       throw err;
@@ -143,11 +182,12 @@ export class ModelResolver {
   async withModel<T>(
     name: string,
     ctx: RunContext,
-    fn: (resolved: ResolvedModelPath) => Promise<T>,
+    fn: (resolved: ResolvedModelPath, precision: string | undefined) => Promise<T>,
+    precision?: string,
   ): Promise<T> {
-    const lease = await this.acquireForRun(name, ctx);
+    const lease = await this.acquireForRun(name, ctx, precision);
     try {
-      return await fn(lease.resolved);
+      return await fn(lease.resolved, lease.precision);
     } finally {
       lease.release();
     }

@@ -92,10 +92,15 @@ export class RunBenchmarkRequestDto {
   @IsSizeList(32_768, 16, [128])
   sequence_lengths: number[] = [128];
 
-  @ApiPropertyOptional({ enum: ['fp32', 'fp16'], default: 'fp32' })
+  /**
+   * The precision to measure: a registry id is generated (and cached) in it; a model file or generated
+   * implementation must already be of it (a 422 names the precision it has). Left out: registry ids
+   * run fp32 and files run as they are. Results report the precision that ran.
+   */
+  @ApiPropertyOptional({ enum: ['fp32', 'fp16'] })
   @Optional()
   @IsIn(['fp32', 'fp16'])
-  precision: 'fp32' | 'fp16' = 'fp32';
+  precision?: 'fp32' | 'fp16';
 
   @Optional()
   @IsObject()

@@ -50,7 +50,7 @@ function coreSettings(request: RunBenchmarkRequestDto): Omit<BenchmarkRequest, '
     hardware: request.hardware,
     batch_sizes: request.batch_sizes,
     sequence_lengths: request.sequence_lengths,
-    precision: request.precision,
+    precision: request.precision ?? 'fp32',
     warmup: {
       min_iterations: request.warmup?.min_iterations ?? 5,
       max_iterations: request.warmup?.max_iterations ?? 200,
@@ -105,6 +105,7 @@ export class BenchmarkService {
   async start(request: RunBenchmarkRequestDto): Promise<{ op: OperationRecord; configurations: number }> {
     const names = this.modelNames(request);
     for (const name of names) {
+      this.models.checkPrecision(name, request.precision);
       const positions = maxPositions(this.models.accepts(name));
       const tooLong = request.sequence_lengths.filter((s) => positions !== undefined && s > positions);
       if (tooLong.length) {
@@ -141,8 +142,13 @@ export class BenchmarkService {
     // only), held until the run ends so they are not evicted meanwhile.
     const leases: ModelLease[] = [];
     try {
-      for (const name of request.models) leases.push(await this.models.acquireForRun(name, ctx));
-      const resolved = request.models.map((name, i) => ({ name, path: leases[i]!.resolved }));
+      for (const name of request.models)
+        leases.push(await this.models.acquireForRun(name, ctx, request.precision));
+      const resolved = request.models.map((name, i) => ({
+        name,
+        path: leases[i]!.resolved,
+        precision: leases[i]!.precision ?? request.precision ?? 'unknown',
+      }));
       return await this.measure(op, ctx, resolved);
     } finally {
       for (const lease of leases) lease.release();
@@ -152,7 +158,7 @@ export class BenchmarkService {
   private async measure(
     op: OperationRecord,
     ctx: RunContext,
-    resolved: Array<{ name: string; path: ResolvedModelPath }>,
+    resolved: Array<{ name: string; path: ResolvedModelPath; precision: string }>,
   ): Promise<StoredBenchmark> {
     const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
     // Content ids first: what is measured is what they name (comparisons match on them).
@@ -162,7 +168,12 @@ export class BenchmarkService {
     }
     const coreRequest: BenchmarkRequest = {
       ...coreSettings(request),
-      models: resolved.map(({ name, path }) => ({ name, kind: path.kind, path: path.path })),
+      models: resolved.map(({ name, path, precision }) => ({
+        name,
+        kind: path.kind,
+        path: path.path,
+        precision,
+      })),
     };
     const result = await runBenchmarkIsolated(coreRequest, {
       onProgress: ctx.onProgress,

@@ -17,6 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { TASKS, type PoolingSpec, type Task } from '../../../libs/core/src/onnx/tasks';
 import type { BackendName } from '../../../libs/core/src/types';
 import {
   IsHardwareList,
@@ -75,6 +76,16 @@ export class GenerateModelRequestDto {
   @IsIn(['fp32', 'fp16'])
   precision: 'fp32' | 'fp16' = 'fp32';
 
+  /**
+   * The head to build, as optimum names tasks (default: the one the checkpoint's `architectures`
+   * names; GET /api/models lists each model's `task` and `tasks`). A task the model has no head for
+   * is a 422 naming the ones it has.
+   */
+  @ApiPropertyOptional({ enum: TASKS })
+  @Optional()
+  @IsIn(TASKS)
+  task?: Task;
+
   /** Seed of random weights (default 0). */
   @Optional()
   @IsInt()
@@ -129,6 +140,12 @@ export class GenerationResultsDto {
   bytes_written: number;
   weights: 'random' | 'safetensors';
   precision: string;
+  /** The head that was built (optimum task name). */
+  @ApiProperty({ enum: TASKS })
+  task: Task;
+  /** Label names by class index (classification heads), when the checkpoint's config has them. */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  id2label?: Record<string, string>;
 }
 
 export class TemplateVariableDto {
@@ -147,10 +164,26 @@ export class TemplateDto {
   description: string;
 }
 
+export class PoolingDto {
+  @ApiProperty({ enum: ['mean', 'cls', 'max', 'mean_sqrt_len'] })
+  mode: PoolingSpec['mode'];
+  normalize: boolean;
+}
+
 export class ModelListingDto {
   id: string;
   family: string;
   model_type: string;
+  /** The head built by default: the task the checkpoint's architectures name. */
+  @ApiProperty({ enum: TASKS })
+  task: Task;
+  /** Every task the generator can build for this model. */
+  @ApiProperty({ enum: TASKS, isArray: true })
+  tasks: Task[];
+  /** sentence-transformers pooling (its graph adds a `sentence_embedding` output). */
+  @ApiPropertyOptional({ type: PoolingDto })
+  pooling?: PoolingDto;
+  /** Parameters of the graph built by default (with its head). */
   parameters: number;
   fp32_bytes: number;
 }

@@ -19,6 +19,7 @@ import {
   tempSibling,
 } from '../../../libs/core/src/models/write-paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
+import { resolveTask, type Task } from '../../../libs/core/src/onnx/tasks';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
@@ -39,6 +40,7 @@ export interface GenerationSpec {
   template_context?: Record<string, unknown>;
   weights: 'auto' | 'random' | 'safetensors';
   precision: 'fp32' | 'fp16';
+  task?: Task;
   seed?: number;
 }
 
@@ -131,6 +133,7 @@ export class GeneratorService {
     const source = this.resolveSource(spec.model_name);
     const outDir = this.outputDir(spec, source);
     this.weightsOf(spec, source);
+    resolveTask(source.config, spec.task);
     const template = selectTemplate(source.family, spec.hardware, spec.template_type);
     resolveTemplateContext(template, spec.template_context);
     assertWritableTarget(outDir.real, { replaceOurs: !!spec.force, shown: this.shown(outDir.dir) });
@@ -195,6 +198,7 @@ export class GeneratorService {
           slug: slugify(basename(outDir)),
           weights,
           precision: spec.precision,
+          task: spec.task,
           seed: spec.seed,
           backends: spec.hardware,
           template: spec.template_type,
@@ -231,6 +235,8 @@ export class GeneratorService {
       bytes_written: generated.bytesWritten,
       weights,
       precision: spec.precision,
+      task: (generated.manifest.task ?? source.task) as Task,
+      ...(generated.manifest.id2label ? { id2label: generated.manifest.id2label } : {}),
     };
   }
 }

@@ -47,6 +47,16 @@ export class RunTestRequestDto {
   /** Overrides the sequence lengths of `comprehensive` ({8, 32}). */
   @IsSizeList(8192, 8)
   sequence_lengths?: number[];
+
+  /**
+   * The precision to test: a registry id is generated (and cached) in it; a model file or generated
+   * implementation must already be of it (a 422 names the precision it has). Results report the
+   * precision that ran.
+   */
+  @ApiPropertyOptional({ enum: ['fp32', 'fp16'] })
+  @Optional()
+  @IsIn(['fp32', 'fp16'])
+  precision?: 'fp32' | 'fp16';
 }
 
 export class RunTestAcceptedDto extends AcceptedDto {
@@ -94,6 +104,9 @@ export class TestResultsDto {
     additionalProperties: { $ref: '#/components/schemas/BackendPerformanceDto' },
   })
   performance_metrics: Record<string, BackendPerformanceDto>;
+  /** The precision of the graph that was tested (`unknown` when the model does not tell). */
+  @ApiPropertyOptional()
+  precision?: string;
 }
 
 export class TestRunListDto {

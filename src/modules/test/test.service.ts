@@ -39,6 +39,7 @@ export class TestService {
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
     const timeout = this.admission.timeout(request.timeout, TEST_DEFAULT_TIMEOUT_S);
     this.budgets.admitTest(request); // resolves the model too (422 outside the roots)
+    this.models.checkPrecision(request.model_name, request.precision);
     await this.admission.requireBackends('test', request.hardware, 'any');
     return this.operations.start(JobName.TestRun, request.model_name, { ...request, timeout });
   }
@@ -47,13 +48,19 @@ export class TestService {
   async execute(op: OperationRecord, ctx: RunContext): Promise<TestResults> {
     const request = op.request as unknown as RunTestRequestDto;
     ctx.onProgress({ progress: 0, step: 'resolving model' });
-    return this.models.withModel(request.model_name, ctx, (resolved) => this.runTests(op, ctx, resolved));
+    return this.models.withModel(
+      request.model_name,
+      ctx,
+      (resolved, precision) => this.runTests(op, ctx, resolved, precision ?? request.precision ?? 'unknown'),
+      request.precision,
+    );
   }
 
   private async runTests(
     op: OperationRecord,
     ctx: RunContext,
     resolved: ResolvedModelPath,
+    precision: string,
   ): Promise<TestResults> {
     const request = op.request as unknown as RunTestRequestDto;
     const root = this.config.dataDir;
@@ -82,6 +89,7 @@ export class TestService {
     } finally {
       removeConfined(root, tmpDir);
     }
+    results = { ...results, precision };
     if (request.save_results) {
       const dir = join(root, 'test-results');
       const withId = { run_id: op.id, ...results };

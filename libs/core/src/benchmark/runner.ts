@@ -310,7 +310,7 @@ function emptyResult(plan: ConfigurationPlan, precision: string): ConfigurationR
     backend: plan.backend,
     batch_size: plan.batch,
     sequence_length: plan.seq,
-    precision,
+    precision: plan.ref.precision ?? precision,
     status: 'ok',
     execution_provider: plan.detection?.execution_provider ?? null,
     device: plan.detection?.device ?? null,

@@ -7,7 +7,11 @@ import type { RatioInterval, RatioVerdict } from './ratio';
 import type { SampleStats } from './stats';
 
 /** A model to benchmark: a serializable reference (it crosses into the worker) plus a display name. */
-export type BenchmarkModelRef = ModelRef & { name: string };
+export type BenchmarkModelRef = ModelRef & {
+  name: string;
+  /** The precision of this model's graph (what runs); default: the request's `precision`. */
+  precision?: string;
+};
 
 export interface WarmupSettings {
   /** Warm-up runs always done before steadiness is checked. Default 20. */
@@ -31,8 +35,9 @@ export interface BenchmarkRequest {
   /** Ignored (the configuration records null) for models without a sequence axis. */
   sequence_lengths: number[];
   /**
-   * The precision label of the models as given (`fp32`, `fp16`, `int8`, ...). The core runs the model
-   * file it is given and does not convert it; the label is recorded with every configuration.
+   * The precision of the models (`fp32`, `fp16`, ...), recorded with every configuration whose model
+   * ref gives none. The core runs the model file it is given and converts nothing: the server selects
+   * (or generates) the graph of the requested precision and puts its real precision on each ref.
    */
   precision: string;
   warmup: WarmupSettings;

@@ -21,6 +21,7 @@ import {
   type ManifestFile,
 } from './manifest';
 import { metadataExtras, renderImplementation } from './render';
+import { id2label } from '../onnx/tasks';
 import { assertSlug } from './slug';
 import { isFamily, type TemplateInfo } from './templates';
 
@@ -38,6 +39,10 @@ export interface GenerateOptions {
   config: Record<string, unknown>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** The head the graph carries (optimum task name). */
+  task?: string;
+  /** sentence-transformers pooling the graph applies (its sentence_embedding output). */
+  pooling?: { mode: string; normalize: boolean };
   backends: BackendName[];
   /** A template name from listTemplates(); default: the narrowest one for the family and backends. */
   template?: string;
@@ -184,6 +189,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
     tokenizerFile = TOKENIZER_FILE;
   }
 
+  const labels = id2label(opts.config ?? {});
   const filePath = join(dir, `${slug}.ts`);
   const jsPath = join(dir, `${slug}.js`);
   const specPath = join(dir, `${slug}.spec.ts`);
@@ -199,6 +205,8 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       config: opts.config,
       inputs: opts.inputs,
       outputs: opts.outputs,
+      task: opts.task,
+      pooling: opts.pooling,
       backends: opts.backends,
       template: opts.template,
       templateContext: opts.templateContext,
@@ -248,6 +256,9 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       seed: opts.seed ?? null,
       inputs: opts.inputs,
       outputs: opts.outputs,
+      ...(opts.task ? { task: opts.task } : {}),
+      ...(labels ? { id2label: labels } : {}),
+      ...(opts.pooling ? { pooling: opts.pooling } : {}),
       has_tokenizer: tokenizerFile !== undefined,
       created_at: new Date().toISOString(),
       files: await describeFiles(dir, files, signal),

@@ -44,6 +44,12 @@ export interface GenerationManifest {
   seed: number | null;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** The head the graph carries (optimum task name). */
+  task?: string;
+  /** The checkpoint's label names by class index (classification heads). */
+  id2label?: Record<string, string>;
+  /** sentence-transformers pooling applied by the graph (its sentence_embedding output). */
+  pooling?: { mode: string; normalize: boolean };
   has_tokenizer: boolean;
   created_at: string;
   files: ManifestFile[];

@@ -1,5 +1,5 @@
 /**
- * The on-demand cache of registry models (random weights, fp32, every backend) under
+ * The on-demand cache of registry models (random weights, fp32 or fp16, every backend) under
  * DATA_DIR/models/.cache, bounded in bytes and evicted least recently used first.
  *
  * - An entry is generated into a temporary sibling and renamed into place when complete, so a
@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, renameSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
+import type { GeneratedPrecision } from '../models/precision';
 import type { ResolvedModel } from '../models/registry';
 import { countParameters } from '../models/registry-params';
 import {
@@ -56,14 +57,19 @@ export interface CacheEntry {
 export type GenerateFn = (opts: PipelineOptions, ctx: RunContext) => Promise<PipelineResult>;
 
 /** The cache folder of a registry model with random weights: keyed by its config, seed and generator version. */
-export function cachedModelDir(cacheRoot: string, source: ResolvedModel, seed: number): string {
+export function cachedModelDir(
+  cacheRoot: string,
+  source: ResolvedModel,
+  seed: number,
+  precision: GeneratedPrecision = 'fp32',
+): string {
   const key = createHash('sha256')
     .update(
       JSON.stringify({
         config: source.config,
         seed,
         weights: 'random',
-        precision: 'fp32',
+        precision,
         v: generatorVersion(),
       }),
     )
@@ -94,14 +100,18 @@ export class ModelCache {
     ctx: RunContext,
     /** Runs the pipeline (in a worker thread, say); default: runGenerationPipeline on this thread. */
     generate: GenerateFn = runGenerationPipeline,
+    /** fp32 (default) or fp16: each precision is its own entry. */
+    precision: GeneratedPrecision = 'fp32',
   ): Promise<CacheLease> {
-    const dir = cachedModelDir(this.options.dir, source, seed);
+    const dir = cachedModelDir(this.options.dir, source, seed, precision);
     this.pin(dir);
     try {
       if (!readOwnManifest(dir)) {
         let pending = this.inflight.get(dir);
         if (!pending) {
-          pending = this.fill(dir, source, seed, ctx, generate).finally(() => this.inflight.delete(dir));
+          pending = this.fill(dir, source, seed, ctx, generate, precision).finally(() =>
+            this.inflight.delete(dir),
+          );
           this.inflight.set(dir, pending);
         }
         await pending;
@@ -178,6 +188,7 @@ export class ModelCache {
     seed: number,
     ctx: RunContext,
     generate: GenerateFn,
+    precision: GeneratedPrecision,
   ): Promise<void> {
     const { root } = this.options;
     mkdirConfined(root, this.options.dir);
@@ -191,7 +202,7 @@ export class ModelCache {
           outDir: tmp,
           slug: slugify(source.id),
           weights: 'random',
-          precision: 'fp32',
+          precision,
           seed,
           backends: ['cpu', 'cuda', 'webgpu'],
         },

@@ -19,6 +19,8 @@ export interface PipelineOptions {
   slug?: string;
   weights: 'random' | 'safetensors';
   precision: 'fp32' | 'fp16';
+  /** The head (optimum task name); default: the checkpoint's own (source.task). */
+  task?: string;
   seed?: number;
   backends: BackendName[];
   template?: string;
@@ -58,12 +60,16 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
   const report = (from: number, span: number) => (fraction: number, step: string) =>
     ctx.onProgress({ progress: from + span * Math.max(0, Math.min(1, fraction)), step });
   report(0, 0)(0, `resolved ${source.id} (${source.family}, ${source.modelType})`);
+  const task = opts.task ?? source.task;
   const built = await buildOnnxModel({
     config: source.config,
     outDir,
     weights: opts.weights,
     safetensorsPaths: source.safetensorsPaths,
     precision: opts.precision,
+    task,
+    // sentence-transformers pooling belongs to their feature-extraction graph only.
+    pooling: task === 'feature-extraction' ? source.pooling : undefined,
     seed: opts.seed ?? 0,
     onProgress: report(0.02, 0.68),
     signal: ctx.signal,
@@ -77,6 +83,8 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     config: source.config,
     inputs: built.inputs,
     outputs: built.outputs,
+    task: built.task,
+    pooling: task === 'feature-extraction' ? source.pooling : undefined,
     backends: opts.backends,
     template: opts.template,
     templateContext: opts.templateContext,

@@ -4,6 +4,7 @@
  */
 import { CoreError, ErrorCode } from '../errors';
 import type { BackendName, TensorSpec } from '../types';
+import { id2label } from '../onnx/tasks';
 import { assertSlug } from './slug';
 import {
   isFamily,
@@ -50,6 +51,10 @@ export interface RenderOptions {
   config?: Record<string, unknown>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** The head the graph carries (optimum task name). */
+  task?: string;
+  /** sentence-transformers pooling the graph applies. */
+  pooling?: { mode: string; normalize: boolean };
   backends: BackendName[];
   template?: string;
   templateContext?: Record<string, unknown>;
@@ -211,6 +216,10 @@ export function renderImplementation(opts: RenderOptions): RenderResult {
     inputs,
     outputs,
     metadataExtras: extras,
+    task: opts.task ?? null,
+    id2label: id2label(config) ?? null,
+    pooling: opts.pooling ?? null,
+    hasSentenceEmbedding: outputs.some((o) => o.name === 'sentence_embedding'),
     hasTokenizer,
     onnxFile: opts.onnxFile ?? 'model.onnx',
     tokenizerFile: opts.tokenizerFile ?? null,

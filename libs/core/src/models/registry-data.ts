@@ -4,11 +4,15 @@
  * field the builders read (T5's feed_forward_proj, relative_attention_max_distance,
  * num_decoder_layers), the default is written out and marked.
  */
+import type { PoolingSpec } from '../onnx/tasks';
+
 export interface RegistryEntry {
   id: string;
   /** Other names the Hub serves the same repository under. */
   aliases?: string[];
   config: Record<string, unknown>;
+  /** sentence-transformers checkpoints: their 1_Pooling mode and whether a Normalize module follows. */
+  pooling?: PoolingSpec;
 }
 
 type Cfg = Record<string, unknown>;
@@ -207,6 +211,8 @@ const vit = (over: Cfg): Cfg => ({
   model_type: 'vit',
   num_attention_heads: 12,
   num_channels: 3,
+  // stands in for the published 1000-entry ImageNet id2label, which is left out
+  num_labels: 1000,
   num_hidden_layers: 12,
   patch_size: 16,
   qkv_bias: true,
@@ -301,6 +307,7 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
   },
   {
     id: 'sentence-transformers/all-MiniLM-L6-v2',
+    pooling: { mode: 'mean', normalize: true },
     config: bert({
       ...miniLM,
       architectures: ['BertModel'],
@@ -310,10 +317,12 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
   },
   {
     id: 'sentence-transformers/all-MiniLM-L12-v2',
+    pooling: { mode: 'mean', normalize: true },
     config: bert({ ...miniLM, architectures: ['BertModel'], gradient_checkpointing: false }),
   },
   {
     id: 'sentence-transformers/paraphrase-MiniLM-L6-v2',
+    pooling: { mode: 'mean', normalize: false },
     config: bert({
       ...miniLM,
       architectures: ['BertModel'],
@@ -323,6 +332,7 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
   },
   {
     id: 'sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2',
+    pooling: { mode: 'mean', normalize: false },
     config: bert({
       ...miniLM,
       architectures: ['BertModel'],
@@ -331,9 +341,21 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
     }),
   },
   { id: 'microsoft/MiniLM-L12-H384-uncased', config: bert({ ...miniLM, architectures: ['BertModel'] }) },
-  { id: 'BAAI/bge-small-en-v1.5', config: bert({ ...miniLM, architectures: ['BertModel'] }) },
-  { id: 'BAAI/bge-base-en-v1.5', config: bert({ architectures: ['BertModel'] }) },
-  { id: 'intfloat/e5-small-v2', config: bert({ ...miniLM, architectures: ['BertModel'] }) },
+  {
+    id: 'BAAI/bge-small-en-v1.5',
+    pooling: { mode: 'cls', normalize: true },
+    config: bert({ ...miniLM, architectures: ['BertModel'] }),
+  },
+  {
+    id: 'BAAI/bge-base-en-v1.5',
+    pooling: { mode: 'cls', normalize: true },
+    config: bert({ architectures: ['BertModel'] }),
+  },
+  {
+    id: 'intfloat/e5-small-v2',
+    pooling: { mode: 'mean', normalize: true },
+    config: bert({ ...miniLM, architectures: ['BertModel'] }),
+  },
   // ---- encoders: DistilBERT ----
   { id: 'distilbert-base-uncased', aliases: ['distilbert/distilbert-base-uncased'], config: distilbert({}) },
   {
@@ -453,6 +475,7 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
       num_attention_heads: 32,
       num_hidden_layers: 24,
       num_key_value_heads: 32,
+      pad_token_id: 2,
       rope_theta: 130000,
     }),
   },
@@ -482,14 +505,14 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
   },
   // ---- decoders: Qwen2 ----
   { id: 'Qwen/Qwen2.5-0.5B', config: qwen2({ use_mrope: false }) },
-  { id: 'Qwen/Qwen2.5-0.5B-Instruct', config: qwen2({ eos_token_id: 151645 }) },
+  { id: 'Qwen/Qwen2.5-0.5B-Instruct', config: qwen2({ eos_token_id: 151645, max_window_layers: 21 }) },
   {
     id: 'Qwen/Qwen2.5-1.5B',
     config: qwen2({
       hidden_size: 1536,
       intermediate_size: 8960,
       max_position_embeddings: 131072,
-      max_window_layers: 21,
+      max_window_layers: 28,
       num_attention_heads: 12,
       num_hidden_layers: 28,
       sliding_window: 131072,
@@ -511,7 +534,10 @@ export const REGISTRY_ENTRIES: RegistryEntry[] = [
       num_hidden_layers: 24,
     }),
   },
-  { id: 'google/vit-base-patch16-224-in21k', config: vit({ architectures: ['ViTModel'] }) },
+  {
+    id: 'google/vit-base-patch16-224-in21k',
+    config: vit({ architectures: ['ViTModel'], num_labels: undefined }),
+  },
   // The non-distilled DeiT checkpoints are published as ViT models.
   {
     id: 'facebook/deit-tiny-patch16-224',

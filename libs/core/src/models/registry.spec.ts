@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';
 import { CoreError, ErrorCode } from '../errors';
+import { countGraphParameters, tasksFor } from '../onnx';
 import { countParameters, findModel, listModels, MODEL_TYPE_FAMILY, resolveModel } from './registry';
 
 const REQUIRED = [
@@ -41,15 +42,19 @@ const REQUIRED = [
   'google/flan-t5-base',
 ];
 
-/** Parameter counts as transformers reports them (sum of numel over model.parameters()). */
+/**
+ * Parameter counts as transformers reports them (sum of numel over model.parameters()) for the class
+ * the checkpoint's architectures name (the default task's head).
+ */
 const KNOWN_PARAMETERS: Record<string, number> = {
-  'bert-base-uncased': 109_482_240, // BertModel, pooler included
-  'bert-large-uncased': 335_141_888,
-  'distilbert-base-uncased': 66_362_880,
-  'roberta-base': 124_645_632,
-  'roberta-large': 355_359_744,
-  'xlm-roberta-base': 278_043_648,
-  'sentence-transformers/all-MiniLM-L6-v2': 22_713_216,
+  'bert-base-uncased': 109_514_298, // BertForMaskedLM: no pooler, MLM transform + bias, decoder tied
+  'bert-large-uncased': 335_174_458,
+  'distilbert-base-uncased': 66_985_530, // DistilBertForMaskedLM
+  'roberta-base': 124_697_433, // RobertaForMaskedLM
+  'roberta-large': 355_412_057,
+  'xlm-roberta-base': 278_295_186,
+  'sentence-transformers/all-MiniLM-L6-v2': 22_713_216, // BertModel with pooler (pooling has none)
+  'google/electra-base-discriminator': 108_891_648, // ElectraForPreTraining → feature-extraction (ElectraModel)
   gpt2: 124_439_808,
   'gpt2-medium': 354_823_168,
   'gpt2-large': 774_030_080,
@@ -59,10 +64,11 @@ const KNOWN_PARAMETERS: Record<string, number> = {
   'meta-llama/Llama-3.2-1B': 1_235_814_400,
   'Qwen/Qwen2.5-0.5B': 494_032_768,
   'Qwen/Qwen2.5-1.5B': 1_543_714_304,
-  'google/vit-base-patch16-224': 86_389_248, // ViTModel with pooler
-  't5-small': 60_506_624,
+  'google/vit-base-patch16-224': 86_567_656, // ViTForImageClassification: no pooler, 1000-class classifier
+  'google/vit-base-patch16-224-in21k': 86_389_248, // ViTModel with pooler
+  't5-small': 60_506_624, // T5ForConditionalGeneration, lm_head tied
   't5-base': 222_903_552,
-  'google/flan-t5-small': 76_961_152,
+  'google/flan-t5-small': 76_961_152, // untied lm_head
   'google/flan-t5-base': 247_577_856,
 };
 
@@ -106,6 +112,78 @@ describe('model registry', () => {
       expect(countParameters(resolveModel(id).config)).toBe(expected);
     },
   );
+
+  it.each(models.map((m) => [m.id, m] as const))(
+    'lists for %s the parameter count of the graph built by default',
+    async (id, m) => {
+      const r = resolveModel(id);
+      expect(m.task).toBe(r.task);
+      expect(m.tasks).toContain(m.task);
+      const built = await countGraphParameters(r.config, {
+        task: r.task,
+        pooling: r.task === 'feature-extraction' ? r.pooling : undefined,
+      });
+      expect(m.parameters).toBe(built);
+    },
+  );
+
+  it('counts every other task of a model like its graph too', async () => {
+    for (const id of [
+      'bert-base-uncased',
+      'roberta-base',
+      'distilbert-base-uncased',
+      'google/electra-small-discriminator',
+      'gpt2',
+      'TinyLlama/TinyLlama-1.1B-Chat-v1.0',
+      'facebook/deit-tiny-distilled-patch16-224',
+      'google/vit-base-patch16-224',
+      'google/flan-t5-small',
+    ]) {
+      const r = resolveModel(id);
+      for (const task of tasksFor(r.modelType)) {
+        expect([id, task, countParameters(r.config, task)]).toEqual([
+          id,
+          task,
+          await countGraphParameters(r.config, { task }),
+        ]);
+      }
+    }
+  });
+
+  it('defaults each id to the task its architectures name, as optimum infers it', () => {
+    const task = (id: string) => models.find((m) => m.id === id)!.task;
+    expect(task('bert-base-uncased')).toBe('fill-mask');
+    expect(task('distilbert-base-uncased')).toBe('fill-mask');
+    expect(task('xlm-roberta-base')).toBe('fill-mask');
+    expect(task('sentence-transformers/all-MiniLM-L6-v2')).toBe('feature-extraction');
+    expect(task('google/electra-base-discriminator')).toBe('feature-extraction');
+    expect(task('gpt2')).toBe('text-generation');
+    expect(task('Qwen/Qwen2.5-0.5B')).toBe('text-generation');
+    expect(task('google/vit-base-patch16-224')).toBe('image-classification');
+    expect(task('google/vit-base-patch16-224-in21k')).toBe('feature-extraction');
+    expect(task('facebook/deit-base-distilled-patch16-224')).toBe('image-classification');
+    expect(task('t5-small')).toBe('text2text-generation');
+  });
+
+  it('pins the registry values corrected against the published configs', () => {
+    expect(resolveModel('Qwen/Qwen2.5-0.5B-Instruct').config.max_window_layers).toBe(21);
+    expect(resolveModel('Qwen/Qwen2.5-1.5B').config.max_window_layers).toBe(28);
+    expect(resolveModel('HuggingFaceTB/SmolLM2-1.7B').config.pad_token_id).toBe(2);
+    expect(resolveModel('google/flan-t5-small').config.tie_word_embeddings).toBe(false);
+    expect(models.find((m) => m.id === 'google/flan-t5-small')!.parameters).toBe(76_961_152);
+  });
+
+  it('gives the sentence-transformers ids their pooling and normalisation', () => {
+    const pooling = (id: string) => models.find((m) => m.id === id)!.pooling;
+    expect(pooling('sentence-transformers/all-MiniLM-L6-v2')).toEqual({ mode: 'mean', normalize: true });
+    expect(pooling('sentence-transformers/paraphrase-MiniLM-L6-v2')).toEqual({
+      mode: 'mean',
+      normalize: false,
+    });
+    expect(pooling('BAAI/bge-small-en-v1.5')).toEqual({ mode: 'cls', normalize: true });
+    expect(pooling('bert-base-uncased')).toBeUndefined();
+    expect(resolveModel('intfloat/e5-small-v2').pooling).toEqual({ mode: 'mean', normalize: true });
+  });
 
   it('keeps the real config values that matter to the builders', () => {
     const bert = resolveModel('bert-base-uncased').config;

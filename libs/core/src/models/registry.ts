@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CoreError, ErrorCode } from '../errors';
+import { defaultTask, poolingFromConfig, tasksFor, type PoolingSpec, type Task } from '../onnx/tasks';
 import { REGISTRY_ENTRIES, type RegistryEntry } from './registry-data';
 import { countParameters } from './registry-params';
 
@@ -41,6 +42,13 @@ export interface ModelListing {
   id: string;
   family: ModelFamily;
   model_type: string;
+  /** The task (head) built by default: the one the checkpoint's architectures name. */
+  task: Task;
+  /** Every task the builder can emit for this model. */
+  tasks: Task[];
+  /** sentence-transformers pooling, when the model is one (adds sentence_embedding). */
+  pooling?: PoolingSpec;
+  /** Parameters of the graph built by default (its task, its head). */
   parameters: number;
   /** parameters × 4 (the size of fp32 weights). */
   fp32_bytes: number;
@@ -58,6 +66,10 @@ export interface ResolvedModel {
   safetensorsPaths?: string[];
   /** tokenizer.json, when present. */
   tokenizerPath?: string;
+  /** The checkpoint's own task (from architectures). */
+  task: Task;
+  /** sentence-transformers pooling (registry, or the folder's modules.json + 1_Pooling/config.json). */
+  pooling?: PoolingSpec;
 }
 
 function cleanConfig(config: Record<string, unknown>): Record<string, unknown> {
@@ -73,11 +85,15 @@ for (const entry of REGISTRY_ENTRIES) {
 export function listModels(): ModelListing[] {
   return REGISTRY_ENTRIES.map((e) => {
     const modelType = String(e.config.model_type);
-    const parameters = countParameters(e.config);
+    const config = cleanConfig(e.config);
+    const parameters = countParameters(config);
     return {
       id: e.id,
       family: familyOf(modelType)!,
       model_type: modelType,
+      task: defaultTask(config),
+      tasks: tasksFor(modelType),
+      ...(e.pooling ? { pooling: { ...e.pooling } } : {}),
       parameters,
       fp32_bytes: parameters * 4,
     };
@@ -165,7 +181,44 @@ function resolveDirectory(dir: string): ResolvedModel {
     dir: abs,
     safetensorsPaths: findSafetensors(abs),
     tokenizerPath: existsSync(tokenizer) ? tokenizer : undefined,
+    task: defaultTask(config),
+    pooling: sentenceTransformersPooling(abs),
   };
+}
+
+/**
+ * A sentence-transformers folder's pooling: modules.json lists a Pooling module (its path holds
+ * config.json with the pooling_mode_* flags) and, optionally, a Normalize module.
+ */
+export function sentenceTransformersPooling(dir: string): PoolingSpec | undefined {
+  const modulesPath = join(dir, 'modules.json');
+  if (!existsSync(modulesPath)) return undefined;
+  let modules: { type?: unknown; path?: unknown }[];
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(modulesPath, 'utf8'));
+    if (!Array.isArray(parsed)) throw new Error('not a list');
+    modules = parsed as typeof modules;
+  } catch (err) {
+    throw new CoreError(ErrorCode.INVALID_MODEL, `cannot parse ${modulesPath}: ${(err as Error).message}`);
+  }
+  const type = (m: { type?: unknown }) => (typeof m.type === 'string' ? m.type : '');
+  const pooling = modules.find((m) => type(m).endsWith('.Pooling'));
+  if (!pooling) return undefined;
+  const poolingConfig = join(
+    dir,
+    typeof pooling.path === 'string' ? pooling.path : '1_Pooling',
+    'config.json',
+  );
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(readFileSync(poolingConfig, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new CoreError(ErrorCode.INVALID_MODEL, `cannot read ${poolingConfig}: ${(err as Error).message}`);
+  }
+  return poolingFromConfig(
+    cfg,
+    modules.some((m) => type(m).endsWith('.Normalize')),
+  );
 }
 
 /**
@@ -179,10 +232,13 @@ export function resolveModel(idOrDir: string): ResolvedModel {
   if (!entry)
     throw unknownModel(`unknown model "${idOrDir}" (not in the registry and not a local directory)`);
   const modelType = String(entry.config.model_type);
+  const config = cleanConfig(structuredClone(entry.config));
   return {
     id: entry.id,
     family: familyOf(modelType)!,
     modelType,
-    config: cleanConfig(structuredClone(entry.config)),
+    config,
+    task: defaultTask(config),
+    ...(entry.pooling ? { pooling: { ...entry.pooling } } : {}),
   };
 }

@@ -118,6 +118,11 @@ export interface GraphBuilderOptions {
   producer?: string;
   /** Free-form metadata_props. */
   metadata?: Record<string, string>;
+  /**
+   * Build the graph without any tensor data: weights are counted from their dims and nothing is
+   * written (no data file is opened; `save` refuses). Used to count a model's parameters.
+   */
+  dryRun?: boolean;
 }
 
 export interface SavedGraph {
@@ -204,6 +209,7 @@ export class GraphBuilder {
   private readonly counters = new Map<string, number>();
   private readonly tempDir: string | undefined;
   private readonly dataPath: string;
+  private readonly dryRun: boolean;
   private fd: number | undefined;
   private dataOffset = 0;
 
@@ -220,6 +226,11 @@ export class GraphBuilder {
     }
     this.computeDtype = this.precision === 'fp16' ? 'float16' : 'float32';
     this.minValue = this.precision === 'fp16' ? -65504 : -3.4028234663852886e38;
+    this.dryRun = options.dryRun === true;
+    if (this.dryRun) {
+      this.dataPath = '';
+      return;
+    }
     if (options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
       this.dataPath = join(options.outDir, DATA_FILE);
@@ -288,6 +299,10 @@ export class GraphBuilder {
 
   /** A model parameter: float32 values stored in the compute dtype, external data. */
   weight(name: string, data: Float32Array, dims: number[]): string {
+    if (this.dryRun) {
+      this.parameters += elemCount(dims);
+      return this.claim(name);
+    }
     if (data.length !== elemCount(dims)) {
       throw new CoreError(
         ErrorCode.INVALID_MODEL,
@@ -300,6 +315,7 @@ export class GraphBuilder {
 
   /** Any tensor as external data (Uint16Array = fp16 bits). Returns its name. */
   initializer(name: string, data: InitializerData, dims: number[]): string {
+    if (this.dryRun) return this.claim(name);
     if (data.length !== elemCount(dims)) {
       throw new CoreError(
         ErrorCode.INVALID_MODEL,
@@ -529,6 +545,7 @@ export class GraphBuilder {
 
   /** Writes model.onnx (and moves the data file when built in a temp dir). */
   async save(outDir?: string): Promise<SavedGraph> {
+    if (this.dryRun) throw new CoreError(ErrorCode.INTERNAL, 'a dry-run graph cannot be saved');
     const dir = outDir ?? this.options.outDir;
     if (!dir) throw new CoreError(ErrorCode.INTERNAL, 'GraphBuilder.save needs an outDir');
     if (this.fd === undefined) throw new CoreError(ErrorCode.INTERNAL, 'graph already saved');
@@ -571,7 +588,7 @@ export class GraphBuilder {
       closeSync(this.fd);
       this.fd = undefined;
     }
-    rmSync(this.tempDir ?? this.dataPath, { recursive: true, force: true });
+    if (!this.dryRun) rmSync(this.tempDir ?? this.dataPath, { recursive: true, force: true });
   }
 }
 

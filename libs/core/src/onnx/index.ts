@@ -8,12 +8,14 @@ import { CoreError, ErrorCode, throwIfAborted } from '../errors';
 import type { TensorSpec } from '../types';
 import type { ModelFamily } from '../models/registry';
 import { ConfigReader, type HfConfig } from './config';
-import { buildableModelTypes, familyModuleFor } from './families';
+import { buildableModelTypes, familyModuleFor, type FamilyModule } from './families';
 import { DATA_FILE, GraphBuilder, MODEL_FILE, type Precision } from './graph';
-import { createWeightSource } from './weights';
+import { id2label, isPoolingSpec, resolveTask, tasksFor, type PoolingSpec, type Task } from './tasks';
+import { ShapeOnlyWeights, createWeightSource } from './weights';
 
 export * from './graph';
 export * from './weights';
+export * from './tasks';
 export { ConfigReader, type HfConfig } from './config';
 export { FAMILY_MODULES, buildableModelTypes, familyModuleFor } from './families';
 export type { FamilyContext, FamilyModule } from './families';
@@ -26,6 +28,10 @@ export interface BuildOnnxOptions {
   /** model.safetensors, every shard, or model.safetensors.index.json. */
   safetensorsPaths?: string[];
   precision?: Precision;
+  /** The head (optimum task name); default: the one the config's architectures name. */
+  task?: string;
+  /** sentence-transformers pooling (feature-extraction only): adds a `sentence_embedding` output. */
+  pooling?: PoolingSpec;
   /** Seed of random weights. */
   seed?: number;
   onProgress?: (fraction: number, step: string) => void;
@@ -36,6 +42,8 @@ export interface BuildOnnxResult {
   onnxPath: string;
   dataPath: string;
   family: ModelFamily;
+  /** The head that was built. */
+  task: Task;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Elements in the model's weights. */
@@ -44,9 +52,12 @@ export interface BuildOnnxResult {
   bytesWritten: number;
 }
 
-export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxResult> {
-  const config = new ConfigReader(opts.config as HfConfig);
-  const modelType = typeof opts.config.model_type === 'string' ? opts.config.model_type : undefined;
+function moduleAndTask(
+  config: Record<string, unknown>,
+  task: string | undefined,
+  pooling: PoolingSpec | undefined,
+): { modelType: string; module: FamilyModule; task: Task } {
+  const modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
   if (!modelType) throw new CoreError(ErrorCode.INVALID_MODEL, 'config has no model_type');
   const module = familyModuleFor(modelType);
   if (!module) {
@@ -55,6 +66,44 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       `no ONNX builder for model_type "${modelType}"; supported: ${buildableModelTypes().join(', ')}`,
     );
   }
+  const resolved = resolveTask(config, task);
+  if (pooling !== undefined) {
+    if (!isPoolingSpec(pooling)) throw new CoreError(ErrorCode.VALIDATION, 'pooling: invalid pooling spec');
+    if (resolved !== 'feature-extraction' || !tasksFor(modelType).includes('fill-mask')) {
+      throw new CoreError(
+        ErrorCode.UNPROCESSABLE,
+        `sentence pooling applies to text encoders with the feature-extraction task, not ${modelType} ${resolved}`,
+      );
+    }
+  }
+  return { modelType, module, task: resolved };
+}
+
+/**
+ * Parameters of the graph buildOnnxModel builds for `config` (and task), counted from the weights'
+ * shapes without making or writing any values.
+ */
+export async function countGraphParameters(
+  config: Record<string, unknown>,
+  options: { task?: string; pooling?: PoolingSpec } = {},
+): Promise<number> {
+  const { modelType, module, task } = moduleAndTask(config, options.task, options.pooling);
+  const g = new GraphBuilder(modelType, { dryRun: true });
+  await module.build({
+    g,
+    config: new ConfigReader(config as HfConfig),
+    weights: new ShapeOnlyWeights(),
+    task,
+    pooling: options.pooling,
+    progress: () => undefined,
+  });
+  return g.parameters;
+}
+
+export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxResult> {
+  const config = new ConfigReader(opts.config as HfConfig);
+  const { modelType, module, task } = moduleAndTask(opts.config, opts.task, opts.pooling);
+  const labels = id2label(opts.config);
   const report = opts.onProgress ?? (() => undefined);
   throwIfAborted(opts.signal);
   report(0, `building ${modelType} (${module.family}) graph`);
@@ -69,13 +118,22 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const g = new GraphBuilder(modelType, {
     outDir: opts.outDir,
     precision: opts.precision ?? 'fp32',
-    metadata: { model_type: modelType, family: module.family, weights: opts.weights },
+    metadata: {
+      model_type: modelType,
+      family: module.family,
+      weights: opts.weights,
+      task,
+      ...(labels ? { id2label: JSON.stringify(labels) } : {}),
+      ...(opts.pooling ? { pooling: JSON.stringify(opts.pooling) } : {}),
+    },
   });
   try {
     await module.build({
       g,
       config,
       weights,
+      task,
+      pooling: opts.pooling,
       signal: opts.signal,
       progress: (f, step) => report(Math.min(0.95, Math.max(0, f) * 0.95), step),
     });
@@ -87,6 +145,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       onnxPath: saved.onnxPath,
       dataPath: saved.dataPath,
       family: module.family,
+      task,
       inputs: saved.inputs,
       outputs: saved.outputs,
       parameters: saved.parameters,

@@ -179,6 +179,25 @@ export class RandomWeights extends BaseSource {
   }
 }
 
+const NO_DATA = new Float32Array(0);
+
+/**
+ * Shapes only: every tensor is present and no values are made (for a dry-run GraphBuilder, which
+ * counts weights from their dims). Builds the architecture a random source would.
+ */
+export class ShapeOnlyWeights extends BaseSource {
+  readonly kind = 'random' as const;
+  has(_name: string): boolean {
+    return true;
+  }
+  get(_name: string, _shape: number[]): Float32Array {
+    return NO_DATA;
+  }
+  override linear(_name: string, _inFeatures: number, _outFeatures: number): Float32Array {
+    return NO_DATA;
+  }
+}
+
 /** Name prefixes a checkpoint may put before the base model's tensor names. */
 export const COMMON_PREFIXES = ['', 'model.', 'transformer.', 'bert.', 'roberta.', 'encoder.'];
 

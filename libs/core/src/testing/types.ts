@@ -84,4 +84,6 @@ export interface TestResults {
   summary: { tests_passed: number; tests_failed: number; tests_skipped: number };
   test_details: TestDetail[];
   performance_metrics: Partial<Record<BackendName, BackendPerformance>>;
+  /** The precision of the graph that was tested (set by the server; unknown when it cannot be told). */
+  precision?: string;
 }

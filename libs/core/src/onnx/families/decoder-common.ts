@@ -176,3 +176,28 @@ export function optionalInt(value: unknown, what: string): number | undefined {
   }
   return value;
 }
+
+/**
+ * The head of a causal LM's final hidden states x: `text-generation` → logits through the LM head
+ * (the embedding table when tied, else `lm_head.weight` [vocab, hidden]); `feature-extraction` →
+ * last_hidden_state.
+ */
+export function emitCausalLmHead(
+  g: GraphBuilder,
+  w: WeightSource,
+  task: string,
+  opts: { x: string; ids: string; embedTable: string; hidden: number; vocab: number; tied: boolean },
+): void {
+  const { x, ids, hidden: H, vocab } = opts;
+  if (task === 'feature-extraction') {
+    g.output('last_hidden_state', 'float32', [BATCH, SEQ, H], x);
+    return;
+  }
+  if (task !== 'text-generation') {
+    throw new CoreError(ErrorCode.UNPROCESSABLE, `a causal language model has no ${task} head`);
+  }
+  const head = opts.tied
+    ? opts.embedTable
+    : g.weight('lm_head.weight', w.get('lm_head.weight', [vocab, H]), [vocab, H]);
+  g.output('logits', 'float32', [BATCH, SEQ, vocab], logitsFromTable(g, x, head, ids, H, vocab));
+}

@@ -14,7 +14,7 @@ import {
   attend,
   causalPaddingMask,
   conv1dLayer,
-  logitsFromTable,
+  emitCausalLmHead,
   mergeHeads,
   sequencePositions,
   splitHeads,
@@ -102,7 +102,6 @@ export function buildGpt2(ctx: FamilyContext): void {
   throwIfAborted(signal);
   x = layerNormLayer(g, w, 'ln_f', x, H, s.eps);
   // GPT2LMHeadModel ties lm_head to wte; an untied checkpoint carries lm_head.weight [vocab, hidden].
-  const head = s.tied ? wte : g.weight('lm_head.weight', w.get('lm_head.weight', [vocab, H]), [vocab, H]);
-  g.output('logits', 'float32', [BATCH, SEQ, vocab], logitsFromTable(g, x, head, ids, H, vocab));
+  emitCausalLmHead(g, w, ctx.task, { x, ids, embedTable: wte, hidden: H, vocab, tied: s.tied });
   ctx.progress(1, 'gpt2 built');
 }

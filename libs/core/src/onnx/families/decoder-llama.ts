@@ -21,7 +21,7 @@ import {
   SEQ,
   attend,
   causalPaddingMask,
-  logitsFromTable,
+  emitCausalLmHead,
   mergeHeads,
   optionalInt,
   repeatKv,
@@ -319,7 +319,6 @@ export function buildLlama(ctx: FamilyContext): void {
   }
   throwIfAborted(signal);
   x = rmsNorm(g, w, 'norm.weight', x, H, s.eps);
-  const head = s.tied ? embed : g.weight('lm_head.weight', w.get('lm_head.weight', [vocab, H]), [vocab, H]);
-  g.output('logits', 'float32', [BATCH, SEQ, vocab], logitsFromTable(g, x, head, ids, H, vocab));
+  emitCausalLmHead(g, w, ctx.task, { x, ids, embedTable: embed, hidden: H, vocab, tied: s.tied });
   ctx.progress(1, `${s.modelType} built`);
 }

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { defaultTask, type Task } from '../tasks';
 import { ConfigReader, type HfConfig } from '../config';
 import { GraphBuilder } from '../graph';
 import { createWeightSource } from '../weights';
@@ -17,6 +18,8 @@ export interface BuildWithOptions {
   safetensorsPaths?: string[];
   seed?: number;
   precision?: 'fp32' | 'fp16';
+  /** The head; default: the one the config's architectures name. */
+  task?: Task;
 }
 
 /** Builds `config` with `module` into a fresh temp dir; returns the model.onnx path. */
@@ -36,7 +39,13 @@ export async function buildWithModule(
   });
   const g = new GraphBuilder(reader.modelType, { outDir, precision: options.precision ?? 'fp32' });
   try {
-    await module.build({ g, config: reader, weights, progress: () => undefined });
+    await module.build({
+      g,
+      config: reader,
+      weights,
+      task: options.task ?? defaultTask(config),
+      progress: () => undefined,
+    });
     return (await g.save()).onnxPath;
   } catch (err) {
     g.abort();

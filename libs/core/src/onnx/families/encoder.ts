@@ -3,16 +3,17 @@
  * ELECTRA and DistilBERT, faithful to transformers' modeling code:
  * embeddings (word + position + token type) → LayerNorm → [ELECTRA: embeddings_project] →
  * N post-LN layers (self-attention + residual + LayerNorm, FFN + residual + LayerNorm) →
- * last_hidden_state, and pooler_output (tanh dense on the first token) when the model has a pooler.
+ * last hidden states, then the task's head (./heads): last_hidden_state (+ pooler_output when the model
+ * has a pooler, + sentence_embedding with sentence-transformers pooling), or logits.
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
 import { ELEM_TYPE, type GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
+import { emitEncoderHead } from './heads';
 import {
   additiveMask,
   embeddingTable,
-  firstTokenPooler,
   layerNormLayer,
   linearLayer,
   selfAttention,
@@ -266,11 +267,19 @@ export function buildEncoder(ctx: FamilyContext): void {
     ctx.progress(0.05 + (0.9 * (i + 1)) / spec.layers, `layer ${i + 1}/${spec.layers}`);
   }
   throwIfAborted(signal);
-  g.output('last_hidden_state', 'float32', [BATCH, SEQ, spec.hidden], x);
-  if (spec.poolerCapable && w.has(`${spec.names.pooler}.weight`)) {
-    const pooled = firstTokenPooler(g, w, spec.names.pooler, x, spec.hidden, spec.hidden, 'tanh');
-    g.output('pooler_output', 'float32', [BATCH, spec.hidden], pooled);
-  }
+  emitEncoderHead(ctx, {
+    modelType: spec.modelType,
+    x,
+    ids,
+    attentionMask: maskInput,
+    hidden: spec.hidden,
+    embeddingSize: spec.embeddingSize,
+    vocabSize: spec.vocabSize,
+    act: spec.act,
+    eps: spec.eps,
+    wordTable: spec.names.word,
+    poolerCapable: spec.poolerCapable,
+  });
   ctx.progress(1, 'encoder built');
 }
 

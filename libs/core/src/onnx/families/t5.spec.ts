@@ -285,7 +285,7 @@ describe.each([
     onnxPath = await buildWithModule(
       t5Family,
       { ...BASE, feed_forward_proj: proj },
-      { weights: 'safetensors', safetensorsPaths: [st] },
+      { weights: 'safetensors', safetensorsPaths: [st], task: 'feature-extraction' },
       join(dir, 'out'),
     );
   });
@@ -309,6 +309,64 @@ describe.each([
   });
 });
 
+// T5ForConditionalGeneration's head on the reference decoder states: tied → (h * d_model^-0.5) @ shared^T,
+// untied → h @ lm_head.weight^T (no rescaling).
+describe.each([
+  ['tied', true],
+  ['untied', false],
+])('t5 text2text-generation head (%s lm_head) against the float64 reference', (_name, tied) => {
+  const dir = mkdtempSync(join(tmpdir(), 't5-lm-'));
+  const w = randomCheckpoint(true, tied ? 21 : 22);
+  if (!tied) {
+    const rng = new SeededRandom(23);
+    w['lm_head.weight'] = {
+      shape: [BASE.vocab_size, BASE.d_model],
+      data: rng.fillNormal(new Float32Array(BASE.vocab_size * BASE.d_model), 0, 0.5),
+    };
+  }
+  const config = { ...BASE, feed_forward_proj: 'gated-gelu', tie_word_embeddings: tied };
+  let onnxPath: string;
+
+  beforeAll(async () => {
+    const st = join(dir, 'model.safetensors');
+    writeSafetensors(
+      st,
+      Object.fromEntries(Object.entries(w).map(([n, t]) => [n, { dtype: 'F32' as const, ...t }])),
+    );
+    onnxPath = await buildWithModule(
+      t5Family,
+      config,
+      { weights: 'safetensors', safetensorsPaths: [st], task: 'text2text-generation' },
+      join(dir, 'out'),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['cpu', 1e-4],
+    ['webgpu', 1e-3],
+  ])('logits match on %s', async (ep, tolerance) => {
+    const out = await runModel(
+      onnxPath,
+      { input_ids: int64Tensor(IDS), attention_mask: int64Tensor(MASK), decoder_input_ids: int64Tensor(DEC) },
+      [ep],
+    );
+    const got = out.logits!;
+    expect(got.dims).toEqual([2, 12, BASE.vocab_size]);
+    const table = tied ? w['shared.weight']! : w['lm_head.weight']!;
+    const scale = tied ? BASE.d_model ** -0.5 : 1;
+    const ref = [0, 1].flatMap((b) =>
+      linear(
+        t5Reference(w, IDS[b]!, MASK[b]!, DEC[b]!, true).map((row) => row.map((v) => v * scale)),
+        table,
+      ).flat(),
+    );
+    const err = maxAbsDiffWhere(got.data, ref);
+    console.log(`t5 lm_head ${_name} ${ep} max abs error vs reference ${err.toExponential(3)}`);
+    expect(err).toBeLessThan(tolerance);
+  });
+});
+
 describe('t5 family properties (random weights)', () => {
   const config = { ...BASE, feed_forward_proj: 'gated-gelu', initializer_range: 0.3 };
   let onnxPath: string;
@@ -320,7 +378,11 @@ describe('t5 family properties (random weights)', () => {
     });
 
   beforeAll(async () => {
-    onnxPath = await buildWithModule(t5Family, config, { weights: 'random', seed: 11 });
+    onnxPath = await buildWithModule(t5Family, config, {
+      weights: 'random',
+      seed: 11,
+      task: 'feature-extraction',
+    });
   });
   afterAll(() => rmSync(dirname(onnxPath), { recursive: true, force: true }));
 
@@ -328,8 +390,16 @@ describe('t5 family properties (random weights)', () => {
     const a = (await run(IDS, MASK, DEC)).last_hidden_state!;
     expect(a.dims).toEqual([2, 12, BASE.d_model]);
     expect(a.data.every((v) => Number.isFinite(v))).toBe(true);
-    const again = await buildWithModule(t5Family, config, { weights: 'random', seed: 11 });
-    const other = await buildWithModule(t5Family, config, { weights: 'random', seed: 12 });
+    const again = await buildWithModule(t5Family, config, {
+      weights: 'random',
+      seed: 11,
+      task: 'feature-extraction',
+    });
+    const other = await buildWithModule(t5Family, config, {
+      weights: 'random',
+      seed: 12,
+      task: 'feature-extraction',
+    });
     try {
       const feeds = {
         input_ids: int64Tensor(IDS),

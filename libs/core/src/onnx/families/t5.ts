@@ -8,7 +8,10 @@
  *   position bias, only the encoder padding mask;
  * - feed-forward per feed_forward_proj: `relu` → wo(relu(wi x)), `gated-gelu` → wo(gelu_new(wi_0 x) *
  *   wi_1 x), and generally `[gated-]<act>`;
- * - encoder final_layer_norm, decoder final_layer_norm → last_hidden_state of the decoder.
+ * - encoder final_layer_norm, decoder final_layer_norm → last_hidden_state of the decoder
+ *   (feature-extraction), or T5ForConditionalGeneration's lm_head → logits (text2text-generation, the
+ *   full decoder pass without cache): tied to `shared` with the d_model^-0.5 rescaling when
+ *   tie_word_embeddings, else its own `lm_head.weight`.
  * Inputs input_ids, attention_mask [batch_size, sequence_length] and decoder_input_ids
  * [batch_size, decoder_sequence_length]; the decoder self-attention is causal (no decoder mask input,
  * as T5Model uses when decoder_attention_mask is not given).
@@ -21,7 +24,16 @@ import type { ConfigReader } from '../config';
 import type { GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
 import { linearLayer } from './layers';
-import { BATCH, SEQ, attend, mergeHeads, rmsNorm, sequencePositions, splitHeads } from './decoder-common';
+import {
+  BATCH,
+  SEQ,
+  attend,
+  logitsFromTable,
+  mergeHeads,
+  rmsNorm,
+  sequencePositions,
+  splitHeads,
+} from './decoder-common';
 import type { FamilyContext, FamilyModule } from './types';
 
 export const DECODER_SEQ = 'decoder_sequence_length';
@@ -260,7 +272,20 @@ export function buildT5(ctx: FamilyContext): void {
   }
   throwIfAborted(signal);
   y = rmsNorm(g, w, 'decoder.final_layer_norm.weight', y, s.dModel, s.eps);
-  g.output('last_hidden_state', 'float32', [BATCH, DECODER_SEQ, s.dModel], y);
+  if (ctx.task === 'text2text-generation') {
+    // T5ForConditionalGeneration: tied → (y * d_model^-0.5) @ shared^T; untied → y @ lm_head.weight^T.
+    const tied = ctx.config.bool('tie_word_embeddings', true);
+    const head = tied
+      ? shared
+      : g.weight('lm_head.weight', w.get('lm_head.weight', [s.vocab, s.dModel]), [s.vocab, s.dModel]);
+    const scaled = tied ? g.mul(y, g.constFloat(s.dModel ** -0.5)) : y;
+    const logits = logitsFromTable(g, scaled, head, decIds, s.dModel, s.vocab);
+    g.output('logits', 'float32', [BATCH, DECODER_SEQ, s.vocab], logits);
+  } else if (ctx.task === 'feature-extraction') {
+    g.output('last_hidden_state', 'float32', [BATCH, DECODER_SEQ, s.dModel], y);
+  } else {
+    throw new CoreError(ErrorCode.UNPROCESSABLE, `t5 has no ${ctx.task} head`);
+  }
   ctx.progress(1, 't5 built');
 }
 

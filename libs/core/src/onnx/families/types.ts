@@ -6,12 +6,17 @@
 import type { ModelFamily } from '../../models/registry';
 import type { ConfigReader } from '../config';
 import type { GraphBuilder } from '../graph';
+import type { PoolingSpec, Task } from '../tasks';
 import type { WeightSource } from '../weights';
 
 export interface FamilyContext {
   g: GraphBuilder;
   config: ConfigReader;
   weights: WeightSource;
+  /** The head to emit (checked against the model type by buildOnnxModel). */
+  task: Task;
+  /** sentence-transformers pooling: adds `sentence_embedding` to a feature-extraction graph. */
+  pooling?: PoolingSpec;
   signal?: AbortSignal;
   /** Progress within the family's build, 0..1 (buildOnnxModel rescales it). */
   progress(fraction: number, step: string): void;

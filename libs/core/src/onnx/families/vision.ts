@@ -2,14 +2,15 @@
  * Vision family: ViT and DeiT, faithful to transformers' ViTModel / DeiTModel:
  * patch Conv (kernel = stride = patch_size) → flatten → [CLS (+ DeiT distillation token), patches] +
  * position embeddings → N pre-LN layers (LN → attention → residual, LN → MLP → residual) → final
- * LayerNorm → last_hidden_state, and pooler_output (dense + pooler_act on the first token) when the
- * weights hold a pooler.
+ * LayerNorm, then the task's head (./heads): last_hidden_state (+ pooler_output, dense + pooler_act on
+ * the first token, when the weights hold a pooler), or the image classifier's logits.
  */
 import { throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
 import type { GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
-import { firstTokenPooler, layerNormLayer, linearLayer, selfAttention } from './layers';
+import { emitVisionHead } from './heads';
+import { layerNormLayer, linearLayer, selfAttention } from './layers';
 import type { FamilyContext, FamilyModule } from './types';
 
 const BATCH = 'batch_size';
@@ -133,12 +134,14 @@ export function buildVision(ctx: FamilyContext): void {
   }
   throwIfAborted(signal);
   x = layerNormLayer(g, w, 'layernorm', x, spec.hidden, spec.eps);
-  const seq = numPatches(spec) + spec.extraTokens;
-  g.output('last_hidden_state', 'float32', [BATCH, seq, spec.hidden], x);
-  if (w.has('pooler.dense.weight')) {
-    const pooled = firstTokenPooler(g, w, 'pooler.dense', x, spec.hidden, spec.poolerSize, spec.poolerAct);
-    g.output('pooler_output', 'float32', [BATCH, spec.poolerSize], pooled);
-  }
+  emitVisionHead(ctx, {
+    modelType: spec.modelType,
+    x,
+    hidden: spec.hidden,
+    seq: numPatches(spec) + spec.extraTokens,
+    poolerSize: spec.poolerSize,
+    poolerAct: spec.poolerAct,
+  });
   ctx.progress(1, 'vision model built');
 }
 

@@ -1,0 +1,90 @@
+/**
+ * What precision a model really has, so a Benchmark or Test request's `precision` selects a model
+ * of that precision instead of labelling whatever runs:
+ * - a generated implementation (or its model.onnx) → the precision in its manifest.json;
+ * - a plain .onnx file → the element type holding most of its initializers' values (fp32, fp16,
+ *   bf16, int8), read from the graph file (only files up to 64 MiB are read here; larger ones, whose
+ *   weights are inside, are reported as unknown);
+ * - a registry id → fp32 and fp16: the on-demand cache generates either.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { onnx } from 'onnx-proto';
+import { CoreError, ErrorCode } from '../errors';
+import type { ResolvedModelPath } from './paths';
+
+/** Precisions the generator builds (and so the on-demand cache can make for a registry id). */
+export const GENERATED_PRECISIONS = ['fp32', 'fp16'] as const;
+export type GeneratedPrecision = (typeof GENERATED_PRECISIONS)[number];
+
+const MAX_GRAPH_BYTES = 64 * 1024 * 1024;
+
+const T = onnx.TensorProto.DataType;
+const NAMES: Partial<Record<number, string>> = {
+  [T.FLOAT]: 'fp32',
+  [T.FLOAT16]: 'fp16',
+  [T.BFLOAT16]: 'bf16',
+  [T.INT8]: 'int8',
+  [T.UINT8]: 'int8',
+  [T.DOUBLE]: 'fp64',
+};
+
+function manifestPrecision(dir: string): string | undefined {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { precision?: unknown };
+    return typeof m.precision === 'string' ? m.precision : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The element type holding most initializer values of an ONNX graph file, or undefined. */
+export function onnxFilePrecision(path: string): string | undefined {
+  try {
+    if (statSync(path).size > MAX_GRAPH_BYTES) return undefined;
+    const model = onnx.ModelProto.decode(readFileSync(path));
+    const totals = new Map<string, number>();
+    for (const t of model.graph?.initializer ?? []) {
+      const name = NAMES[t.dataType ?? 0];
+      if (!name) continue;
+      const n = (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
+      totals.set(name, (totals.get(name) ?? 0) + n);
+    }
+    let best: string | undefined;
+    for (const [name, n] of totals) if (best === undefined || n > totals.get(best)!) best = name;
+    return best;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The precision of a resolved model file or implementation, or undefined when it cannot be told. */
+export function modelPrecision(resolved: ResolvedModelPath): string | undefined {
+  const fromManifest = manifestPrecision(resolved.dir);
+  if (fromManifest) return fromManifest;
+  if (resolved.kind === 'onnx-file') return onnxFilePrecision(resolved.path);
+  const beside = join(resolved.dir, 'model.onnx');
+  return existsSync(beside) ? onnxFilePrecision(beside) : undefined;
+}
+
+/**
+ * Refuses (422) a requested precision the model does not have, naming the ones it has. An unknown
+ * precision (undefined available list) refuses nothing: what ran is reported as unknown.
+ */
+export function checkPrecision(
+  name: string,
+  requested: string | undefined,
+  available: readonly string[] | undefined,
+): void {
+  if (requested === undefined || available === undefined || available.includes(requested)) return;
+  throw new CoreError(
+    ErrorCode.UNPROCESSABLE,
+    `${name} has no ${requested} graph; it exists in ${available.join(', ')}` +
+      (available.length === 1
+        ? ` (generate a ${requested} implementation with the Generator, precision "${requested}")`
+        : ''),
+    { field: 'precision', precision: requested, available_precisions: [...available] },
+  );
+}
