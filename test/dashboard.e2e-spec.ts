@@ -266,4 +266,36 @@ describe('Dashboard in a browser (embedded driver, API key set)', () => {
     await page.locator('.charts canvas').nth(1).waitFor();
     await shot('compare');
   }, 180_000);
+  it('GET /api/benchmark/operations filters by status, model, backend and tag on the server and pages by cursor', async () => {
+    type ListPage = { items: Array<{ id: string; status: string }>; next_cursor: string | null };
+    const list = async (q: string): Promise<ListPage> => {
+      const res = await fetch(`${server.url}/api/benchmark/operations?${q}`, { headers: AUTH });
+      expect(res.status).toBe(200);
+      return json<ListPage>(res);
+    };
+    const all = await list('');
+    expect(all.items.map((i) => i.id)).toContain(formRun);
+    expect(all.items).toHaveLength(3);
+    expect((await list('tag=dash-e2e')).items.map((i) => i.id)).toEqual([formRun]);
+    expect((await list('status=cancelled')).items.map((i) => i.status)).toEqual(['cancelled']);
+    expect((await list('backend=cpu&model=bert')).items).toHaveLength(3);
+    expect((await list('backend=webgpu')).items).toEqual([]);
+    // Pages of one, newest first, cover the same runs once each.
+    const seen: string[] = [];
+    let cursor = '';
+    for (let i = 0; i < 5; i++) {
+      const p = await list(`limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...p.items.map((x) => x.id));
+      if (!p.next_cursor) break;
+      cursor = p.next_cursor;
+    }
+    expect(seen).toEqual(all.items.map((i) => i.id));
+    // The same filters on the other suites' lists; a bad value is a 400 naming the field.
+    expect((await fetch(`${server.url}/api/test/runs?backend=cpu&tag=x`, { headers: AUTH })).status).toBe(
+      200,
+    );
+    const bad = await fetch(`${server.url}/api/generator/tasks?backend=tpu`, { headers: AUTH });
+    expect(bad.status).toBe(400);
+    expect((await json<{ message: string }>(bad)).message).toMatch(/backend/);
+  });
 });

@@ -23,6 +23,8 @@ export interface Histogram {
   /** Count per bin, one array per sample. */
   counts: number[][];
   width: number;
+  /** Samples above the range's upper end, not drawn (the long tail beyond p99). */
+  above: number;
 }
 
 /** Min and max of several samples, without spreading them onto the stack (100,000 elements). */
@@ -37,19 +39,32 @@ function extent(samples: readonly (readonly number[])[]): [number, number] {
   return [lo, hi];
 }
 
-/** Common bins for several samples (so they overlay), one pass per sample. */
-export function histogram(samples: readonly (readonly number[])[], bins = HISTOGRAM_BINS): Histogram {
-  const [lo, hiRaw] = extent(samples);
-  if (!Number.isFinite(lo)) return { centers: [], counts: samples.map(() => []), width: 0 };
-  const hi = hiRaw > lo ? hiRaw : lo + 1e-6;
+/**
+ * Common bins for several samples (so they overlay), one pass per sample. `upTo` (e.g. the p99 the
+ * server computed) ends the range below a long tail, which would otherwise squeeze the body of the
+ * distribution into one bin; the samples above it are counted in `above`.
+ */
+export function histogram(
+  samples: readonly (readonly number[])[],
+  upTo?: number,
+  bins = HISTOGRAM_BINS,
+): Histogram {
+  const [lo, max] = extent(samples);
+  if (!Number.isFinite(lo)) return { centers: [], counts: samples.map(() => []), width: 0, above: 0 };
+  const top = upTo !== undefined && upTo > lo && upTo < max ? upTo : max;
+  const hi = top > lo ? top : lo + 1e-6;
   const width = (hi - lo) / bins;
   const centers = Array.from({ length: bins }, (_, i) => lo + (i + 0.5) * width);
+  let above = 0;
   const counts = samples.map((s) => {
     const c = new Array<number>(bins).fill(0);
-    for (const v of s) c[Math.min(bins - 1, Math.floor((v - lo) / width))]! += 1;
+    for (const v of s) {
+      if (v > hi) above += 1;
+      else c[Math.min(bins - 1, Math.floor((v - lo) / width))]! += 1;
+    }
     return c;
   });
-  return { centers, counts, width };
+  return { centers, counts, width, above };
 }
 
 interface ChartProps {

@@ -22,8 +22,11 @@ export function LatencyHistogram({ configs }: { configs: Configuration[] }) {
   const [selected, setSelected] = useState(0);
   const config = configs[Math.min(selected, configs.length - 1)];
   const plot = useMemo(() => {
-    const h = histogram([config?.latencies_ms ?? []]);
-    return { x: h.centers, series: [{ label: config?.label ?? '', values: h.counts[0] ?? [] }] };
+    const h = histogram([config?.latencies_ms ?? []], config?.stats?.p99);
+    return {
+      above: h.above,
+      chart: { x: h.centers, series: [{ label: config?.label ?? '', values: h.counts[0] ?? [] }] },
+    };
   }, [config]);
   if (!config) return null;
   return (
@@ -39,11 +42,11 @@ export function LatencyHistogram({ configs }: { configs: Configuration[] }) {
         </select>
       </label>
       <Chart
-        title={`Latency distribution of ${config.label} (${fmt(config.latencies_ms.length)} samples in ${HISTOGRAM_BINS} bins)`}
+        title={`Latency distribution of ${config.label} (${fmt(config.latencies_ms.length)} samples in ${HISTOGRAM_BINS} bins up to p99; ${plot.above} above)`}
         xLabel="latency (ms)"
         yLabel="iterations"
         bars
-        {...plot}
+        {...plot.chart}
       />
     </div>
   );

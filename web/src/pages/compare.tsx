@@ -35,12 +35,14 @@ function Overlay({ data, index }: { data: Loaded; index: number }) {
     const k = configurationsOf(data.cand).find(
       (x) => same(c)(x) && (x.model_id ?? x.model) === (c.model_id ?? x.model),
     );
-    const h = histogram([b?.latencies_ms ?? [], k?.latencies_ms ?? []]);
+    const p99 = Math.max(b?.stats?.p99 ?? 0, k?.stats?.p99 ?? 0) || undefined;
+    const h = histogram([b?.latencies_ms ?? [], k?.latencies_ms ?? []], p99);
     const rounds = alignSeries([
       { label: 'baseline', xy: (b?.round_medians_ms ?? []).map((m, i) => [i + 1, m] as [number, number]) },
       { label: 'candidate', xy: (k?.round_medians_ms ?? []).map((m, i) => [i + 1, m] as [number, number]) },
     ]);
     return {
+      above: h.above,
       hist: {
         x: h.centers,
         series: [
@@ -55,7 +57,7 @@ function Overlay({ data, index }: { data: Loaded; index: number }) {
   return (
     <>
       <Chart
-        title="Latency distributions, baseline over candidate"
+        title={`Latency distributions, baseline over candidate (up to the larger p99; ${plots.above} above)`}
         xLabel="latency (ms)"
         yLabel="iterations"
         bars
