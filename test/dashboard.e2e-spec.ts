@@ -196,6 +196,8 @@ describe('Dashboard in a browser (embedded driver, API key set)', () => {
       { timeout: 120_000 },
     );
     expect(await page.locator('progress').count()).toBe(1);
+    // The updates come over the WebSocket, which took the key as its api_key parameter.
+    expect(await page.getByTestId('live').textContent()).toBe('live');
     await page.waitForFunction(
       () => document.querySelector('[data-testid=run-status]')?.textContent === 'completed',
       undefined,
@@ -297,5 +299,42 @@ describe('Dashboard in a browser (embedded driver, API key set)', () => {
     const bad = await fetch(`${server.url}/api/generator/tasks?backend=tpu`, { headers: AUTH });
     expect(bad.status).toBe(400);
     expect((await json<{ message: string }>(bad)).message).toMatch(/backend/);
+  });
+  it('can be used from the keyboard: skip link, labelled fields, submit with Enter', async () => {
+    await page.goto('about:blank');
+    await page.goto(ui('start/test'));
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    expect(page.url()).toMatch(/#\/start\/test$/);
+    // Every form control has an accessible name.
+    const unnamed = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('input, select, button'))
+        .filter(
+          (el) =>
+            !(el as HTMLElement).innerText?.trim() &&
+            !(el as HTMLInputElement).labels?.length &&
+            !el.getAttribute('aria-label'),
+        )
+        .map((el) => el.outerHTML),
+    );
+    expect(unnamed).toEqual([]);
+    await page.getByLabel('Model').focus();
+    await page.keyboard.type('-not-there');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('form-error').waitFor();
+    expect(await page.getByTestId('form-error').textContent()).toMatch(/^422: /);
+    problems.splice(0).forEach((p) => expect(p).toMatch(/status of 422|^HTTP 422 .*\/api\/test\/run$/));
+  });
+
+  it.each(['api', 'worker'] as const)('is served where the HTTP API is (ROLE=%s)', async (role) => {
+    const other = await startServer('bullmq', { ROLE: role });
+    try {
+      const res = await fetch(`${other.url}/ui/`);
+      expect(res.status).toBe(role === 'api' ? 200 : 404);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -65,7 +65,15 @@ function View() {
 function App() {
   return (
     <>
-      <a class="skip" href="#main">
+      {/* Hash routes: the skip link moves focus itself instead of changing the hash. */}
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header>

@@ -104,7 +104,8 @@ export function RunPage({ suite, id }: { suite: Suite; id: string }) {
         {suite} run <code>{id}</code>
       </h1>
       <p class="muted">
-        {status?.model_name} · {live ? 'live' : 'not live'} · created {status?.created_at}
+        {status?.model_name} · <span data-testid="live">{live ? 'live' : 'not live'}</span> · created{' '}
+        {status?.created_at}
         {suite === 'benchmark' && status?.status === 'completed' && (
           <>
             {' '}
