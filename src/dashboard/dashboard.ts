@@ -5,27 +5,25 @@
  * api_key on the WebSocket), so the files themselves need no key.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 
 /** Where the dashboard is served. */
 export const DASHBOARD_PREFIX = '/ui/';
 
-/** The repository (or installed package) root: the nearest folder above this file with package.json. */
-function packageRoot(from: string = __dirname): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) return from;
-    dir = up;
+/**
+ * The folder the dashboard is built into: dist/web under the package root, found by walking up from
+ * this file (src/dashboard under ts-node and Jest, dist/src/dashboard when built; dist/ holds a
+ * copy of package.json, so the root is the first folder above with dist/web in it).
+ */
+export function dashboardDir(from: string = __dirname): string {
+  let firstRoot: string | undefined;
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'dist', 'web'))) return join(dir, 'dist', 'web');
+    if (!firstRoot && existsSync(join(dir, 'package.json')) && basename(dir) !== 'dist') firstRoot = dir;
+    if (dirname(dir) === dir) return join(firstRoot ?? from, 'dist', 'web');
   }
-  return dir;
-}
-
-/** The folder the dashboard is built into (dist/web under the package root). */
-export function dashboardDir(): string {
-  return join(packageRoot(), 'dist', 'web');
 }
 
 export function registerDashboard(app: NestFastifyApplication): void {
