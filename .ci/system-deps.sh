@@ -2,7 +2,8 @@
 # Installs the system packages the test suite needs, idempotently:
 # - the Vulkan loader and Mesa 25's software Vulkan driver (lavapipe) from bookworm-backports,
 #   so onnxruntime's WebGPU execution provider has an adapter on a CPU-only machine;
-# - redis-server, started only when nothing listens on 127.0.0.1:6379.
+# - redis-server, started only when nothing listens on 127.0.0.1:6379;
+# - Debian's chromium, the browser the dashboard's e2e spec drives with playwright-core.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -45,5 +46,8 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break; sleep 0.1; done
 fi
+
+# chromium: the dashboard spec (test/dashboard.e2e-spec.ts) launches /usr/bin/chromium headless.
+command -v chromium >/dev/null || { $SUDO apt-get update -qq; $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 echo "system deps ok: mesa-vulkan-drivers $(dpkg-query -W -f='${Version}' mesa-vulkan-drivers)"

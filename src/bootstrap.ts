@@ -10,6 +10,7 @@ import { createHardwareBackends } from './common/hardware/hardware.module';
 import { responseHeaders } from './common/security-headers';
 import { createAppLogger } from './common/logging/pino-logger.service';
 import { VERSION } from './common/version';
+import { registerDashboard } from './dashboard/dashboard';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
 
 type PluginMetadata = Parameters<typeof SwaggerModule.loadPluginMetadata>[0];
@@ -104,5 +105,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   );
   optionalWhereDefaulted(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+  // The dashboard goes where the HTTP API is served (not on a worker-only process).
+  if (config.role !== 'worker') registerDashboard(app);
   return app;
 }

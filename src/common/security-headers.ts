@@ -25,6 +25,28 @@ export const DOCS_HELMET_OPTIONS: HelmetOptions = {
   },
 };
 
+/**
+ * The dashboard (/ui): its own scripts, styles and fonts only, no inline script or style element;
+ * fetch and WebSocket to this origin. Charts set element styles from script (CSSOM), which CSP allows.
+ */
+export const DASHBOARD_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  xFrameOptions: { action: 'deny' },
+};
+
 /** JSON responses: nothing loads from or frames them. */
 export const API_HELMET_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: {
@@ -58,9 +80,11 @@ export function securityHeaders(options: HelmetOptions = DOCS_HELMET_OPTIONS): R
   return headers;
 }
 
-/** The headers of every response: the document set under /docs, the API set elsewhere. */
+/** The headers of every response: the document set under /docs, the dashboard's under /ui, the API set elsewhere. */
 export function responseHeaders(): (url: string) => Record<string, string> {
   const docs = securityHeaders(DOCS_HELMET_OPTIONS);
+  const dashboard = securityHeaders(DASHBOARD_HELMET_OPTIONS);
   const api = { ...securityHeaders(API_HELMET_OPTIONS), 'cache-control': 'no-store' };
-  return (url) => (url.startsWith('/docs') ? docs : api);
+  return (url) =>
+    url.startsWith('/docs') ? docs : url === '/ui' || url.startsWith('/ui/') ? dashboard : api;
 }

@@ -19,7 +19,7 @@ import {
   ValidateBy,
   ValidateIf,
 } from 'class-validator';
-import { BACKEND_NAMES } from '../../../libs/core/src/types';
+import { BACKEND_NAMES, type BackendName } from '../../../libs/core/src/types';
 import { MAX_OPERATION_S_LIMIT } from '../config/app-config';
 import { OPERATION_STATUSES, OperationStatus, OperationStatusView } from './operation.types';
 
@@ -153,6 +153,17 @@ export class ListOperationsQueryDto {
   @IsISO8601({ strict: true })
   since?: string;
 
+  /** Only operations whose request's `hardware` names this backend. */
+  @IsOptional()
+  @IsIn(BACKEND_NAMES)
+  backend?: BackendName;
+
+  /** Only operations tagged with it (benchmark runs carry tags). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  tag?: string;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -166,6 +177,13 @@ export class ListOperationsQueryDto {
   @MaxLength(512)
   @Matches(/^[A-Za-z0-9_-]+$/, { message: 'cursor must be a next_cursor this server returned' })
   cursor?: string;
+}
+
+/** One page of operations, newest first; `next_cursor` fetches the next (null on the last page). */
+export class OperationListDto {
+  items: OperationStatusDto[];
+  @ApiProperty({ type: String, nullable: true })
+  next_cursor: string | null;
 }
 
 export class CancelResponseDto {

@@ -17,6 +17,8 @@ export interface ListQuery {
   status?: OperationStatus;
   model?: string;
   since?: string;
+  backend?: string;
+  tag?: string;
   limit?: number;
   cursor?: string;
 }

@@ -4,9 +4,9 @@
  * cheap. With several processes (BullMQ) the memory copy is only trusted for operations this
  * process runs; others are read from the database.
  */
-import { Kysely } from 'kysely';
+import { Kysely, sql, SqlBool } from 'kysely';
 import { OperationKind, OperationRecord, OperationStatus } from '../operations/operation.types';
-import { type Database, type OperationsTable, storable } from './database';
+import { type Database, type OperationsTable, storable, storeDialect } from './database';
 import { batchPerTurn } from '../batch-per-turn';
 
 export interface ListFilter {
@@ -14,8 +14,19 @@ export interface ListFilter {
   status?: OperationStatus;
   model?: string;
   since?: string;
+  /** Only operations whose request's `hardware` names this backend. */
+  backend?: string;
+  /** Only operations whose request's `tags` hold this tag (benchmark runs). */
+  tag?: string;
   limit: number;
   cursor?: string;
+}
+
+/** `value` is an element of the JSON array at `key` of the stored request (text column). */
+function requestArrayHas(db: Kysely<Database>, key: 'hardware' | 'tags', value: string) {
+  return storeDialect(db) === 'postgres'
+    ? sql<SqlBool>`(${sql.ref('request')}::jsonb -> ${key}) @> jsonb_build_array(${value}::text)`
+    : sql<SqlBool>`exists (select 1 from json_each(${sql.ref('request')}, ${'$.' + key}) where value = ${value})`;
 }
 
 export interface ListPage {
@@ -209,11 +220,14 @@ export class OperationsRepository {
   }
 
   async list(filter: ListFilter): Promise<ListPage> {
-    if (!storable(filter.model) || !storable(filter.since)) return { items: [], next_cursor: null };
+    if (![filter.model, filter.since, filter.backend, filter.tag].every(storable))
+      return { items: [], next_cursor: null };
     let q = this.db.selectFrom('operations').selectAll().where('kind', '=', filter.kind);
     if (filter.status) q = q.where('status', '=', filter.status);
     if (filter.model) q = q.where('model_name', '=', filter.model);
     if (filter.since) q = q.where('created_at', '>=', filter.since);
+    if (filter.backend) q = q.where(requestArrayHas(this.db, 'hardware', filter.backend));
+    if (filter.tag) q = q.where(requestArrayHas(this.db, 'tags', filter.tag));
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
       if (!c || !storable(c[0]) || !storable(c[1]))

@@ -319,6 +319,37 @@ function storeSpecs(target: Target): void {
     );
   });
 
+  it('filters by a backend of the request hardware and by a tag, exactly', async () => {
+    const rows = [
+      op({ id: 'bk-1', kind: 'benchmark', request: { hardware: ['cpu'], tags: ['nightly', 'a%b'] } }),
+      op({
+        id: 'bk-2',
+        kind: 'benchmark',
+        created_at: at(1),
+        request: { hardware: ['cpu', 'webgpu'], tags: [] },
+      }),
+      // "webgpu" as a tag or model name is no backend; "nightly2" is not "nightly".
+      op({
+        id: 'bk-3',
+        kind: 'benchmark',
+        created_at: at(2),
+        request: { hardware: ['cuda'], tags: ['webgpu', 'nightly2'] },
+      }),
+    ];
+    for (const r of rows) await repo.insert(r);
+    const ids = async (f: Partial<Parameters<OperationsRepository['list']>[0]>): Promise<string[]> =>
+      (await repo.list({ kind: 'benchmark', limit: 50, ...f })).items
+        .map((i) => i.id)
+        .filter((id) => id.startsWith('bk-'));
+    expect(await ids({ backend: 'webgpu' })).toEqual(['bk-2']);
+    expect(await ids({ backend: 'cpu' })).toEqual(['bk-2', 'bk-1']);
+    expect(await ids({ tag: 'nightly' })).toEqual(['bk-1']);
+    expect(await ids({ tag: 'a%b' })).toEqual(['bk-1']);
+    expect(await ids({ tag: 'a_b' })).toEqual([]);
+    expect(await ids({ tag: 'webgpu', backend: 'cuda' })).toEqual(['bk-3']);
+    expect(await ids({ tag: 'x\u0000' })).toEqual([]);
+  });
+
   it('finds the operations an earlier process left queued or running', async () => {
     await repo.insert(op({ id: 'q', status: 'queued' }));
     await repo.insert(op({ id: 'r', status: 'running', kind: 'generator' }));

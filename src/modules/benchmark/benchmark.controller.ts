@@ -1,7 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CancelResponseDto, OperationStatusDto } from '../../common/operations/operation.dto';
+import {
+  CancelResponseDto,
+  ListOperationsQueryDto,
+  OperationListDto,
+  OperationStatusDto,
+} from '../../common/operations/operation.dto';
 import { toStatusView } from '../../common/operations/operation.types';
 import { OperationsService } from '../../common/operations/operations.service';
 import {
@@ -68,6 +73,14 @@ export class BenchmarkController {
   @ApiOkResponse({ type: BenchmarkRunsDto })
   async runs(@Query() query: BenchmarkRunsQueryDto): Promise<BenchmarkRunsDto> {
     return { items: await this.benchmarks.runs(query) };
+  }
+
+  /** The benchmark runs themselves (one item per run, with its status), newest first, cursor-paged. */
+  @Get('operations')
+  @ApiOkResponse({ type: OperationListDto })
+  async operationsList(@Query() query: ListOperationsQueryDto): Promise<OperationListDto> {
+    const page = await this.operations.list('benchmark', query);
+    return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
   }
 
   /** Baseline vs candidate per configuration; `?format=markdown|junit` renders it for CI. */
