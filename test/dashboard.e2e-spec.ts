@@ -337,4 +337,25 @@ describe('Dashboard in a browser (embedded driver, API key set)', () => {
       await other.close();
     }
   });
+  it('starts a generation from its form, then lists the generated model with its manifest and CID', async () => {
+    await page.goto(ui('start/generator'));
+    await page.getByLabel('Model').fill('bert');
+    await page.getByRole('button', { name: 'Start generation' }).click();
+    await page.waitForURL(/#\/run\/generator\//);
+    const id = decodeURIComponent(page.url().split('/').pop()!);
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=run-status]')?.textContent === 'completed',
+      undefined,
+      { timeout: 120_000 },
+    );
+    const result = await json<{ cid: string }>(
+      await fetch(`${server.url}/api/generator/results/${id}`, { headers: AUTH }),
+    );
+    await page.getByText(result.cid).first().waitFor();
+    await page.goto(ui('models'));
+    const generated = page.locator('details', { hasText: result.cid });
+    await generated.waitFor();
+    await generated.locator('summary').click();
+    expect(await generated.locator('pre').textContent()).toContain('"files"');
+  }, 180_000);
 });
