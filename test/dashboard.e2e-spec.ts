@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { dashboardDir } from '../src/dashboard/dashboard';
 import { REPO_ROOT } from './fixtures';
-import { json, postJson, startServer, TestServer, waitFor } from './app';
+import { DRIVERS, json, postJson, startServer, TestServer, waitFor } from './app';
 
 jest.setTimeout(120_000);
 
@@ -49,7 +49,7 @@ const QUICK = {
   warmup: { min_iterations: 5, max_iterations: 50 },
 };
 
-describe('Dashboard in a browser (embedded driver, API key set)', () => {
+describe.each(DRIVERS)('Dashboard in a browser (%s driver, API key set)', (driver) => {
   let server: TestServer;
   let browser: Browser;
   let page: Page;
@@ -79,7 +79,7 @@ describe('Dashboard in a browser (embedded driver, API key set)', () => {
 
   beforeAll(async () => {
     ensureBuilt();
-    server = await startServer('embedded', { API_KEY: KEY });
+    server = await startServer(driver, { API_KEY: KEY });
     shots = join(server.dataDir, 'screenshots');
     mkdirSync(shots, { recursive: true });
     browser = await chromium.launch({
@@ -337,4 +337,25 @@ describe('Dashboard in a browser (embedded driver, API key set)', () => {
       await other.close();
     }
   });
+  it('starts a generation from its form, then lists the generated model with its manifest and CID', async () => {
+    await page.goto(ui('start/generator'));
+    await page.getByLabel('Model').fill('bert');
+    await page.getByRole('button', { name: 'Start generation' }).click();
+    await page.waitForURL(/#\/run\/generator\//);
+    const id = decodeURIComponent(page.url().split('/').pop()!);
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid=run-status]')?.textContent === 'completed',
+      undefined,
+      { timeout: 120_000 },
+    );
+    const result = await json<{ cid: string }>(
+      await fetch(`${server.url}/api/generator/results/${id}`, { headers: AUTH }),
+    );
+    await page.getByText(result.cid).first().waitFor();
+    await page.goto(ui('models'));
+    const generated = page.locator('details', { hasText: result.cid });
+    await generated.waitFor();
+    await generated.locator('summary').click();
+    expect(await generated.locator('pre').textContent()).toContain('"files"');
+  }, 180_000);
 });
