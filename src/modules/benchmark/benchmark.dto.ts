@@ -132,6 +132,7 @@ export class RunBenchmarkRequestDto {
    * min_iterations, min_duration_s and max_duration_s are shared out over them. Comparisons use the
    * spread of the round medians, so more rounds give narrower intervals.
    */
+  @ApiPropertyOptional({ default: DEFAULT_SETTINGS.rounds })
   @Optional()
   @IsInt()
   @Min(1)
@@ -139,6 +140,7 @@ export class RunBenchmarkRequestDto {
   rounds: number = DEFAULT_SETTINGS.rounds;
 
   /** Untimed runs before every round after the first. */
+  @ApiPropertyOptional({ default: DEFAULT_SETTINGS.round_warmup_iterations })
   @Optional()
   @IsInt()
   @Min(0)
@@ -155,6 +157,7 @@ export class RunBenchmarkRequestDto {
   reload_each_round: boolean = false;
 
   /** Threshold of the verdicts (baseline comparison and paired ratios): a relative change, 0.05 = 5%. */
+  @ApiPropertyOptional({ default: DEFAULT_THRESHOLD })
   @Optional()
   @IsNumber()
   @Min(0)
@@ -162,6 +165,7 @@ export class RunBenchmarkRequestDto {
   threshold: number = DEFAULT_THRESHOLD;
 
   /** Confidence level of the ratio intervals. */
+  @ApiPropertyOptional({ default: DEFAULT_CONFIDENCE })
   @Optional()
   @IsNumber()
   @Min(0.5)
