@@ -132,6 +132,21 @@ describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
     expect((await post('/api/test/run', { model_name: 'bert', precision: 'int8' })).status).toBe(400);
   });
 
+  it('tests a registry id in fp16: generated in that precision, and the results say so', async () => {
+    const { id, status } = await runAndWait({
+      model_name: 'prajjwal1/bert-tiny',
+      hardware: ['cpu', 'webgpu'],
+      test_type: 'comprehensive',
+      precision: 'fp16',
+    });
+    expect(status.status).toBe('completed');
+    const results = await json<{ status: string; precision: string; test_details: Detail[] }>(
+      await fetch(`${server.url}/api/test/results/${id}`),
+    );
+    expect(results.test_details.filter((d) => d.status === 'failed')).toEqual([]);
+    expect(results).toMatchObject({ status: 'passed', precision: 'fp16' });
+  });
+
   it('skips the checks of an unavailable backend with its reason', async () => {
     const { id, status } = await runAndWait({ model_name: 'distilbert', hardware: ['cpu', 'cuda'] });
     expect(status.status).toBe('completed');

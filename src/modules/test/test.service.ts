@@ -7,7 +7,7 @@ import {
   tempSibling,
   writeFileConfined,
 } from '../../../libs/core/src/models/write-paths';
-import { renderJUnit, TestResults } from '../../../libs/core/src/testing';
+import { renderJUnit, TestResults, toleranceFor } from '../../../libs/core/src/testing';
 import type { RunContext } from '../../../libs/core/src/types';
 import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
@@ -81,6 +81,7 @@ export class TestService {
             testType: request.test_type,
             batchSizes: request.batch_sizes,
             sequenceLengths: request.sequence_lengths,
+            tolerance: toleranceFor(precision),
             tmpDir,
           },
         },
