@@ -83,14 +83,22 @@ describe('toCsv / toMarkdown', () => {
   });
 
   it('shows a comparison in Markdown and JUnit: regressed is a failure, inconclusive a skip', () => {
-    const slower: BenchmarkResult = {
+    // Round values fixed within 2% of each other (the real run's rounds can be far apart on a loaded
+    // machine, which would make any verdict possible), the candidate's 3x the baseline's.
+    const spread = [1, 1.02, 0.99, 1.01, 0.98];
+    const scaled = (k: number): BenchmarkResult => ({
       ...result,
       configurations: result.configurations.map((c) => ({
         ...c,
-        rounds: c.rounds.map((r) => ({ ...r, median_ms: r.median_ms * 3, min_ms: r.min_ms * 3 })),
+        rounds: c.rounds.map((r, i) => ({
+          ...r,
+          median_ms: spread[i % 5] * k,
+          min_ms: spread[i % 5] * k * 0.9,
+        })),
       })),
-    };
-    const cmp = compareRuns(result, slower);
+    });
+    const slower = scaled(3);
+    const cmp = compareRuns(scaled(1), slower);
     expect(cmp.verdict).toBe('regressed');
     const md = comparisonMarkdown(cmp);
     expect(md).toMatch(/Comparison with the baseline: \*\*regressed\*\*/);
