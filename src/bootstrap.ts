@@ -9,6 +9,7 @@ import { boundedJsonParser, clientErrorHandler, frameworkErrors } from './common
 import { createHardwareBackends } from './common/hardware/hardware.module';
 import { responseHeaders } from './common/security-headers';
 import { createAppLogger } from './common/logging/pino-logger.service';
+import { genRequestId, registerRequestLog } from './common/logging/request-log';
 import { VERSION } from './common/version';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
 
@@ -51,6 +52,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     trustProxy: true,
     clientErrorHandler,
     frameworkErrors,
+    genReqId: genRequestId,
   });
   const backends = createHardwareBackends(config);
   // A process that runs jobs detects its backends before it takes any: a BullMQ worker consumes
@@ -75,6 +77,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     { bodyLimit: config.bodyLimitBytes },
     boundedJsonParser(adapter.getInstance()),
   );
+  registerRequestLog(adapter.getInstance());
   const headersFor = responseHeaders();
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.headers(headersFor(request.url));

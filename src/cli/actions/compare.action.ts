@@ -2,6 +2,7 @@
 import type { Comparison } from '../../../libs/client/src';
 import { CliContext, EXIT } from '../context';
 import { fixed, table } from '../progress';
+import { paint } from '../term';
 
 interface ComparedRow {
   model?: string;
@@ -46,6 +47,13 @@ export function verdictExitCode(verdict: string): number {
   return EXIT.OK;
 }
 
+export const VERDICT_STYLE: Record<string, 'green' | 'red' | 'yellow' | undefined> = {
+  improved: 'green',
+  unchanged: 'green',
+  regressed: 'red',
+  inconclusive: 'yellow',
+};
+
 /** The comparison as a table, the unmatched configurations and the overall verdict with its reason. */
 export function comparisonText(c: Comparison): string {
   const lines = [
@@ -74,6 +82,7 @@ export function comparisonText(c: Comparison): string {
         `${fixed((r.baseline_noise_cv ?? NaN) * 100, 1)}/${fixed((r.candidate_noise_cv ?? NaN) * 100, 1)}`,
         r.verdict,
       ]),
+      { style: (col, text) => (col === 9 ? VERDICT_STYLE[text] : undefined) },
     ),
   ];
   for (const u of c.unmatched as UnmatchedRow[]) {
@@ -82,7 +91,7 @@ export function comparisonText(c: Comparison): string {
     );
   }
   lines.push(
-    `verdict: ${c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}, ${c.statistic} of rounds): ${c.reason}`,
+    `verdict: ${VERDICT_STYLE[c.verdict] ? paint.out(VERDICT_STYLE[c.verdict]!, c.verdict) : c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}, ${c.statistic} of rounds): ${c.reason}`,
   );
   return lines.join('\n');
 }
