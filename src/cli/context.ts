@@ -145,6 +145,7 @@ export async function createContext(opts: GlobalOptions, args: readonly unknown[
   // Ctrl-C: cancel the operation being followed on the server, restore the terminal, and let the
   // monitor see the run end `cancelled`; a second Ctrl-C (or none being followed) exits at once.
   let interrupted = false;
+  let cancelling: Promise<void> | undefined;
   let current: { kind: OperationKind; id: string; reporter: ProgressReporter } | undefined;
   const restoreTerminal = () => {
     current?.reporter.stop();
@@ -167,7 +168,7 @@ export async function createContext(opts: GlobalOptions, args: readonly unknown[
         : kind === 'benchmark'
           ? client.cancelBenchmark(id, { timeoutMs: 5000 })
           : client.cancelGeneration(id, { timeoutMs: 5000 });
-    cancel.then(
+    cancelling = cancel.then(
       (r) => {
         info(r.cancelled ? `${kind} ${id} cancelled` : `${kind} ${id} had already ended`);
         // The monitor sees the final status and the command ends; should it not, exit anyway.
@@ -203,6 +204,8 @@ export async function createContext(opts: GlobalOptions, args: readonly unknown[
       }
     },
     async close() {
+      // The cancel's answer is reported before the command ends.
+      await cancelling;
       process.off('SIGINT', onSigint);
       await local?.close();
     },

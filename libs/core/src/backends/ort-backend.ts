@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import './ort-env';
 import { errorMessage } from '../errors';
 import type { BackendDetection, BackendName, HardwareBackend } from '../types';
 import { cpuDevice, nvidiaGpus, tryExec, vulkanIcds, vulkanLoader, webgpuDevice } from './device-info';
