@@ -3,7 +3,7 @@
  * and, for a line about an operation (an OperationLogContext among the parameters), its
  * `operation_id`, `kind` and `job`; other fields come as a LogFields parameter (a request's id).
  */
-import type { LoggerService, LogLevel } from '@nestjs/common';
+import { ConsoleLogger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { DestinationStream, Level, LevelWithSilent, Logger, pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
 import { LogFields, OperationLogContext } from './operation-context';
@@ -35,6 +35,24 @@ const CONSOLE_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
   log: ['error', 'fatal', 'warn', 'log'],
   debug: ['error', 'fatal', 'warn', 'log', 'debug'],
 };
+
+/**
+ * Nest's console logger (LOG_FORMAT=pretty) without the structured fields: their ids are in the
+ * message text already, and the console logger would print the object as a message of its own.
+ */
+export class FieldsConsoleLogger extends ConsoleLogger {
+  protected override printMessages(
+    messages: unknown[],
+    context?: string,
+    logLevel?: LogLevel,
+    writeStreamType?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+    params?: Record<string, unknown>,
+  ): void {
+    const kept = messages.filter((m) => !(m instanceof LogFields || m instanceof OperationLogContext));
+    super.printMessages(kept, context, logLevel, writeStreamType, errorStack, params);
+  }
+}
 
 /** A pino logger with label levels and ISO times. */
 export function createPino(level: AppConfig['logLevel'], destination?: DestinationStream): Logger {
@@ -125,7 +143,10 @@ export function createAppLogger(
   config: Pick<AppConfig, 'logLevel' | 'logFormat'>,
   destination?: DestinationStream,
 ): LoggerService | LogLevel[] | false {
-  if (config.logFormat === 'pretty') return CONSOLE_LEVELS[config.logLevel];
+  if (config.logFormat === 'pretty') {
+    const levels = CONSOLE_LEVELS[config.logLevel];
+    return levels === false ? false : new FieldsConsoleLogger({ logLevels: levels });
+  }
   return new PinoLoggerService(createPino(config.logLevel, destination));
 }
 
