@@ -1,8 +1,10 @@
 /**
- * The end-to-end workflow on the SDK: generate a bert-base-uncased-like model → test the generated
- * implementation → benchmark it when the tests pass → print latency and throughput.
+ * The end-to-end workflow on the SDK: generate a model (default bert-base-uncased; a registry id or a
+ * local folder with config.json) → test the generated implementation → benchmark it when the tests
+ * pass → print latency and throughput.
  *
  *   npx ts-node --transpile-only examples/workflow.ts [model] [--url http://localhost:8000]
+ *   npx ts-node --transpile-only examples/workflow.ts ../shared/fixtures/hf-tiny/bert --seq-len 8
  *
  * The seed's integration example runs each suite in its own server, sharing DATA_DIR:
  *   ipfs-accelerate serve --port 8001 --components generator
@@ -13,20 +15,30 @@
  * Options: --seq-len N (default 128) for the benchmark.
  * (ACCELERATE_URL and API_KEY are read from the environment too.)
  */
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { ApiClient, ApiError } from '../libs/client/src';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  const VALUED = ['--url', '--generator-url', '--test-url', '--bench-url', '--seq-len'];
   const flag = (name: string): string | undefined => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
   const baseUrl = flag('--url') ?? process.env.ACCELERATE_URL ?? 'http://localhost:8000';
-  const values = new Set(
-    ['--url', '--generator-url', '--test-url', '--bench-url', '--seq-len'].map((f) => args.indexOf(f) + 1),
-  );
-  const model = args.find((a, i) => !a.startsWith('--') && !values.has(i)) ?? 'bert-base-uncased';
+  // The first argument that is neither a flag nor a flag's value.
+  const positional = args.filter((a, i) => !a.startsWith('--') && !VALUED.includes(args[i - 1] ?? ''));
+  const unknown = args.filter((a) => a.startsWith('--') && !VALUED.includes(a));
+  if (unknown.length || positional.length > 1) {
+    console.error(`usage: workflow.ts [model] [${VALUED.map((f) => `${f} <value>`).join('] [')}]`);
+    return 2;
+  }
+  const given = positional[0] ?? 'bert-base-uncased';
+  // A local folder (absolute, ./ or ../, or one that exists here) is sent as an absolute path: the
+  // server resolves relative paths against its DATA_DIR, not against this shell's folder.
+  const model =
+    isAbsolute(given) || /^\.\.?([/\\]|$)/.test(given) || existsSync(given) ? resolve(given) : given;
   const clientFor = (url: string | undefined) =>
     new ApiClient({ baseUrl: url ?? baseUrl, apiKey: process.env.API_KEY });
   const generator = clientFor(flag('--generator-url'));

@@ -6,9 +6,13 @@
  */
 import { PluginMetadataGenerator } from '@nestjs/cli/lib/compiler/plugins/plugin-metadata-generator.js';
 import { ReadonlyVisitor } from '@nestjs/swagger/plugin';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const src = join(__dirname, '..', 'src');
+const file = join(src, 'swagger-metadata.ts');
+// The generator type-checks the project first: an earlier output must not be part of it.
+rmSync(file, { force: true });
 new PluginMetadataGenerator().generate({
   visitors: [
     new ReadonlyVisitor({
@@ -23,3 +27,7 @@ new PluginMetadataGenerator().generate({
   tsconfigPath: 'tsconfig.json',
   printDiagnostics: false,
 });
+
+// @nestjs/cli 11 (the one that runs on Node 20) writes the imports without an extension; under
+// NodeNext resolution (tsconfig.json) tsc needs `.js`, as @nestjs/cli 12 writes them.
+writeFileSync(file, readFileSync(file, 'utf8').replace(/(import\("\.\/[^"]+?)(?<!\.js)"\)/g, '$1.js")'));

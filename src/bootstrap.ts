@@ -9,6 +9,7 @@ import { boundedJsonParser, clientErrorHandler, frameworkErrors } from './common
 import { createHardwareBackends } from './common/hardware/hardware.module';
 import { responseHeaders } from './common/security-headers';
 import { createAppLogger } from './common/logging/pino-logger.service';
+import { genRequestId, registerRequestLog } from './common/logging/request-log';
 import { VERSION } from './common/version';
 import { registerDashboard } from './dashboard/dashboard';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
@@ -52,6 +53,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     trustProxy: true,
     clientErrorHandler,
     frameworkErrors,
+    genReqId: genRequestId,
   });
   const backends = createHardwareBackends(config);
   // A process that runs jobs detects its backends before it takes any: a BullMQ worker consumes
@@ -76,6 +78,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     { bodyLimit: config.bodyLimitBytes },
     boundedJsonParser(adapter.getInstance()),
   );
+  registerRequestLog(adapter.getInstance());
   const headersFor = responseHeaders();
   adapter.getInstance().addHook('onRequest', (request, reply, done) => {
     void reply.headers(headersFor(request.url));

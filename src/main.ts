@@ -1,5 +1,6 @@
 import { createApp } from './bootstrap';
 import { ConfigError, loadConfig } from './common/config/app-config';
+import { announceListening } from './common/logging/pino-logger.service';
 
 async function main(): Promise<void> {
   let config;
@@ -14,8 +15,11 @@ async function main(): Promise<void> {
   }
   const app = await createApp(config);
   await app.listen(config.port, config.host);
-  console.log(
-    `IPFS Accelerate listening on ${await app.getUrl()} (docs at /docs, queue ${config.queue.driver}, data ${config.dataDir})`,
+  const url = await app.getUrl();
+  announceListening(
+    config,
+    url,
+    `IPFS Accelerate listening on ${url} (docs at /docs, queue ${config.queue.driver}, data ${config.dataDir})`,
   );
 }
 

@@ -5,7 +5,7 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { HF_TINY, REPO_ROOT } from './fixtures';
 import { freePort } from './net';
 
@@ -83,7 +83,8 @@ describe('three servers, one per suite, sharing DATA_DIR', () => {
       [
         ...TS_NODE,
         'examples/workflow.ts',
-        'bert',
+        // As the README writes it: a folder relative to the repository, resolved by the example.
+        relative(REPO_ROOT, join(HF_TINY, 'bert')),
         '--generator-url',
         gen!,
         '--test-url',
@@ -102,6 +103,8 @@ describe('three servers, one per suite, sharing DATA_DIR', () => {
     );
     const out = `${run.stdout}\n${run.stderr}`;
     expect([run.status, out]).toEqual([0, expect.any(String)]);
+    // The model given is the model built (an earlier version ignored it and built bert-base-uncased).
+    expect(out.split('\n')[0]).toBe(`1. generate ${join(HF_TINY, 'bert')}`);
     expect(out).toMatch(/passed: \d+ passed, 0 failed/);
     expect(out).toMatch(/latency_ms: \d+\.\d+/);
     expect(out).toMatch(/throughput: \d+\.\d items\/s/);

@@ -2,7 +2,12 @@
 import { Logger } from '@nestjs/common';
 import { JobQueue } from '../src/common/jobs/job-queue';
 import { operationLog } from '../src/common/logging/operation-context';
-import { createAppLogger, createPino, PinoLoggerService } from '../src/common/logging/pino-logger.service';
+import {
+  createAppLogger,
+  createPino,
+  FieldsConsoleLogger,
+  PinoLoggerService,
+} from '../src/common/logging/pino-logger.service';
 import { TestServer, json, postJson, startServer, waitFor } from './app';
 
 jest.setTimeout(180_000);
@@ -177,6 +182,13 @@ describe('structured JSON logs', () => {
 
   it('uses pino by default and Nest console levels with LOG_FORMAT=pretty', () => {
     expect(createAppLogger({ logLevel: 'log', logFormat: 'json' })).toBeInstanceOf(PinoLoggerService);
-    expect(createAppLogger({ logLevel: 'warn', logFormat: 'pretty' })).toEqual(['error', 'fatal', 'warn']);
+    // Nest's console logger at those levels, without the structured-field objects as extra lines.
+    const pretty = createAppLogger({ logLevel: 'warn', logFormat: 'pretty' });
+    expect(pretty).toBeInstanceOf(FieldsConsoleLogger);
+    const levels = (['verbose', 'debug', 'log', 'warn', 'error', 'fatal'] as const).filter((l) =>
+      (pretty as FieldsConsoleLogger).isLevelEnabled(l),
+    );
+    expect(levels).toEqual(['warn', 'error', 'fatal']);
+    expect(createAppLogger({ logLevel: 'silent', logFormat: 'pretty' })).toBe(false);
   });
 });

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * ipfs-accelerate: the command line. Commands here only parse options; the work is in ./actions.
- * Exit codes: 0 ok, 1 test failed or regression, 2 usage error, 3 server unreachable.
+ * Exit codes (EXIT in ./context): 0 ok, 1 test failed or regression, 2 usage, 3 server unreachable,
+ * 4 not found or invalid model, 5 nothing measured (no requested backend available), 6 comparison
+ * inconclusive, 130 interrupted (Ctrl-C, after cancelling the operation on the server).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { benchAction } from './actions/bench.action';
 import { compareAction } from './actions/compare.action';
 import { generateAction } from './actions/generate.action';
@@ -11,6 +13,8 @@ import { hardwareAction, modelsAction, templatesAction } from './actions/info.ac
 import { serveAction } from './actions/serve.action';
 import { testAction } from './actions/test.action';
 import { workflowAction } from './actions/workflow.action';
+import { completionScript, Shell, SHELLS } from './completion';
+import { VERSION } from '../common/version';
 import { CliContext, createContext, EXIT, GlobalOptions, reportError } from './context';
 
 const BACKENDS = ['cpu', 'cuda', 'webgpu'] as const;
@@ -78,8 +82,13 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--url <url>', 'server URL (default: $ACCELERATE_URL or http://localhost:8000)')
     .option('--api-key <key>', 'API key (default: $API_KEY)')
     .option('--local', 'run in-process without a server (DATA_DIR from the environment or ./data)')
+    .option('--no-color', 'no colour (also: NO_COLOR set, or output not a terminal)')
+    .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (cmd) => {
+      if (cmd.opts<{ color?: boolean }>().color === false) process.env.NO_COLOR = '1';
+    });
 
   /** Runs an action with a client, always closing the in-process server. */
   const withContext =
@@ -89,9 +98,10 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
       const globals = command.optsWithGlobals<GlobalOptions>();
       setOutcome(
         (async () => {
-          const ctx = await createContext(globals);
+          const ctx = await createContext(globals, args.slice(0, -2));
           try {
-            return await fn(ctx, ...args);
+            const code = await fn(ctx, ...args);
+            return ctx.interrupted ? EXIT.INTERRUPTED : code;
           } finally {
             await ctx.close();
           }
@@ -211,6 +221,15 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--seq-lens <list>', 'benchmark sequence lengths', positiveInts, [128])
     .option('--min-duration <s>', 'benchmark minimum duration per configuration (s)', nonNegative, 1)
     .action(withContext((ctx, model: string, opts) => workflowAction(ctx, model, opts)));
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(ipfs-accelerate completion bash)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(program, shell));
+      setOutcome(Promise.resolve(EXIT.OK));
+    });
 
   return program;
 }

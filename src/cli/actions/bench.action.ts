@@ -2,9 +2,10 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Backend, BenchmarkResults, Comparison } from '../../../libs/client/src';
-import { CliContext, EXIT } from '../context';
+import { CliContext, EXIT, exitForStatus, modelArgument } from '../context';
+import { paint } from '../term';
 import { fixed, table } from '../progress';
-import { comparisonText, verdictExitCode } from './compare.action';
+import { comparisonText, VERDICT_STYLE, verdictExitCode } from './compare.action';
 
 export interface BenchOptions {
   hardware: Backend['name'][];
@@ -27,8 +28,8 @@ export async function runBenchmark(
   ctx: CliContext,
   model: string | string[],
   opts: Omit<BenchOptions, 'format' | 'out'>,
-): Promise<{ runId: string; results?: BenchmarkResults }> {
-  const models = Array.isArray(model) ? model : [model];
+): Promise<{ runId: string; results?: BenchmarkResults; exit: number }> {
+  const models = (Array.isArray(model) ? model : [model]).map((m) => modelArgument(m));
   const accepted = await ctx.client.runBenchmark({
     ...(models.length === 1 ? { model_name: models[0] } : { models }),
     hardware: opts.hardware,
@@ -48,11 +49,20 @@ export async function runBenchmark(
   const { status, results } = await ctx.monitor<BenchmarkResults>('benchmark', accepted.run_id, 'bench');
   if (!results) {
     ctx.out(
-      `benchmark ${status.status}${status.error ? `: ${status.error.code}: ${status.error.message}` : ''}`,
+      `benchmark ${paint.out('red', status.status)}${status.error ? `: ${status.error.code}: ${status.error.message}` : ''}`,
     );
+    return { runId: accepted.run_id, exit: exitForStatus(status) };
   }
-  return { runId: accepted.run_id, results };
+  return { runId: accepted.run_id, results, exit: EXIT.OK };
 }
+
+/** 0 when at least one configuration was measured; 5 (nothing measured) when none was. */
+export function measuredExitCode(results: BenchmarkResults): number {
+  const measured = (results.configurations as Row[]).some((c) => c.status === 'ok');
+  return measured ? EXIT.OK : EXIT.NO_BACKEND;
+}
+
+const STATUS_STYLE = (status: string) => (status === 'ok' ? 'green' : 'yellow');
 
 interface PairedRow {
   baseline_label?: string;
@@ -78,6 +88,7 @@ export function pairedTable(results: BenchmarkResults): string {
       p.rounds,
       p.verdict,
     ]),
+    { style: (col, text) => (col === 5 ? VERDICT_STYLE[text] : undefined) },
   );
 }
 
@@ -105,12 +116,13 @@ export function resultsTable(results: BenchmarkResults): string {
       fixed(c.stats?.cv_percent, 1),
       fixed(c.throughput_items_per_sec, 1),
     ]),
+    { style: (col, text) => (col === 3 ? STATUS_STYLE(text) : undefined) },
   );
 }
 
 export async function benchAction(ctx: CliContext, models: string[], opts: BenchOptions): Promise<number> {
-  const { runId, results } = await runBenchmark(ctx, models, opts);
-  if (!results) return EXIT.FAILED;
+  const { runId, results, exit } = await runBenchmark(ctx, models, opts);
+  if (!results) return exit;
   let text: string;
   if (opts.format === 'json') text = JSON.stringify(results, null, 2);
   else if (opts.format === 'csv' || opts.format === 'markdown')
@@ -129,5 +141,10 @@ export async function benchAction(ctx: CliContext, models: string[], opts: Bench
     // The gate's verdict is shown even when the results go to a file.
     if (results.comparison) ctx.info(`verdict: ${String(results.comparison.verdict)}`);
   } else ctx.out(text.trimEnd());
+  const measured = measuredExitCode(results);
+  if (measured !== EXIT.OK) {
+    ctx.info(paint.err('yellow', 'nothing measured: no configuration ran (see the status column)'));
+    return measured;
+  }
   return results.comparison ? verdictExitCode(String(results.comparison.verdict)) : EXIT.OK;
 }

@@ -2,6 +2,7 @@
 import type { Comparison } from '../../../libs/client/src';
 import { CliContext, EXIT } from '../context';
 import { fixed, table } from '../progress';
+import { paint } from '../term';
 
 interface ComparedRow {
   model?: string;
@@ -48,6 +49,13 @@ export function verdictExitCode(verdict: string): number {
   return EXIT.OK;
 }
 
+export const VERDICT_STYLE: Record<string, 'green' | 'red' | 'yellow' | undefined> = {
+  improved: 'green',
+  unchanged: 'green',
+  regressed: 'red',
+  inconclusive: 'yellow',
+};
+
 /** The comparison as a table, the unmatched configurations and the overall verdict with its reason. */
 export function comparisonText(c: Comparison): string {
   const lines = [
@@ -77,6 +85,7 @@ export function comparisonText(c: Comparison): string {
         r.run_noise ? `${fixed(r.run_noise.cv * 100, 1)} ${r.run_noise.source}` : '-',
         r.verdict,
       ]),
+      { style: (col, text) => (col === 9 ? VERDICT_STYLE[text] : undefined) },
     ),
   ];
   for (const u of c.unmatched as UnmatchedRow[]) {
@@ -85,7 +94,7 @@ export function comparisonText(c: Comparison): string {
     );
   }
   lines.push(
-    `verdict: ${c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}, ${c.statistic} of rounds): ${c.reason}`,
+    `verdict: ${VERDICT_STYLE[c.verdict] ? paint.out(VERDICT_STYLE[c.verdict]!, c.verdict) : c.verdict} (threshold ${c.threshold}, confidence ${c.confidence}, ${c.statistic} of rounds): ${c.reason}`,
   );
   return lines.join('\n');
 }

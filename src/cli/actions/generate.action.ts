@@ -1,6 +1,7 @@
 /** generate <model>: start a generation, follow it, print where the implementation went. */
 import type { Backend, GenerateModelRequest, GenerationResults } from '../../../libs/client/src';
-import { CliContext, EXIT } from '../context';
+import { CliContext, EXIT, exitForStatus, modelArgument } from '../context';
+import { paint } from '../term';
 
 export interface GenerateOptions {
   hardware: Backend['name'][];
@@ -14,9 +15,9 @@ export async function generate(
   ctx: CliContext,
   model: string,
   opts: GenerateOptions,
-): Promise<GenerationResults | undefined> {
+): Promise<{ results?: GenerationResults; exit: number }> {
   const body: GenerateModelRequest = {
-    model_name: model,
+    model_name: modelArgument(model),
     hardware: opts.hardware,
     force: Boolean(opts.force),
   };
@@ -27,20 +28,20 @@ export async function generate(
   const { status, results } = await ctx.monitor<GenerationResults>('generator', accepted.task_id, 'generate');
   if (!results) {
     ctx.out(
-      `generation ${status.status}${status.error ? `: ${status.error.code}: ${status.error.message}` : ''}`,
+      `generation ${paint.out('red', status.status)}${status.error ? `: ${status.error.code}: ${status.error.message}` : ''}`,
     );
-    return undefined;
+    return { exit: exitForStatus(status) };
   }
   ctx.out(
-    `generated ${results.model_name} (${results.family}, ${results.parameters} parameters, ${results.weights} weights)`,
+    `${paint.out('green', 'generated')} ${results.model_name} (${results.family}, ${results.parameters} parameters, ${results.weights} weights)`,
   );
   ctx.out(`  implementation: ${results.file_path}`);
   ctx.out(`  javascript:     ${results.js_path}`);
   ctx.out(`  onnx:           ${results.onnx_path}`);
   ctx.out(`  manifest cid:   ${results.cid}`);
-  return results;
+  return { results, exit: EXIT.OK };
 }
 
 export async function generateAction(ctx: CliContext, model: string, opts: GenerateOptions): Promise<number> {
-  return (await generate(ctx, model, opts)) ? EXIT.OK : EXIT.FAILED;
+  return (await generate(ctx, model, opts)).exit;
 }

@@ -13,10 +13,9 @@ export async function hardwareAction(ctx: CliContext, opts: { json?: boolean }):
         b.available ? 'yes' : 'no',
         b.execution_provider,
         b.onnxruntime_version,
-        b.available
-          ? describeDevice(b.device)
-          : (b.reason ?? '').slice(0, 100) + ((b.reason?.length ?? 0) > 100 ? '…' : ''),
+        b.available ? describeDevice(b.device) : (b.reason ?? ''),
       ]),
+      { style: (col, text) => (col === 1 ? (text === 'yes' ? 'green' : 'yellow') : undefined) },
     ),
   );
   return 0;

@@ -15,6 +15,8 @@ export async function serveAction(opts: ServeOptions): Promise<number | 'running
   const { createApp } = require('../../bootstrap') as typeof import('../../bootstrap');
   const { COMPONENTS, ConfigError, loadConfig, ROLES } =
     require('../../common/config/app-config') as typeof import('../../common/config/app-config');
+  const { announceListening } =
+    require('../../common/logging/pino-logger.service') as typeof import('../../common/logging/pino-logger.service');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const overrides: { -readonly [K in keyof AppConfig]?: AppConfig[K] } = {};
   if (opts.port !== undefined) overrides.port = opts.port;
@@ -42,8 +44,11 @@ export async function serveAction(opts: ServeOptions): Promise<number | 'running
   }
   const app = await createApp(config);
   await app.listen(config.port, config.host);
-  process.stdout.write(
-    `IPFS Accelerate listening on ${await app.getUrl()} (role ${config.role}, components ${config.components.join(',')}, queue ${config.queue.driver}, data ${config.dataDir})\n`,
+  const url = await app.getUrl();
+  announceListening(
+    config,
+    url,
+    `IPFS Accelerate listening on ${url} (role ${config.role}, components ${config.components.join(',')}, queue ${config.queue.driver}, data ${config.dataDir})`,
   );
   return 'running';
 }

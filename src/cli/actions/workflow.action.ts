@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Backend } from '../../../libs/client/src';
 import { CliContext, EXIT } from '../context';
 import { fixed } from '../progress';
-import { runBenchmark } from './bench.action';
+import { measuredExitCode, runBenchmark } from './bench.action';
 import { generate } from './generate.action';
 import { runTests } from './test.action';
 
@@ -18,22 +18,22 @@ export interface WorkflowOptions {
 
 export async function workflowAction(ctx: CliContext, model: string, opts: WorkflowOptions): Promise<number> {
   ctx.out(`== 1/3 generate ${model}`);
-  const generated = await generate(ctx, model, opts);
-  if (!generated) return EXIT.FAILED;
+  const { results: generated, exit } = await generate(ctx, model, opts);
+  if (!generated) return exit;
 
   const implementation = dirname(generated.file_path);
   ctx.out(`== 2/3 test ${implementation}`);
   const tests = await runTests(ctx, implementation, { hardware: opts.hardware, type: 'basic' });
-  if (tests?.status !== 'passed') {
+  if (tests.exit !== EXIT.OK) {
     ctx.out('tests did not pass: no benchmark');
-    return EXIT.FAILED;
+    return tests.exit;
   }
 
   ctx.out(`== 3/3 benchmark ${implementation}`);
-  const { runId, results } = await runBenchmark(ctx, implementation, opts);
-  if (!results) return EXIT.FAILED;
+  const { runId, results, exit: benchExit } = await runBenchmark(ctx, implementation, opts);
+  if (!results) return benchExit;
   ctx.out(`latency_ms: ${fixed(results.latency_ms, 3)}`);
   ctx.out(`throughput: ${fixed(results.throughput, 1)} items/s`);
   ctx.out(`benchmark run ${runId}`);
-  return EXIT.OK;
+  return measuredExitCode(results);
 }

@@ -21,3 +21,19 @@ export class OperationLogContext {
 export function operationLog(operationId: string, kind: string, job: string): OperationLogContext {
   return new OperationLogContext(operationId, kind, job);
 }
+
+/**
+ * Fields a log line carries besides its message (`logger.log(msg, logFields({...}))`): a request's
+ * id, method and status, an operation's transition. PinoLoggerService merges them into the line.
+ */
+export class LogFields {
+  constructor(private readonly values: Record<string, unknown>) {}
+
+  fields(): Record<string, unknown> {
+    return this.values;
+  }
+}
+
+export function logFields(values: Record<string, unknown>): LogFields {
+  return new LogFields(values);
+}

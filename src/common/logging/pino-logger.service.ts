@@ -1,12 +1,12 @@
 /**
  * Nest's LoggerService over pino: one JSON line per log with `level`, `time`, `context`, `msg`,
  * and, for a line about an operation (an OperationLogContext among the parameters), its
- * `operation_id`, `kind` and `job`.
+ * `operation_id`, `kind` and `job`; other fields come as a LogFields parameter (a request's id).
  */
-import type { LoggerService, LogLevel } from '@nestjs/common';
+import { ConsoleLogger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { DestinationStream, Level, LevelWithSilent, Logger, pino } from 'pino';
 import type { AppConfig } from '../config/app-config';
-import { OperationLogContext } from './operation-context';
+import { LogFields, OperationLogContext } from './operation-context';
 
 /** Nest's level names → pino's. */
 const PINO_LEVEL: Record<LogLevel, Level> = {
@@ -35,6 +35,24 @@ const CONSOLE_LEVELS: Record<AppConfig['logLevel'], LogLevel[] | false> = {
   log: ['error', 'fatal', 'warn', 'log'],
   debug: ['error', 'fatal', 'warn', 'log', 'debug'],
 };
+
+/**
+ * Nest's console logger (LOG_FORMAT=pretty) without the structured fields: their ids are in the
+ * message text already, and the console logger would print the object as a message of its own.
+ */
+export class FieldsConsoleLogger extends ConsoleLogger {
+  protected override printMessages(
+    messages: unknown[],
+    context?: string,
+    logLevel?: LogLevel,
+    writeStreamType?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+    params?: Record<string, unknown>,
+  ): void {
+    const kept = messages.filter((m) => !(m instanceof LogFields || m instanceof OperationLogContext));
+    super.printMessages(kept, context, logLevel, writeStreamType, errorStack, params);
+  }
+}
 
 /** A pino logger with label levels and ISO times. */
 export function createPino(level: AppConfig['logLevel'], destination?: DestinationStream): Logger {
@@ -91,8 +109,8 @@ export class PinoLoggerService implements LoggerService {
     if (!this.pino.isLevelEnabled(pinoLevel)) return;
     const rest = [...params];
     let fields: Record<string, unknown> = {};
-    const about = rest.findIndex((p) => p instanceof OperationLogContext);
-    if (about >= 0) fields = (rest.splice(about, 1)[0] as OperationLogContext).fields();
+    const about = rest.findIndex((p) => p instanceof OperationLogContext || p instanceof LogFields);
+    if (about >= 0) fields = { ...(rest.splice(about, 1)[0] as OperationLogContext | LogFields).fields() };
     if (rest.length && typeof rest[rest.length - 1] === 'string' && !isStack(rest[rest.length - 1])) {
       fields.context = rest.pop();
     }
@@ -125,6 +143,26 @@ export function createAppLogger(
   config: Pick<AppConfig, 'logLevel' | 'logFormat'>,
   destination?: DestinationStream,
 ): LoggerService | LogLevel[] | false {
-  if (config.logFormat === 'pretty') return CONSOLE_LEVELS[config.logLevel];
+  if (config.logFormat === 'pretty') {
+    const levels = CONSOLE_LEVELS[config.logLevel];
+    return levels === false ? false : new FieldsConsoleLogger({ logLevels: levels });
+  }
   return new PinoLoggerService(createPino(config.logLevel, destination));
+}
+
+/**
+ * The start-up line (`... listening on <url> ...`), written whatever LOG_LEVEL says (scripts and the
+ * specs wait for it): a JSON line at level info with `url` when logs are JSON, else plain text.
+ */
+export function announceListening(
+  config: Pick<AppConfig, 'logFormat'>,
+  url: string,
+  msg: string,
+  destination?: DestinationStream,
+): void {
+  if (config.logFormat === 'pretty') {
+    process.stdout.write(`${msg}\n`);
+    return;
+  }
+  createPino('log', destination).info({ context: 'Bootstrap', url }, msg);
 }

@@ -4,10 +4,12 @@
  * cheap. With several processes (BullMQ) the memory copy is only trusted for operations this
  * process runs; others are read from the database.
  */
+import { Logger } from '@nestjs/common';
 import { Kysely, sql, SqlBool } from 'kysely';
 import { OperationKind, OperationRecord, OperationStatus } from '../operations/operation.types';
 import { type Database, type OperationsTable, storable, storeDialect } from './database';
 import { batchPerTurn } from '../batch-per-turn';
+import { logFields } from '../logging/operation-context';
 
 export interface ListFilter {
   kind: OperationKind;
@@ -97,6 +99,7 @@ function insertRow(db: Kysely<Database>, op: OperationRecord): Promise<unknown> 
 }
 
 export class OperationsRepository {
+  private readonly logger = new Logger('Operations');
   private readonly cache = new Map<string, OperationRecord>();
   private static readonly CACHE_LIMIT = 20_000;
 
@@ -124,9 +127,32 @@ export class OperationsRepository {
    */
   readonly insert: (op: OperationRecord) => Promise<void> = batchPerTurn(async (ops) => {
     const results = await this.insertAll(ops);
-    ops.forEach((op, i) => results[i] === undefined && this.remember(op));
+    ops.forEach((op, i) => {
+      if (results[i] !== undefined) return;
+      this.remember(op);
+      this.logTransition(op, null);
+    });
     return results;
   }, 500);
+
+  /**
+   * One log line per status change that landed (and per operation stored): the transitions of every
+   * operation, whichever process or path made them, go through update() and insert().
+   */
+  private logTransition(op: OperationRecord, from: readonly OperationStatus[] | null): void {
+    const fields: Record<string, unknown> = {
+      operation_id: op.id,
+      kind: op.kind,
+      status: op.status,
+      from: from === null ? null : from.length === 1 ? from[0] : from,
+      attempts: op.attempts,
+    };
+    if (op.error?.code) fields.error_code = op.error.code;
+    const what = from === null ? `stored ${op.status}` : `${from.join('|')} → ${op.status}`;
+    const text = `${op.kind} ${op.id} ${what}${op.error?.code ? ` (${op.error.code})` : ''}`;
+    if (op.status === 'failed' || op.status === 'timeout') this.logger.warn(text, logFields(fields));
+    else this.logger.log(text, logFields(fields));
+  }
 
   /** One transaction for the batch; if it fails, each row on its own. One entry per row: its error or undefined. */
   private async insertAll(ops: OperationRecord[]): Promise<unknown[]> {
@@ -206,9 +232,12 @@ export class OperationsRepository {
         next.current_step = cached.current_step;
       }
       this.remember(next);
+      if (patch.status !== undefined) this.logTransition(next, from);
       return next;
     }
-    return this.get(id, true);
+    const fresh = await this.get(id, true);
+    if (fresh && patch.status !== undefined) this.logTransition(fresh, from);
+    return fresh;
   }
 
   /** Updates only the in-memory copy (live progress between database writes). */

@@ -50,8 +50,10 @@ describe('OrtBackend', () => {
       'ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install',
     );
     expect(d.reason).toContain('cuDNN 9');
-    expect(d.reason).toMatch(/cannot open shared object file/);
-    expect(d.reason).toMatch(/onnxruntime said: .+/);
+    // Decided from the files, without asking onnxruntime (whose native logger would print the
+    // loader error on stderr, outside the JSON log; the start-up spec checks stderr).
+    expect(d.reason).toMatch(/No CUDA session was tried/);
+    expect(d.reason).not.toMatch(/onnxruntime said/);
   });
 
   it('detects webgpu through a real adapter and lists the Vulkan ICDs', async () => {

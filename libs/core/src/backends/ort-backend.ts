@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import './ort-env';
 import { errorMessage } from '../errors';
 import type { BackendDetection, BackendName, HardwareBackend } from '../types';
 import { cpuDevice, nvidiaGpus, tryExec, vulkanIcds, vulkanLoader, webgpuDevice } from './device-info';
@@ -173,6 +174,18 @@ export class OrtBackend implements HardwareBackend {
       });
     }
 
+    // Without its provider libraries a CUDA session cannot open, and asking onnxruntime anyway makes
+    // its native logger print the loader error (in red, on stderr, outside the JSON log): say why
+    // from the files instead.
+    if (this.name === 'cuda') {
+      const missing = this.missingCudaLibraries();
+      if (missing.length)
+        return finish(false, {
+          reason: this.cudaMissingReason(missing, entry.bundled),
+          device: await this.deviceInfo(),
+        });
+    }
+
     const timeoutMs = this.options.detectTimeoutMs ?? DEFAULT_DETECT_TIMEOUT_MS;
     try {
       await withTimeout(() => this.probe(), timeoutMs, `opening a tiny session on ${this.executionProvider}`);
@@ -225,20 +238,28 @@ export class OrtBackend implements HardwareBackend {
     }
   }
 
+  private missingCudaLibraries(): string[] {
+    const dir = this.options.bindingDir ?? onnxruntimeBindingDir();
+    return CUDA_PROVIDER_LIBRARIES.filter((lib) => !existsSync(join(dir, lib)));
+  }
+
+  /** Why CUDA is unavailable when its provider libraries are not installed (no session is tried). */
+  private cudaMissingReason(missing: string[], bundled: boolean): string {
+    const dir = this.options.bindingDir ?? onnxruntimeBindingDir();
+    return (
+      `the CUDA provider libraries (${missing.join(', ')}) are missing from ${dir}` +
+      (bundled ? '' : ' (this onnxruntime-node install does not bundle CUDA)') +
+      `; ${CUDA_INSTALL_HINT}. No CUDA session was tried: onnxruntime cannot load a provider ` +
+      'whose library files are absent.'
+    );
+  }
+
   private async explainCuda(msg: string, bundled: boolean): Promise<string> {
     const dir = this.options.bindingDir ?? onnxruntimeBindingDir();
-    const missing = CUDA_PROVIDER_LIBRARIES.filter((lib) => !existsSync(join(dir, lib)));
+    const missing = this.missingCudaLibraries();
     const parts: string[] = [];
     if (missing.length) {
-      const loaderText = missing.map(
-        (lib) => `${join(dir, lib)}: cannot open shared object file: No such file or directory`,
-      );
-      parts.push(
-        `the CUDA provider libraries (${missing.join(', ')}) are missing from ${dir}` +
-          (bundled ? '' : ' (this onnxruntime-node install does not bundle CUDA)') +
-          `; ${CUDA_INSTALL_HINT}.`,
-        `Loader error: ${loaderText.join('; ')}.`,
-      );
+      parts.push(this.cudaMissingReason(missing, bundled));
     } else {
       // The libraries are there: find which of their dependencies the loader cannot resolve.
       const ldd = await tryExec('ldd', [join(dir, 'libonnxruntime_providers_cuda.so')]);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import '../backends/ort-env';
 import { CoreError, ErrorCode, errorMessage } from '../errors';
 import type {
   Dim,

@@ -7,6 +7,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import '../backends/ort-env';
 import { CancelledError, CoreError, ErrorCode, errorMessage, throwIfAborted } from '../errors';
 import { bindDims, classifyDim, dynamicAxes, inputRole, makeTensor, resolveShape } from '../models/inputs';
 import type {
