@@ -140,7 +140,9 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
 
   program
     .command('generate <model>')
-    .description('generate an implementation from a registry id or a local folder with config.json')
+    .description(
+      'generate an implementation from a registry id or a local folder with config.json (relative to this folder)',
+    )
     .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
     .addOption(new Option('--weights <kind>', 'weights').choices(['auto', 'random', 'safetensors']))
     .option('--output-dir <dir>', 'folder relative to DATA_DIR/models')
@@ -149,7 +151,9 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
 
   program
     .command('test <model>')
-    .description('test a model (a path inside DATA_DIR or MODEL_ROOTS, or a generated implementation)')
+    .description(
+      "test a model: a local path (relative to this folder, inside the server's DATA_DIR or MODEL_ROOTS), a path in DATA_DIR, or a registry id",
+    )
     .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
     .addOption(
       new Option('--type <type>', 'test type')
