@@ -178,7 +178,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
           completed_at: earlier,
           configurations: first.configurations.map((c) => ({
             ...c,
-            stats: { ...c.stats!, p50: c.stats!.p50 * scale },
+            stats: { ...c.stats!, p50: c.stats!.p50 * scale, min: c.stats!.min * scale },
           })),
         } as unknown as BenchmarkResult,
         [],

@@ -47,18 +47,19 @@ export class BenchmarkRepository {
   }
 
   /**
-   * Run-level medians (p50) of earlier measured runs of one configuration, newest first: the same
-   * model content, backend, batch and sequence, completed at or before `before`, `exclude` left out.
+   * Run-level latencies of earlier measured runs of one configuration, newest first: the same model
+   * content, backend, batch and sequence, completed at or before `before`, `exclude` left out. For
+   * each: its median (p50) and its minimum.
    */
   async history(
     key: { model_cid: string; backend: string; batch_size: number; sequence_length: number | null },
     exclude: string,
     before: string,
     limit = 20,
-  ): Promise<number[]> {
+  ): Promise<Array<{ median: number; min: number | null }>> {
     let q = this.db
       .selectFrom('benchmark_rows')
-      .select('p50_ms')
+      .select(['p50_ms', 'data'])
       .where('model_cid', '=', key.model_cid)
       .where('backend', '=', key.backend)
       .where('batch_size', '=', key.batch_size)
@@ -71,7 +72,16 @@ export class BenchmarkRepository {
         ? q.where('sequence_length', 'is', null)
         : q.where('sequence_length', '=', key.sequence_length);
     const rows = await q.orderBy('created_at', 'desc').limit(limit).execute();
-    return rows.map((r) => r.p50_ms as number);
+    return rows.map((r) => {
+      let min: number | null = null;
+      try {
+        const v = (JSON.parse(r.data) as { stats?: { min?: unknown } }).stats?.min;
+        if (typeof v === 'number' && Number.isFinite(v) && v > 0) min = v;
+      } catch {
+        // a row whose data is not JSON has no minimum: its median still counts
+      }
+      return { median: r.p50_ms as number, min };
+    });
   }
 
   async list(filter: RowFilter): Promise<BenchmarkRowDto[]> {

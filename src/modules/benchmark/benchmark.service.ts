@@ -8,6 +8,7 @@ import {
   ConfigurationResult,
   pairedComparisons,
   resolveSettings,
+  RoundStatistic,
   runBenchmarkIsolated,
   toCsv,
   toJUnit,
@@ -285,8 +286,8 @@ export class BenchmarkService {
     baseline: BenchmarkResult,
     candidateId: string,
     before: string,
-  ): Promise<(c: ConfigurationResult) => readonly number[] | undefined> {
-    const found = new Map<ConfigurationResult, number[]>();
+  ): Promise<(c: ConfigurationResult, statistic: RoundStatistic) => readonly number[] | undefined> {
+    const found = new Map<ConfigurationResult, Array<{ median: number; min: number | null }>>();
     await Promise.all(
       baseline.configurations.map(async (c) => {
         if (!c.model_id || c.status !== 'ok') return;
@@ -299,7 +300,12 @@ export class BenchmarkService {
         found.set(c, await this.rows.history(key, candidateId, before));
       }),
     );
-    return (c) => found.get(c);
+    // Minima for `min` (a run without one is left out), medians for `median`.
+    return (c, statistic) =>
+      found
+        .get(c)
+        ?.map((h) => (statistic === 'min' ? h.min : h.median))
+        .filter((v): v is number => v !== null);
   }
 
   async compare(query: CompareQueryDto): Promise<ComparisonDto> {

@@ -44,11 +44,12 @@ export interface CompareOptions {
    */
   runNoiseCv?: number;
   /**
-   * Run-level latencies (medians) of earlier runs of the same configuration (same content, backend,
-   * precision, batch and sequence), the two compared runs' own excluded or included as the caller
-   * decides; at least {@link MIN_HISTORY_RUNS} make an estimate of the between-run noise.
+   * Run-level latencies of earlier runs of the same configuration (same content, backend,
+   * precision, batch and sequence) for the statistic compared (their median for `median`, their
+   * minimum for `min`), the two compared runs' own excluded or included as the caller decides; at
+   * least {@link MIN_HISTORY_RUNS} make an estimate of the between-run noise.
    */
-  history?: (configuration: ConfigurationResult) => readonly number[] | undefined;
+  history?: (configuration: ConfigurationResult, statistic: RoundStatistic) => readonly number[] | undefined;
 }
 
 export const DEFAULT_THRESHOLD = 0.05;
@@ -120,6 +121,7 @@ function runNoiseFor(
   cm: readonly number[],
   runNoiseCv: number | undefined,
   history: CompareOptions['history'],
+  statistic: RoundStatistic,
 ): { noise: RunNoise; used: RunNoiseUsed } {
   if (runNoiseCv !== undefined) {
     return {
@@ -127,7 +129,7 @@ function runNoiseFor(
       used: { cv: runNoiseCv, source: 'request', runs: null },
     };
   }
-  const earlier = (history?.(b) ?? []).filter((v) => v > 0 && Number.isFinite(v));
+  const earlier = (history?.(b, statistic) ?? []).filter((v) => v > 0 && Number.isFinite(v));
   if (earlier.length >= MIN_HISTORY_RUNS) {
     const est = runNoiseFromHistory(earlier, withinRunVariance(bm, cm));
     if (est) return { noise: est, used: { cv: est.sd, source: 'history', runs: earlier.length } };
@@ -292,7 +294,7 @@ export function compareRuns(
     }
     const bm = roundValues(b, statistic);
     const cm = roundValues(c, statistic);
-    const { noise, used: runNoise } = runNoiseFor(b, bm, cm, runNoiseCv, opts.history);
+    const { noise, used: runNoise } = runNoiseFor(b, bm, cm, runNoiseCv, opts.history, statistic);
     const interval = unpairedRatio(bm, cm, confidence, noise);
     const decision = decide(interval, threshold);
     const reason =
