@@ -183,7 +183,7 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
     .option(
       '--run-noise <cv>',
-      'between-run noise of separate runs (default: from 5+ earlier runs of the configuration, else 0.03)',
+      'between-run noise of separate runs (default: from 10+ earlier runs of the configuration, else 0.03)',
       fraction,
     )
     .addOption(
@@ -205,7 +205,7 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
     .option(
       '--run-noise <cv>',
-      'between-run noise of separate runs (default: from 5+ earlier runs of the configuration, else 0.03)',
+      'between-run noise of separate runs (default: from 10+ earlier runs of the configuration, else 0.03)',
       fraction,
     )
     .option('--json', 'print JSON')

@@ -180,7 +180,7 @@ export class RunBenchmarkRequestDto {
 
   /**
    * Between-run noise for the comparison with `baseline_run_id` (a relative standard deviation of one
-   * run beyond its rounds, 0.03 = 3%). Default: estimated from at least 5 earlier runs of the same
+   * run beyond its rounds, 0.03 = 3%). Default: estimated from at least 10 earlier runs of the same
    * configuration, else 0.03; 0 trusts the rounds alone.
    */
   @Optional()
@@ -295,7 +295,7 @@ export class CompareQueryDto {
 
   /**
    * Between-run noise of the two separate runs (a relative standard deviation of one run beyond its
-   * rounds, 0.03 = 3%). Default: estimated from at least 5 earlier runs of the same configuration,
+   * rounds, 0.03 = 3%). Default: estimated from at least 10 earlier runs of the same configuration,
    * else 0.03; 0 trusts the rounds alone.
    */
   @IsOptional()
