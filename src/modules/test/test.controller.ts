@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiExtraModels, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { renderJUnit, TEST_TYPE_DESCRIPTIONS, TEST_TYPES, TestResults } from '../../../libs/core/src/testing';
 import {
@@ -10,6 +10,7 @@ import {
 import { toStatusView } from '../../common/operations/operation.types';
 import { OperationsService } from '../../common/operations/operations.service';
 import {
+  BackendPerformanceDto,
   ResultsFormatQueryDto,
   RunTestAcceptedDto,
   RunTestRequestDto,
@@ -22,6 +23,9 @@ import {
 import { TestService } from './test.service';
 
 @ApiTags('test')
+// performance_metrics refers to it by $ref from an additionalProperties map, which Swagger does not
+// follow on its own: registered here so the reference resolves.
+@ApiExtraModels(BackendPerformanceDto)
 @Controller('api/test')
 export class TestController {
   constructor(
