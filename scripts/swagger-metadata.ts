@@ -28,6 +28,12 @@ new PluginMetadataGenerator().generate({
   printDiagnostics: false,
 });
 
-// @nestjs/cli 11 (the one that runs on Node 20) writes the imports without an extension; under
-// NodeNext resolution (tsconfig.json) tsc needs `.js`, as @nestjs/cli 12 writes them.
-writeFileSync(file, readFileSync(file, 'utf8').replace(/(import\("\.\/[^"]+?)(?<!\.js)"\)/g, '$1.js")'));
+// The generator writes dynamic `import("./x")`. Under NodeNext rules tsc wants `.js` on those, and
+// Node then loads them through its ESM loader, which ts-node's require hook never sees: started with
+// ts-node the load failed and the document lost three quarters of its properties. CommonJS
+// `require("./x")` resolves to x.ts under ts-node and Jest and to x.js in dist, so every way of
+// starting the server reads the same metadata.
+writeFileSync(
+  file,
+  readFileSync(file, 'utf8').replace(/import\("(\.\/[^"]+?)(?:\.js)?"\)/g, 'Promise.resolve(require("$1"))'),
+);
