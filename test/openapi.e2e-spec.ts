@@ -12,8 +12,11 @@ import { ServerProcess } from './processes';
 
 jest.setTimeout(180_000);
 
+type Operation = {
+  requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> };
+};
 type Doc = {
-  paths: Record<string, unknown>;
+  paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
 };
 
@@ -55,5 +58,46 @@ describe('OpenAPI document', () => {
     );
     expect(fromChild.components).toEqual(fromJest.components);
     expect(fromChild.paths).toEqual(fromJest.paths);
+  });
+
+  it('has an example body on every POST that takes one, and the server accepts each as sent', async () => {
+    const doc = await json<Doc>(await fetch(`${inProcess.url}/docs-json`));
+    const withBody = Object.entries(doc.paths)
+      .filter(([, ops]) => ops.post?.requestBody)
+      .map(
+        ([path, ops]) => [path, ops.post!.requestBody!.content['application/json']?.examples ?? {}] as const,
+      );
+    expect(withBody.map(([path]) => path).sort()).toEqual([
+      '/api/benchmark/run',
+      '/api/generator/batch',
+      '/api/generator/model',
+      '/api/test/run',
+    ]);
+    const cancel = async (kind: string, id: string) => {
+      const res = await fetch(`${inProcess.url}/api/${kind}/cancel/${id}`, { method: 'POST' });
+      expect(res.status).toBe(200);
+    };
+    for (const [path, examples] of withBody) {
+      expect(Object.keys(examples).length).toBeGreaterThan(0);
+      for (const [name, example] of Object.entries(examples)) {
+        // What Swagger UI's "Try it out" sends: the example as it is.
+        const res = await fetch(`${inProcess.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(example.value),
+        });
+        const body = (await res.json()) as {
+          run_id?: string;
+          task_id?: string;
+          tasks?: Array<{ task_id: string }>;
+        };
+        expect({ path, name, status: res.status, body }).toMatchObject({ path, name, status: 202 });
+        // Accepted work is cancelled: what matters here is that the example is a valid request.
+        const kind = path.split('/')[2];
+        for (const id of [body.run_id, body.task_id, ...(body.tasks ?? []).map((t) => t.task_id)]) {
+          if (id) await cancel(kind, id);
+        }
+      }
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   CancelResponseDto,
@@ -38,6 +38,30 @@ export class BenchmarkController {
   @Post('run')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RunBenchmarkAcceptedDto })
+  @ApiBody({
+    type: RunBenchmarkRequestDto,
+    examples: {
+      one: {
+        summary: 'One model on CPU, two batch sizes, five rounds',
+        value: {
+          model_name: 'prajjwal1/bert-tiny',
+          hardware: ['cpu'],
+          batch_sizes: [1, 8],
+          sequence_lengths: [128],
+          rounds: 5,
+        },
+      },
+      paired: {
+        summary: 'Two models measured side by side round by round (paired ratio)',
+        value: {
+          models: ['prajjwal1/bert-tiny', 'prajjwal1/bert-mini'],
+          hardware: ['cpu'],
+          batch_sizes: [1],
+          sequence_lengths: [128],
+        },
+      },
+    },
+  })
   async run(@Body() body: RunBenchmarkRequestDto): Promise<RunBenchmarkAcceptedDto> {
     const { op, configurations } = await this.benchmarks.start(body);
     return {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { listTemplates } from '../../../libs/core/src/generator';
 import { listModels } from '../../../libs/core/src/models/registry';
 import {
@@ -56,6 +56,20 @@ export class GeneratorController {
   @Post('generator/model')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: GenerateAcceptedDto })
+  @ApiBody({
+    type: GenerateModelRequestDto,
+    examples: {
+      random: {
+        summary: 'A small registry model with seeded random weights, for CPU and WebGPU',
+        value: {
+          model_name: 'prajjwal1/bert-tiny',
+          hardware: ['cpu', 'webgpu'],
+          weights: 'random',
+          force: true,
+        },
+      },
+    },
+  })
   async generate(@Body() body: GenerateModelRequestDto): Promise<GenerateAcceptedDto> {
     const { op, outDir } = await this.generator.start(body);
     return accepted(op, outDir);
@@ -64,6 +78,20 @@ export class GeneratorController {
   @Post('generator/batch')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: BatchGenerateAcceptedDto })
+  @ApiBody({
+    type: BatchGenerateRequestDto,
+    examples: {
+      two: {
+        summary: 'Two small registry models at once',
+        value: {
+          models: [
+            { model_name: 'prajjwal1/bert-mini', hardware: ['cpu'], force: true },
+            { model_name: 'google/electra-small-discriminator', hardware: ['cpu'], force: true },
+          ],
+        },
+      },
+    },
+  })
   async batch(@Body() body: BatchGenerateRequestDto): Promise<BatchGenerateAcceptedDto> {
     return {
       tasks: (await this.generator.startBatch(body.models)).map(({ op, outDir }) => accepted(op, outDir)),

@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiExtraModels, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBody,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { renderJUnit, TEST_TYPE_DESCRIPTIONS, TEST_TYPES, TestResults } from '../../../libs/core/src/testing';
 import {
@@ -37,6 +44,15 @@ export class TestController {
   @Post('run')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RunTestAcceptedDto })
+  @ApiBody({
+    type: RunTestRequestDto,
+    examples: {
+      basic: {
+        summary: 'A basic test of a small registry model on CPU (generated on demand)',
+        value: { model_name: 'prajjwal1/bert-tiny', hardware: ['cpu'], test_type: 'basic' },
+      },
+    },
+  })
   async run(@Body() body: RunTestRequestDto): Promise<RunTestAcceptedDto> {
     return toAccepted(await this.tests.start(body));
   }
