@@ -13,6 +13,7 @@ import { ServerProcess } from './processes';
 jest.setTimeout(180_000);
 
 type Operation = {
+  responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
   requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> };
 };
 type Doc = {
@@ -99,5 +100,30 @@ describe('OpenAPI document', () => {
         }
       }
     }
+  });
+
+  it('documents the error answers of every /api operation with the common error body, as the server sends it', async () => {
+    const doc = await json<Doc>(await fetch(`${inProcess.url}/docs-json`));
+    const missing: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      if (!path.startsWith('/api/')) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        const errors = Object.entries(op.responses ?? {}).filter(([status]) => Number(status) >= 400);
+        const withBody = errors.filter(
+          ([, r]) => r.content?.['application/json']?.schema?.$ref === '#/components/schemas/ErrorBodyDto',
+        );
+        if (withBody.length === 0 || withBody.length !== errors.length) missing.push(`${method} ${path}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    const schema = doc.components.schemas.ErrorBodyDto as { required?: string[]; properties?: object };
+    expect(schema.required?.sort()).toEqual(['code', 'error', 'message', 'statusCode']);
+    // A real 404 has exactly the documented fields.
+    const res = await fetch(`${inProcess.url}/api/test/status/00000000-0000-7000-8000-000000000000`);
+    expect(res.status).toBe(404);
+    const body = (await res.json()) as Record<string, unknown>;
+    for (const field of schema.required!) expect(body).toHaveProperty(field);
+    for (const field of Object.keys(body)) expect(Object.keys(schema.properties!)).toContain(field);
+    expect(doc.paths['/api/test/status/{run_id}']!.get!.responses).toHaveProperty('404');
   });
 });

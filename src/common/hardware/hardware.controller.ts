@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { HardwareListDto } from './hardware.dto';
 import { HardwareService } from './hardware.service';
+import { ApiErrors } from '../errors/api-errors.decorator';
 
 @ApiTags('hardware')
 @Controller('api/hardware')
@@ -11,6 +12,7 @@ export class HardwareController {
   /** Every backend with its availability, an actionable reason when unavailable, and device details. */
   @Get()
   @ApiOkResponse({ type: HardwareListDto })
+  @ApiErrors(401)
   async list(): Promise<HardwareListDto> {
     return { backends: await this.hardware.list() };
   }

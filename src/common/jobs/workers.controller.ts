@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { WorkersService } from './workers.service';
+import { ApiErrors } from '../errors/api-errors.decorator';
 
 export class WorkerDto {
   id: string;
@@ -28,6 +29,7 @@ export class WorkersController {
   /** Live workers: host, pid, backends, current jobs, last heartbeat. */
   @Get()
   @ApiOkResponse({ type: WorkerListDto })
+  @ApiErrors(401, 503)
   async list(): Promise<WorkerListDto> {
     return { workers: await this.workers.list() };
   }

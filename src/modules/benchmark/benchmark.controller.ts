@@ -20,6 +20,7 @@ import {
   RunBenchmarkRequestDto,
 } from './benchmark.dto';
 import { BenchmarkService } from './benchmark.service';
+import { ApiErrors } from '../../common/errors/api-errors.decorator';
 
 const CONTENT_TYPES = {
   csv: 'text/csv; charset=utf-8',
@@ -62,6 +63,7 @@ export class BenchmarkController {
       },
     },
   })
+  @ApiErrors(400, 401, 404, 413, 422, 429, 503)
   async run(@Body() body: RunBenchmarkRequestDto): Promise<RunBenchmarkAcceptedDto> {
     const { op, configurations } = await this.benchmarks.start(body);
     return {
@@ -75,6 +77,7 @@ export class BenchmarkController {
 
   @Get('status/:run_id')
   @ApiOkResponse({ type: OperationStatusDto })
+  @ApiErrors(401, 404, 503)
   async status(@Param('run_id') id: string): Promise<OperationStatusDto> {
     return toStatusView(await this.operations.get('benchmark', id));
   }
@@ -83,6 +86,7 @@ export class BenchmarkController {
   @Get('results/:run_id')
   @ApiOkResponse({ type: BenchmarkResultsDto })
   @ApiProduces('application/json', 'text/csv', 'text/markdown', 'application/xml')
+  @ApiErrors(400, 401, 404, 409, 503)
   async results(
     @Param('run_id') id: string,
     @Query() query: BenchmarkResultsQueryDto,
@@ -95,6 +99,7 @@ export class BenchmarkController {
 
   @Get('runs')
   @ApiOkResponse({ type: BenchmarkRunsDto })
+  @ApiErrors(400, 401, 503)
   async runs(@Query() query: BenchmarkRunsQueryDto): Promise<BenchmarkRunsDto> {
     return { items: await this.benchmarks.runs(query) };
   }
@@ -102,6 +107,7 @@ export class BenchmarkController {
   /** The benchmark runs themselves (one item per run, with its status), newest first, cursor-paged. */
   @Get('operations')
   @ApiOkResponse({ type: OperationListDto })
+  @ApiErrors(400, 401, 503)
   async operationsList(@Query() query: ListOperationsQueryDto): Promise<OperationListDto> {
     const page = await this.operations.list('benchmark', query);
     return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
@@ -111,6 +117,7 @@ export class BenchmarkController {
   @Get('compare')
   @ApiOkResponse({ type: ComparisonDto })
   @ApiProduces('application/json', 'text/markdown', 'application/xml')
+  @ApiErrors(400, 401, 404, 409, 503)
   compare(
     @Query() query: CompareQueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -123,6 +130,7 @@ export class BenchmarkController {
   @Post('cancel/:run_id')
   @HttpCode(200)
   @ApiOkResponse({ type: CancelResponseDto })
+  @ApiErrors(401, 404, 503)
   async cancel(@Param('run_id') id: string): Promise<CancelResponseDto> {
     const { cancelled, op } = await this.operations.cancel('benchmark', id);
     return { cancelled, status: toStatusView(op) };

@@ -20,6 +20,7 @@ import {
   TemplateDto,
 } from './generator.dto';
 import { GeneratorService } from './generator.service';
+import { ApiErrors } from '../../common/errors/api-errors.decorator';
 
 function accepted(op: OperationRecord, outDir: string): GenerateAcceptedDto {
   return {
@@ -43,12 +44,14 @@ export class GeneratorController {
   /** Known models: id, family, parameter count computed from the config, fp32 size. */
   @Get('models')
   @ApiOkResponse({ type: ModelListingDto, isArray: true })
+  @ApiErrors(401)
   models(): ModelListingDto[] {
     return listModels();
   }
 
   @Get('generator/templates')
   @ApiOkResponse({ type: TemplateDto, isArray: true })
+  @ApiErrors(401)
   templates(): TemplateDto[] {
     return listTemplates() as unknown as TemplateDto[];
   }
@@ -70,6 +73,7 @@ export class GeneratorController {
       },
     },
   })
+  @ApiErrors(400, 401, 409, 413, 422, 429, 503)
   async generate(@Body() body: GenerateModelRequestDto): Promise<GenerateAcceptedDto> {
     const { op, outDir } = await this.generator.start(body);
     return accepted(op, outDir);
@@ -92,6 +96,7 @@ export class GeneratorController {
       },
     },
   })
+  @ApiErrors(400, 401, 409, 413, 422, 429, 503)
   async batch(@Body() body: BatchGenerateRequestDto): Promise<BatchGenerateAcceptedDto> {
     return {
       tasks: (await this.generator.startBatch(body.models)).map(({ op, outDir }) => accepted(op, outDir)),
@@ -100,12 +105,14 @@ export class GeneratorController {
 
   @Get('generator/status/:task_id')
   @ApiOkResponse({ type: OperationStatusDto })
+  @ApiErrors(401, 404, 503)
   async status(@Param('task_id') id: string): Promise<OperationStatusDto> {
     return toStatusView(await this.operations.get('generator', id));
   }
 
   @Get('generator/results/:task_id')
   @ApiOkResponse({ type: GenerationResultsDto })
+  @ApiErrors(401, 404, 409, 503)
   async results(@Param('task_id') id: string): Promise<GenerationResultsDto> {
     const { op, result } = await this.operations.result('generator', id);
     return { task_id: op.id, ...(result as Omit<GenerationResultsDto, 'task_id'>) };
@@ -113,6 +120,7 @@ export class GeneratorController {
 
   @Get('generator/tasks')
   @ApiOkResponse({ type: GenerationListDto })
+  @ApiErrors(400, 401, 503)
   async tasks(@Query() query: ListOperationsQueryDto): Promise<GenerationListDto> {
     const page = await this.operations.list('generator', query);
     return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
@@ -121,6 +129,7 @@ export class GeneratorController {
   @Post('generator/cancel/:task_id')
   @HttpCode(200)
   @ApiOkResponse({ type: CancelResponseDto })
+  @ApiErrors(401, 404, 503)
   async cancel(@Param('task_id') id: string): Promise<CancelResponseDto> {
     const { cancelled, op } = await this.operations.cancel('generator', id);
     return { cancelled, status: toStatusView(op) };

@@ -28,6 +28,7 @@ import {
   toTestResults,
 } from './test.dto';
 import { TestService } from './test.service';
+import { ApiErrors } from '../../common/errors/api-errors.decorator';
 
 @ApiTags('test')
 // performance_metrics refers to it by $ref from an additionalProperties map, which Swagger does not
@@ -53,12 +54,14 @@ export class TestController {
       },
     },
   })
+  @ApiErrors(400, 401, 413, 422, 429, 503)
   async run(@Body() body: RunTestRequestDto): Promise<RunTestAcceptedDto> {
     return toAccepted(await this.tests.start(body));
   }
 
   @Get('status/:run_id')
   @ApiOkResponse({ type: OperationStatusDto })
+  @ApiErrors(401, 404, 503)
   async status(@Param('run_id') id: string): Promise<OperationStatusDto> {
     return toStatusView(await this.operations.get('test', id));
   }
@@ -67,6 +70,7 @@ export class TestController {
   @Get('results/:run_id')
   @ApiOkResponse({ type: TestResultsDto })
   @ApiProduces('application/json', 'application/xml')
+  @ApiErrors(400, 401, 404, 409, 503)
   async results(
     @Param('run_id') id: string,
     @Query() query: ResultsFormatQueryDto,
@@ -83,6 +87,7 @@ export class TestController {
 
   @Get('runs')
   @ApiOkResponse({ type: TestRunListDto })
+  @ApiErrors(400, 401, 503)
   async runs(@Query() query: ListOperationsQueryDto): Promise<TestRunListDto> {
     const page = await this.operations.list('test', query);
     return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
@@ -91,6 +96,7 @@ export class TestController {
   @Post('cancel/:run_id')
   @HttpCode(200)
   @ApiOkResponse({ type: CancelResponseDto })
+  @ApiErrors(401, 404, 503)
   async cancel(@Param('run_id') id: string): Promise<CancelResponseDto> {
     const { cancelled, op } = await this.operations.cancel('test', id);
     return { cancelled, status: toStatusView(op) };
@@ -98,6 +104,7 @@ export class TestController {
 
   @Get('types')
   @ApiOkResponse({ type: TestTypeDto, isArray: true })
+  @ApiErrors(401)
   types(): TestTypeDto[] {
     return TEST_TYPES.map((name) => ({ name, description: TEST_TYPE_DESCRIPTIONS[name] }));
   }
