@@ -13,6 +13,7 @@ import { genRequestId, registerRequestLog } from './common/logging/request-log';
 import { VERSION } from './common/version';
 import { registerDashboard } from './dashboard/dashboard';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
+import { registerRedoc } from './docs/redoc';
 
 type PluginMetadata = Parameters<typeof SwaggerModule.loadPluginMetadata>[0];
 
@@ -108,6 +109,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   );
   optionalWhereDefaulted(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+  registerRedoc(app);
   // The dashboard goes where the HTTP API is served (not on a worker-only process).
   if (config.role !== 'worker') registerDashboard(app);
   return app;

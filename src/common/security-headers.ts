@@ -25,6 +25,19 @@ export const DOCS_HELMET_OPTIONS: HelmetOptions = {
   },
 };
 
+/** ReDoc (/redoc): its bundle injects styles and starts a search worker from a blob. */
+export const REDOC_HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      workerSrc: ["'self'", 'blob:'],
+    },
+  },
+};
+
 /**
  * The dashboard (/ui): its own scripts, styles and fonts only, no inline script or style element;
  * fetch and WebSocket to this origin. Charts set element styles from script (CSSOM), which CSP allows.
@@ -80,11 +93,18 @@ export function securityHeaders(options: HelmetOptions = DOCS_HELMET_OPTIONS): R
   return headers;
 }
 
-/** The headers of every response: the document set under /docs, the dashboard's under /ui, the API set elsewhere. */
+/** The headers of every response: the document set under /docs, ReDoc's under /redoc, the dashboard's under /ui, the API set elsewhere. */
 export function responseHeaders(): (url: string) => Record<string, string> {
   const docs = securityHeaders(DOCS_HELMET_OPTIONS);
   const dashboard = securityHeaders(DASHBOARD_HELMET_OPTIONS);
+  const redoc = securityHeaders(REDOC_HELMET_OPTIONS);
   const api = { ...securityHeaders(API_HELMET_OPTIONS), 'cache-control': 'no-store' };
   return (url) =>
-    url.startsWith('/docs') ? docs : url === '/ui' || url.startsWith('/ui/') ? dashboard : api;
+    url.startsWith('/docs')
+      ? docs
+      : url === '/ui' || url.startsWith('/ui/')
+        ? dashboard
+        : url === '/redoc' || url.startsWith('/redoc/')
+          ? redoc
+          : api;
 }
