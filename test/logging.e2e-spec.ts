@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HF_TINY } from './fixtures';
-import { ServerProcess, until } from './processes';
+import { ServerProcess, tsNodeServer, until } from './processes';
 
 jest.setTimeout(240_000);
 
@@ -32,9 +32,7 @@ describe('server logs', () => {
   let server: ServerProcess;
 
   beforeAll(async () => {
-    server = new ServerProcess('server', ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-      ...process.env,
-      TS_NODE_PROJECT: 'tsconfig.spec.json',
+    server = tsNodeServer('server', {
       LOG_LEVEL: 'log',
       LOG_FORMAT: 'json',
       PORT: '0',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { json, startServer, TestServer } from './app';
 import { HF_TINY } from './fixtures';
-import { ServerProcess } from './processes';
+import { ServerProcess, tsNodeServer } from './processes';
 
 jest.setTimeout(180_000);
 
@@ -27,9 +27,7 @@ describe('OpenAPI document', () => {
   let inProcess: TestServer;
 
   beforeAll(async () => {
-    child = new ServerProcess('ts-node server', ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-      ...process.env,
-      TS_NODE_PROJECT: 'tsconfig.json',
+    child = tsNodeServer('ts-node server', {
       LOG_LEVEL: 'error',
       PORT: '0',
       HOST: '127.0.0.1',

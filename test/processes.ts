@@ -110,6 +110,19 @@ export class ServerProcess {
   }
 }
 
+/**
+ * The server from its TypeScript sources (`node -r ts-node/register/transpile-only src/main.ts`), as
+ * `npm run start:dev` would run it: this process's environment, warnings only, then `env`. Not started.
+ */
+export function tsNodeServer(name: string, env: NodeJS.ProcessEnv): ServerProcess {
+  return new ServerProcess(name, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    ...process.env,
+    TS_NODE_PROJECT: 'tsconfig.spec.json',
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+}
+
 /** Throws a fatal error (past `until`'s retries) as soon as one of the processes has exited. */
 export function assertAlive(procs: readonly ServerProcess[]): void {
   for (const p of procs) {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { provisionDatabase, ProvisionedDatabase } from './app';
 import { HF_TINY } from './fixtures';
-import { ServerProcess, until } from './processes';
+import { ServerProcess, tsNodeServer, until } from './processes';
 
 jest.setTimeout(600_000);
 
@@ -23,23 +23,16 @@ describe('restart after SIGKILL (embedded driver)', () => {
   let starts = 0;
 
   const start = async (): Promise<string> => {
-    server = new ServerProcess(
-      `server-${++starts}`,
-      ['-r', 'ts-node/register/transpile-only', 'src/main.ts'],
-      {
-        ...process.env,
-        TS_NODE_PROJECT: 'tsconfig.spec.json',
-        LOG_LEVEL: 'warn',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: dataDir,
-        MODEL_ROOTS: HF_TINY,
-        HARDWARE: 'cpu',
-        TEST_CONCURRENCY: '2',
-        BENCHMARK_CONCURRENCY: '1',
-        ...store.env,
-      },
-    ).start();
+    server = tsNodeServer(`server-${++starts}`, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      MODEL_ROOTS: HF_TINY,
+      HARDWARE: 'cpu',
+      TEST_CONCURRENCY: '2',
+      BENCHMARK_CONCURRENCY: '1',
+      ...store.env,
+    }).start();
     return server.ready();
   };
   const get = async (url: string, path: string) => (await (await fetch(`${url}${path}`)).json()) as Status;

@@ -10,18 +10,9 @@ import WebSocket from 'ws';
 import { HF_TINY } from './fixtures';
 import { freePort } from './net';
 import { provisionDatabase, ProvisionedDatabase } from './app';
-import { PrivateRedis, ServerProcess, until } from './processes';
+import { PrivateRedis, ServerProcess, tsNodeServer, until } from './processes';
 
 jest.setTimeout(300_000);
-
-/** The server from its TypeScript sources, as `npm run start:dev` would run it. */
-const serverProcess = (name: string, env: Record<string, string>) =>
-  new ServerProcess(name, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    ...process.env,
-    TS_NODE_PROJECT: 'tsconfig.spec.json',
-    LOG_LEVEL: 'warn',
-    ...env,
-  });
 
 describe('scale-out: API and workers as separate processes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ipfs-accel-scale-'));
@@ -45,7 +36,7 @@ describe('scale-out: API and workers as separate processes', () => {
     ...store.env,
   });
   const startWorker = () => {
-    const w = serverProcess(`worker-${workers.length + 1}`, {
+    const w = tsNodeServer(`worker-${workers.length + 1}`, {
       ...common(),
       ROLE: 'worker',
       PORT: '0',
@@ -96,7 +87,7 @@ describe('scale-out: API and workers as separate processes', () => {
     store = await provisionDatabase();
     redis = await PrivateRedis.start();
     apiPort = await freePort();
-    api = serverProcess('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
+    api = tsNodeServer('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
     startWorker();
     startWorker();
     try {
@@ -205,7 +196,7 @@ describe('scale-out: API and workers as separate processes', () => {
       (await get(`/api/benchmark/status/${run_id}`)).status === 'running' ? true : undefined,
     );
     await api.stop('SIGKILL');
-    api = serverProcess('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
+    api = tsNodeServer('api', { ...common(), ROLE: 'api', PORT: String(apiPort) }).start();
     await until('api back', async () => (await fetch(`${url()}/health`)).ok || undefined, 180_000);
     const s = await finished(run_id);
     expect(s).toMatchObject({ status: 'completed', attempts: 1 });
