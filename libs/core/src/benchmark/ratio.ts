@@ -217,6 +217,16 @@ export function formatInterval(i: Pick<RatioInterval, 'ratio' | 'lower' | 'upper
  * units), at the observed spread: the smallest n with q(df(n)) * s * sqrt(k / n) <= allowed, where k
  * is 2 for unpaired (two sides of n each) and 1 for paired.
  */
+/**
+ * Whether the between-run part of the interval alone is wider than `allowed` (log units): more rounds
+ * shrink only the rounds' part, so then no number of rounds decides.
+ */
+function runPartExceeds(interval: RatioInterval, allowed: number): boolean {
+  const runVar = interval.run_var_log ?? 0;
+  return runVar > 0 && tQuantile(interval.confidence, Infinity) * Math.sqrt(runVar) >= allowed;
+}
+
+/** Call only when {@link runPartExceeds} is false. */
 function roundsFor(interval: RatioInterval, allowed: number): number | null {
   if (!(allowed > 0)) return null;
   const k = interval.method === 'paired-log' ? 1 : 2;
@@ -227,9 +237,6 @@ function roundsFor(interval: RatioInterval, allowed: number): number | null {
     interval.method === 'paired-log'
       ? Math.sqrt(roundVar * interval.n_baseline)
       : Math.sqrt(roundVar / (1 / interval.n_baseline + 1 / interval.n_candidate));
-  // More rounds shrink only the rounds' part: the between-run part stays.
-  const z = tQuantile(interval.confidence, Infinity);
-  if (z * Math.sqrt(runVar) >= allowed) return null;
   if (s === 0) return Math.max(interval.n_baseline, interval.n_candidate);
   for (
     let n = Math.max(2, Math.min(interval.n_baseline, interval.n_candidate));
@@ -279,11 +286,9 @@ export function decide(interval: RatioInterval | undefined, threshold: number): 
   const d = Math.abs(Math.log(interval.ratio));
   const t = Math.log(up);
   const allowed = Math.abs(d - t);
-  const needed = roundsFor(interval, allowed);
+  const runBound = runPartExceeds(interval, allowed);
+  const needed = runBound ? null : roundsFor(interval, allowed);
   const change = pct(interval.ratio);
-  const runBound =
-    (interval.run_var_log ?? 0) > 0 &&
-    tQuantile(interval.confidence, Infinity) * Math.sqrt(interval.run_var_log) >= allowed;
   return {
     verdict: 'inconclusive',
     reason:
