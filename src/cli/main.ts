@@ -63,6 +63,19 @@ function fraction(value: string): number {
   return n;
 }
 
+/** The options of a verdict (compare, bench --baseline): threshold, confidence, statistic, run noise. */
+function verdictOptions(command: Command): Command {
+  return command
+    .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
+    .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
+    .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
+    .option(
+      '--run-noise <cv>',
+      'between-run noise of separate runs (default: from 10+ earlier runs of the configuration, else 0.03)',
+      fraction,
+    );
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`"${value}" is not a port`);
@@ -164,7 +177,7 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--junit <file>', 'write JUnit XML here')
     .action(withContext((ctx, model: string, opts) => testAction(ctx, model, opts)));
 
-  program
+  const bench = program
     .command('bench <models...>')
     .description(
       'benchmark a model; several models are measured side by side round by round, with paired ratios ' +
@@ -177,15 +190,8 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--min-iterations <n>', 'minimum measured iterations', (v) => positiveInts(v)[0])
     .option('--tag <tag>', 'tag the run (repeatable)', collect)
     .option('--rounds <n>', 'measurement rounds per configuration (default 5)', (v) => positiveInts(v)[0])
-    .option('--baseline <run_id>', 'compare with this earlier run when done')
-    .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
-    .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
-    .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
-    .option(
-      '--run-noise <cv>',
-      'between-run noise of separate runs (default: from 10+ earlier runs of the configuration, else 0.03)',
-      fraction,
-    )
+    .option('--baseline <run_id>', 'compare with this earlier run when done');
+  verdictOptions(bench)
     .addOption(
       new Option('--format <format>', 'output format')
         .choices(['table', 'json', 'csv', 'markdown'])
@@ -194,20 +200,13 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--out <file>', 'write the output here instead of stdout')
     .action(withContext((ctx, models: string[], opts) => benchAction(ctx, models, opts)));
 
-  program
+  const compare = program
     .command('compare <baseline> <candidate>')
     .description(
       'compare two benchmark runs: ratio interval per configuration from the between-round spread; ' +
         'exits 1 on regressed, 6 on inconclusive, 0 on unchanged or improved',
-    )
-    .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
-    .option('--confidence <level>', 'confidence level of the ratio intervals (default 0.95)', confidence)
-    .addOption(new Option('--statistic <statistic>', 'per-round value compared').choices(['median', 'min']))
-    .option(
-      '--run-noise <cv>',
-      'between-run noise of separate runs (default: from 10+ earlier runs of the configuration, else 0.03)',
-      fraction,
-    )
+    );
+  verdictOptions(compare)
     .option('--json', 'print JSON')
     .action(
       withContext((ctx, baseline: string, candidate: string, opts) =>

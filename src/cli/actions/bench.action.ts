@@ -5,7 +5,7 @@ import type { Backend, BenchmarkResults, Comparison } from '../../../libs/client
 import { CliContext, EXIT, exitForStatus, modelArgument } from '../context';
 import { paint } from '../term';
 import { fixed, table } from '../progress';
-import { comparisonText, VERDICT_STYLE, verdictExitCode } from './compare.action';
+import { comparisonText, interval, VERDICT_STYLE, verdictExitCode } from './compare.action';
 
 export interface BenchOptions {
   hardware: Backend['name'][];
@@ -84,7 +84,7 @@ export function pairedTable(results: BenchmarkResults): string {
       p.baseline_label,
       p.candidate_label,
       fixed(p.ratio ?? NaN, 3),
-      p.ratio_ci ? `${fixed(p.ratio_ci[0], 3)}..${fixed(p.ratio_ci[1], 3)}` : '-',
+      interval(p.ratio_ci),
       p.rounds,
       p.verdict,
     ]),

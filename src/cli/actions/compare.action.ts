@@ -36,7 +36,8 @@ export interface CompareOptions {
   json?: boolean;
 }
 
-const interval = (ci: [number, number] | null | undefined): string =>
+/** `0.950..1.050`, or `-` without an interval. */
+export const interval = (ci: [number, number] | null | undefined): string =>
   ci ? `${fixed(ci[0], 3)}..${fixed(ci[1], 3)}` : '-';
 
 /**
