@@ -16,12 +16,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { createApp } from '../src/bootstrap';
 import { loadConfig } from '../src/common/config/app-config';
 import { OperationsRepository } from '../src/common/store/operations.repository';
 import type { OperationRecord } from '../src/common/operations/operation.types';
 import { dashboardDir } from '../src/dashboard/dashboard';
+import { launchChromium } from '../test/browser';
 import { HF_TINY, REPO_ROOT } from '../test/fixtures';
 import { arg, loadAverage } from './cli';
 
@@ -48,18 +48,7 @@ async function main(): Promise<void> {
   );
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     // One real benchmark, whose result is the template of the large one.
     const res = await fetch(`${base}/api/benchmark/run`, {

@@ -8,14 +8,14 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser';
 import { dashboardDir } from '../src/dashboard/dashboard';
 import { REPO_ROOT } from './fixtures';
 import { DRIVERS, json, postJson, startServer, TestServer, waitFor } from './app';
 
 jest.setTimeout(120_000);
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const KEY = 'dashboard-e2e-key';
 const AUTH = { 'x-api-key': KEY };
 
@@ -82,18 +82,7 @@ describe.each(DRIVERS)('Dashboard in a browser (%s driver, API key set)', (drive
     server = await startServer(driver, { API_KEY: KEY });
     shots = join(server.dataDir, 'screenshots');
     mkdirSync(shots, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
