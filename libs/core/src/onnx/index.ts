@@ -32,6 +32,11 @@ export interface BuildOnnxOptions {
   task?: string;
   /** sentence-transformers pooling (feature-extraction only): adds a `sentence_embedding` output. */
   pooling?: PoolingSpec;
+  /**
+   * Causal decoders: the KV-cache graph (optimum's "with past" inputs and outputs) instead of the
+   * full-sequence graph. Default: true for the text-generation task, which is what generation uses.
+   */
+  kvCache?: boolean;
   /** Seed of random weights. */
   seed?: number;
   onProgress?: (fraction: number, step: string) => void;
@@ -44,6 +49,8 @@ export interface BuildOnnxResult {
   family: ModelFamily;
   /** The head that was built. */
   task: Task;
+  /** Whether the graph takes and returns a KV cache. */
+  kvCache: boolean;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Elements in the model's weights. */
@@ -79,6 +86,24 @@ function moduleAndTask(
   return { modelType, module, task: resolved };
 }
 
+/** Which families build a KV-cache graph (and for which task). */
+export function supportsKvCache(family: ModelFamily, task: Task): boolean {
+  return family === 'decoder' && task === 'text-generation';
+}
+
+/** The KV-cache choice of a build: the request's when given (and possible), else on for generation. */
+export function resolveKvCache(module: FamilyModule, task: Task, requested: boolean | undefined): boolean {
+  const possible = supportsKvCache(module.family, task);
+  if (requested === true && !possible) {
+    throw new CoreError(
+      ErrorCode.UNPROCESSABLE,
+      `kv_cache: a ${module.family} model with the ${task} task has no KV-cache graph ` +
+        `(causal language models with the text-generation task have one)`,
+    );
+  }
+  return requested ?? possible;
+}
+
 /**
  * Parameters of the graph buildOnnxModel builds for `config` (and task), counted from the weights'
  * shapes without making or writing any values.
@@ -104,6 +129,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const config = new ConfigReader(opts.config as HfConfig);
   const { modelType, module, task } = moduleAndTask(opts.config, opts.task, opts.pooling);
   const labels = id2label(opts.config);
+  const kvCache = resolveKvCache(module, task, opts.kvCache);
   const report = opts.onProgress ?? (() => undefined);
   throwIfAborted(opts.signal);
   report(0, `building ${modelType} (${module.family}) graph`);
@@ -123,6 +149,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       family: module.family,
       weights: opts.weights,
       task,
+      ...(kvCache ? { kv_cache: 'true' } : {}),
       ...(labels ? { id2label: JSON.stringify(labels) } : {}),
       ...(opts.pooling ? { pooling: JSON.stringify(opts.pooling) } : {}),
     },
@@ -134,6 +161,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       weights,
       task,
       pooling: opts.pooling,
+      kvCache,
       signal: opts.signal,
       progress: (f, step) => report(Math.min(0.95, Math.max(0, f) * 0.95), step),
     });
@@ -146,6 +174,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       dataPath: saved.dataPath,
       family: module.family,
       task,
+      kvCache,
       inputs: saved.inputs,
       outputs: saved.outputs,
       parameters: saved.parameters,

@@ -35,28 +35,122 @@ export interface DecoderMask {
 
 /**
  * The causal (+ sliding window) + padding mask of a decoder's self-attention.
- * @param positions int64 [seq] query (= key) positions
- * @param attentionMask int64 [batch, seq] (nonzero = token)
+ * @param queryPositions int64 [q] cache positions of the queries
+ * @param attentionMask int64 [batch, k] (nonzero = token)
+ * @param keyPositions int64 [k] cache positions of the keys (default: the queries', no past)
  */
 export function causalPaddingMask(
   g: GraphBuilder,
-  positions: string,
+  queryPositions: string,
   attentionMask: string,
   slidingWindow?: number,
+  keyPositions: string = queryPositions,
 ): DecoderMask {
-  const q = g.unsqueeze(positions, [1]); // [S, 1]
-  const k = g.unsqueeze(positions, [0]); // [1, S]
-  let allowed = g.op('LessOrEqual', [k, q]); // [S, S]
+  const q = g.unsqueeze(queryPositions, [1]); // [Q, 1]
+  const k = g.unsqueeze(keyPositions, [0]); // [1, K]
+  let allowed = g.op('LessOrEqual', [k, q]); // [Q, K]
   if (slidingWindow !== undefined) {
     // transformers' sliding_window_overlay: kv_idx > q_idx - sliding_window.
     const inWindow = g.op('Less', [g.sub(q, k), g.constInt64([slidingWindow], [])]);
     allowed = g.op('And', [allowed, inWindow]);
   }
-  const pad = g.unsqueeze(g.op('Cast', [attentionMask], { to: ELEM_TYPE.bool }), [1, 2]); // [B, 1, 1, S]
-  allowed = g.op('And', [g.unsqueeze(allowed, [0, 1]), pad]); // [B, 1, S, S]
+  const pad = g.unsqueeze(g.op('Cast', [attentionMask], { to: ELEM_TYPE.bool }), [1, 2]); // [B, 1, 1, K]
+  allowed = g.op('And', [g.unsqueeze(allowed, [0, 1]), pad]); // [B, 1, Q, K]
   const additive = g.op('Where', [allowed, g.constFloat(0), g.constFloat(g.minValue)]);
   const rowValid = g.op('ReduceMax', [g.castCompute(allowed)], { axes: [-1], keepdims: 1 });
   return { additive, rowValid };
+}
+
+/** Symbolic axis names of the KV-cache graph (optimum's). */
+export const PAST_SEQ = 'past_sequence_length';
+export const TOTAL_SEQ = 'total_sequence_length';
+
+/**
+ * The inputs of a causal decoder and what follows from them. Without a cache (the full-sequence
+ * graph): input_ids and attention_mask [batch, seq], positions arange(seq). With a cache (optimum's
+ * "with past" layout): input_ids and position_ids [batch, seq] (the new tokens), attention_mask
+ * [batch, past + seq] over the past and the new tokens, and per layer
+ * `past_key_values.{i}.key/value` [batch, kv_heads, past, head_dim]; the graph returns
+ * `present.{i}.key/value` [batch, kv_heads, past + seq, head_dim]. An empty past (length 0) is the
+ * prefill.
+ */
+export interface DecoderInputs {
+  ids: string;
+  attentionMask: string;
+  /** Positions for the embeddings / rotary tables: int64 [seq] (no cache) or [batch, seq] (cache). */
+  positionIds: string;
+  /** Cache positions of the queries (past .. past + seq - 1), int64 [seq]. */
+  queryPositions: string;
+  /** Cache positions of the keys (0 .. past + seq - 1), int64 [past + seq]. */
+  keyPositions: string;
+  /** With a cache: joins layer i's past with the new keys/values (its present, see declarePresents). */
+  cache?: (layer: number, key: string, value: string) => { key: string; value: string };
+  /** With a cache: declares the present.{i}.key/value outputs (after the logits, as optimum orders them). */
+  declarePresents(): void;
+}
+
+export function decoderInputs(
+  g: GraphBuilder,
+  opts: { kvCache: boolean; layers: number; kvHeads: number; headDim: number },
+): DecoderInputs {
+  const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
+  if (!opts.kvCache) {
+    const attentionMask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
+    // Position ids: transformers uses cache_position (arange) when none are passed.
+    const positions = sequencePositions(g, ids);
+    return {
+      ids,
+      attentionMask,
+      positionIds: positions,
+      queryPositions: positions,
+      keyPositions: positions,
+      declarePresents: () => undefined,
+    };
+  }
+  const attentionMask = g.input('attention_mask', 'int64', [BATCH, TOTAL_SEQ]);
+  const positionIds = g.input('position_ids', 'int64', [BATCH, SEQ]);
+  const pastDims = [BATCH, opts.kvHeads, PAST_SEQ, opts.headDim];
+  const pastInputs: { key: string; value: string }[] = [];
+  for (let i = 0; i < opts.layers; i++) {
+    pastInputs.push({
+      key: g.input(`past_key_values.${i}.key`, g.computeDtype, pastDims),
+      value: g.input(`past_key_values.${i}.value`, g.computeDtype, pastDims),
+    });
+  }
+  const past = dimScalar(g, pastInputs[0]!.key, 2);
+  const total = g.add(past, dimScalar(g, ids, 1));
+  const one = g.constInt64([1], []);
+  const presentDims = [BATCH, opts.kvHeads, TOTAL_SEQ, opts.headDim];
+  const presents: { key: string; value: string }[] = [];
+  return {
+    ids,
+    attentionMask,
+    positionIds,
+    queryPositions: g.op('Range', [past, total, one]),
+    keyPositions: g.op('Range', [g.constInt64([0], []), total, one]),
+    cache: (layer, key, value) => {
+      const p = pastInputs[layer]!;
+      presents[layer] = { key: g.concat([p.key, key], 2), value: g.concat([p.value, value], 2) };
+      return presents[layer];
+    },
+    declarePresents: () => {
+      presents.forEach((p, layer) => {
+        g.output(`present.${layer}.key`, g.computeDtype, presentDims, p.key);
+        g.output(`present.${layer}.value`, g.computeDtype, presentDims, p.value);
+      });
+    },
+  };
+}
+
+/** The self-attention mask of `inputs` (causal over the cache, padding, optional sliding window). */
+export function decoderMask(g: GraphBuilder, inputs: DecoderInputs, slidingWindow?: number): DecoderMask {
+  return causalPaddingMask(
+    g,
+    inputs.queryPositions,
+    inputs.attentionMask,
+    slidingWindow,
+    inputs.keyPositions,
+  );
 }
 
 /** Splits [batch, seq, heads * headDim] into [batch, heads, seq, headDim]. */

@@ -4,19 +4,19 @@
  * causal + padding masked attention scaled by 1/sqrt(head_dim) [/ (layer + 1)] → c_proj → residual;
  * ln_2 → c_fc → activation_function → mlp.c_proj → residual) → ln_f → tied lm_head → logits.
  * Conv1D weights are stored [in, out], so they go to MatMul untransposed.
+ * With a KV cache, wpe is indexed by the position_ids input (transformers' generate() passes
+ * cumsum(attention_mask) - 1, so left-padded rows get the positions of their own tokens).
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
 import { layerNormLayer } from './layers';
 import {
-  BATCH,
-  SEQ,
   attend,
-  causalPaddingMask,
   conv1dLayer,
+  decoderInputs,
+  decoderMask,
   emitCausalLmHead,
   mergeHeads,
-  sequencePositions,
   splitHeads,
 } from './decoder-common';
 import type { FamilyContext } from './types';
@@ -63,15 +63,20 @@ export function buildGpt2(ctx: FamilyContext): void {
   const { hidden: H, heads, vocab } = s;
   const headDim = H / heads;
 
-  const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
-  const attentionMask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
-
-  // Position ids: transformers uses cache_position (arange), not the attention mask's cumsum.
-  const positions = sequencePositions(g, ids);
+  const inputs = decoderInputs(g, {
+    kvCache: ctx.kvCache === true,
+    layers: s.layers,
+    kvHeads: heads,
+    headDim,
+  });
+  const { ids } = inputs;
   const wte = g.weight('wte.weight', w.get('wte.weight', [vocab, H]), [vocab, H]);
   const wpe = g.weight('wpe.weight', w.get('wpe.weight', [s.positions, H]), [s.positions, H]);
-  let x = g.add(g.op('Gather', [wte, ids], { axis: 0 }), g.op('Gather', [wpe, positions], { axis: 0 }));
-  const mask = causalPaddingMask(g, positions, attentionMask);
+  let x = g.add(
+    g.op('Gather', [wte, ids], { axis: 0 }),
+    g.op('Gather', [wpe, inputs.positionIds], { axis: 0 }),
+  );
+  const mask = decoderMask(g, inputs);
   ctx.progress(0.05, 'embeddings');
 
   for (let i = 0; i < s.layers; i++) {
@@ -82,17 +87,14 @@ export function buildGpt2(ctx: FamilyContext): void {
     const [q, k, v] = g.node('Split', [qkv, g.constInt64([H, H, H])], 3, { axis: -1 });
     let scale = s.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1;
     if (s.scaleByInverseLayerIdx) scale /= i + 1;
-    const attn = attend(
-      g,
-      splitHeads(g, q!, heads, headDim),
-      splitHeads(g, k!, heads, headDim),
-      splitHeads(g, v!, heads, headDim),
-      {
-        scale,
-        bias: mask.additive,
-        rowValid: mask.rowValid,
-      },
-    );
+    let key = splitHeads(g, k!, heads, headDim);
+    let value = splitHeads(g, v!, heads, headDim);
+    if (inputs.cache) ({ key, value } = inputs.cache(i, key, value));
+    const attn = attend(g, splitHeads(g, q!, heads, headDim), key, value, {
+      scale,
+      bias: mask.additive,
+      rowValid: mask.rowValid,
+    });
     x = g.add(conv1dLayer(g, w, `${p}.attn.c_proj`, mergeHeads(g, attn, heads, headDim), H, H), x);
     const h2 = layerNormLayer(g, w, `${p}.ln_2`, x, H, s.eps);
     const inner = g.activation(conv1dLayer(g, w, `${p}.mlp.c_fc`, h2, H, s.inner), s.act);
@@ -103,5 +105,6 @@ export function buildGpt2(ctx: FamilyContext): void {
   x = layerNormLayer(g, w, 'ln_f', x, H, s.eps);
   // GPT2LMHeadModel ties lm_head to wte; an untied checkpoint carries lm_head.weight [vocab, hidden].
   emitCausalLmHead(g, w, ctx.task, { x, ids, embedTable: wte, hidden: H, vocab, tied: s.tied });
+  inputs.declarePresents();
   ctx.progress(1, 'gpt2 built');
 }

@@ -6,7 +6,8 @@
  * final RMSNorm → lm_head (tied to embed_tokens when tie_word_embeddings) → logits.
  *
  * Position ids are arange(seq) (cache_position), as LlamaModel/Qwen2Model compute them when none are
- * passed; they do not follow the attention mask. RoPE: the default, "linear" and "llama3" rope types
+ * passed; they do not follow the attention mask. The KV-cache graph takes position_ids as an input
+ * (per row, as generate() passes them) and caches the keys after RoPE, as transformers does. RoPE: the default, "linear" and "llama3" rope types
  * (rope_parameters in 5.x configs, rope_theta + rope_scaling in 4.x ones); inv_freq is computed with
  * float32 rounding at every step as torch does, and cos/sin in the graph from float32 positions.
  * Qwen2 adds biases to q, k and v (not o); Llama has them on all four when attention_bias, and on the
@@ -17,17 +18,16 @@ import type { ConfigReader } from '../config';
 import { ELEM_TYPE, type GraphBuilder } from '../graph';
 import { linearLayer } from './layers';
 import {
-  BATCH,
-  SEQ,
   attend,
-  causalPaddingMask,
+  decoderInputs,
+  decoderMask,
   emitCausalLmHead,
   mergeHeads,
   optionalInt,
   repeatKv,
   rmsNorm,
-  sequencePositions,
   splitHeads,
+  type DecoderInputs,
   type DecoderMask,
 } from './decoder-common';
 import type { FamilyContext } from './types';
@@ -230,12 +230,21 @@ function slidingWindows(config: ConfigReader, layers: number): (number | undefin
   });
 }
 
-/** cos and sin [seq, head_dim] in the compute dtype from int64 positions [seq]. */
-function rotaryTables(g: GraphBuilder, rope: RopeSpec, positions: string): { cos: string; sin: string } {
+/**
+ * cos and sin in the compute dtype from int64 positions: [seq, head_dim] from [seq] (broadcast over
+ * batch and heads), or [batch, 1, seq, head_dim] from per-row position_ids [batch, seq].
+ */
+function rotaryTables(
+  g: GraphBuilder,
+  rope: RopeSpec,
+  positions: string,
+  perRow: boolean,
+): { cos: string; sin: string } {
   const invFreq = g.constFloat32([...ropeInvFreq(rope)]);
-  const pos = g.unsqueeze(g.op('Cast', [positions], { to: ELEM_TYPE.float32 }), [1]); // [S, 1]
-  const freqs = g.mul(pos, invFreq); // [S, D/2]
-  const emb = g.concat([freqs, freqs], -1); // [S, D]
+  const pos = g.unsqueeze(g.op('Cast', [positions], { to: ELEM_TYPE.float32 }), [-1]); // [.., S, 1]
+  const freqs = g.mul(pos, invFreq); // [.., S, D/2]
+  let emb = g.concat([freqs, freqs], -1); // [.., S, D]
+  if (perRow) emb = g.unsqueeze(emb, [1]); // [B, 1, S, D]
   return { cos: g.castCompute(g.op('Cos', [emb])), sin: g.castCompute(g.op('Sin', [emb])) };
 }
 
@@ -254,6 +263,7 @@ function layer(
   x: string,
   rot: { cos: string; sin: string },
   mask: DecoderMask,
+  inputs: DecoderInputs,
 ): string {
   const { g, weights: w } = ctx;
   const { hidden: H, heads, kvHeads, headDim: D } = s;
@@ -268,14 +278,15 @@ function layer(
     rot.sin,
     D,
   );
-  const k = applyRotary(
+  let k = applyRotary(
     g,
     splitHeads(g, proj('k_proj', kvHeads * D, s.qkvBias), kvHeads, D),
     rot.cos,
     rot.sin,
     D,
   );
-  const v = splitHeads(g, proj('v_proj', kvHeads * D, s.qkvBias), kvHeads, D);
+  let v = splitHeads(g, proj('v_proj', kvHeads * D, s.qkvBias), kvHeads, D);
+  if (inputs.cache) ({ key: k, value: v } = inputs.cache(i, k, v));
   const groups = heads / kvHeads;
   const attn = attend(g, q, repeatKv(g, k, kvHeads, groups, D), repeatKv(g, v, kvHeads, groups, D), {
     scale: 1 / Math.sqrt(D),
@@ -299,26 +310,27 @@ export function buildLlama(ctx: FamilyContext): void {
   const s = llamaSpec(ctx.config);
   const { hidden: H, vocab } = s;
 
-  const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
-  const attentionMask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
-  const positions = sequencePositions(g, ids);
+  const kvCache = ctx.kvCache === true;
+  const inputs = decoderInputs(g, { kvCache, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim });
+  const { ids } = inputs;
   const embed = g.weight('embed_tokens.weight', w.get('embed_tokens.weight', [vocab, H]), [vocab, H]);
   let x = g.op('Gather', [embed, ids], { axis: 0 });
-  const rot = rotaryTables(g, s.rope, positions);
+  const rot = rotaryTables(g, s.rope, inputs.positionIds, kvCache);
   const masks = new Map<number | undefined, DecoderMask>();
   const maskFor = (window: number | undefined) => {
     let m = masks.get(window);
-    if (!m) masks.set(window, (m = causalPaddingMask(g, positions, attentionMask, window)));
+    if (!m) masks.set(window, (m = decoderMask(g, inputs, window)));
     return m;
   };
   ctx.progress(0.05, 'embeddings');
   for (let i = 0; i < s.layers; i++) {
     throwIfAborted(signal);
-    x = layer(ctx, s, i, x, rot, maskFor(s.slidingWindows[i]));
+    x = layer(ctx, s, i, x, rot, maskFor(s.slidingWindows[i]), inputs);
     ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
   }
   throwIfAborted(signal);
   x = rmsNorm(g, w, 'norm.weight', x, H, s.eps);
   emitCausalLmHead(g, w, ctx.task, { x, ids, embedTable: embed, hidden: H, vocab, tied: s.tied });
+  inputs.declarePresents();
   ctx.progress(1, `${s.modelType} built`);
 }

@@ -20,6 +20,8 @@ export interface BuildWithOptions {
   precision?: 'fp32' | 'fp16';
   /** The head; default: the one the config's architectures name. */
   task?: Task;
+  /** Causal decoders: the KV-cache graph. */
+  kvCache?: boolean;
 }
 
 /** Builds `config` with `module` into a fresh temp dir; returns the model.onnx path. */
@@ -44,6 +46,7 @@ export async function buildWithModule(
       config: reader,
       weights,
       task: options.task ?? defaultTask(config),
+      kvCache: options.kvCache,
       progress: () => undefined,
     });
     return (await g.save()).onnxPath;

@@ -17,6 +17,11 @@ export interface FamilyContext {
   task: Task;
   /** sentence-transformers pooling: adds `sentence_embedding` to a feature-extraction graph. */
   pooling?: PoolingSpec;
+  /**
+   * Causal decoders: emit the KV-cache graph (position_ids, past_key_values.* inputs, present.*
+   * outputs) instead of the full-sequence one.
+   */
+  kvCache?: boolean;
   signal?: AbortSignal;
   /** Progress within the family's build, 0..1 (buildOnnxModel rescales it). */
   progress(fraction: number, step: string): void;
