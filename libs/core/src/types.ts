@@ -108,10 +108,58 @@ export interface LoadOptions {
 }
 
 /** A loaded model on one backend. */
+/** One chat turn, as chat templates take them. */
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+/** Token ids (one prompt or a batch), text (with a tokenizer) or chat messages (with a chat template). */
+export type GenerateInput = number[] | number[][] | string | string[] | ChatMessage[] | ChatMessage[][];
+
+/** A step of generate(): the token each row got (null: the row had already stopped). */
+export interface TokenEvent {
+  step: number;
+  tokens: (number | null)[];
+  finished: boolean[];
+}
+
+/** generate()'s options, as generated implementations declare them (transformers' names in camelCase). */
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  eosTokenId?: number | number[];
+  padTokenId?: number;
+  onToken?: (event: TokenEvent) => void;
+  signal?: AbortSignal;
+  decode?: boolean;
+  skipSpecialTokens?: boolean;
+}
+
+export interface GenerationResult {
+  /** The new tokens of each row (an EOS that stopped the row included). */
+  tokens: number[][];
+  /** Prompt + new tokens of each row, without padding. */
+  sequences: number[][];
+  text?: string[];
+  finishReasons: ('eos' | 'length')[];
+  promptTokens: number[];
+  /** prefillMs: start to the first token; stepMs: each later step; totalMs: the whole call. */
+  timings: { prefillMs: number; stepMs: number[]; totalMs: number };
+}
+
 export interface ModelHandle {
   readonly backend: BackendName;
   run(feeds: Feeds): Promise<Outputs>;
   release(): Promise<void>;
+  /** Language models of generated implementations: the autoregressive loop (KV cache when the graph has one). */
+  generate?(input: GenerateInput, options?: GenerateOptions): Promise<GenerationResult>;
+  /** Token ids → text, with a tokenizer. */
+  decode?(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): Promise<string>;
   /** Text in: present when the model has a tokenizer. */
   encode?(texts: string | string[], options?: EncodeOptions): Promise<Feeds>;
   /** Sentence embeddings, one per text: sentence-transformers models with a tokenizer. */

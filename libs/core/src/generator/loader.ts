@@ -2,7 +2,7 @@
  * Loads a compiled generated implementation (`<slug>.js`) from any folder and checks its shape.
  *
  * Decision: the loader evaluates the module itself with a `require` that hands it this process's own
- * instances of onnxruntime-node and @huggingface/tokenizers (and node built-ins), and resolves
+ * instances of onnxruntime-node, @huggingface/tokenizers and @huggingface/jinja (and node built-ins), and resolves
  * anything else from the module's folder. So:
  *  - a module in DATA_DIR, far from any node_modules, still finds its packages;
  *  - it shares one onnxruntime with the caller, so tensors made by the caller and by the module are
@@ -24,6 +24,8 @@ const SHARED_PACKAGES: Record<string, () => unknown> = {
   'onnxruntime-node': () => require('onnxruntime-node'),
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   '@huggingface/tokenizers': () => require('@huggingface/tokenizers'),
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  '@huggingface/jinja': () => require('@huggingface/jinja'),
 };
 
 const BUILTINS = new Set(builtinModules);

@@ -220,6 +220,9 @@ export function renderImplementation(opts: RenderOptions): RenderResult {
     id2label: id2label(config) ?? null,
     pooling: opts.pooling ?? null,
     hasSentenceEmbedding: outputs.some((o) => o.name === 'sentence_embedding'),
+    kvCache: inputs.some((i) => i.name.startsWith('past_key_values.')),
+    // Causal LMs generate: input_ids in, logits over the vocabulary out.
+    generative: family === 'decoder' && outputs.some((o) => o.name === 'logits'),
     hasTokenizer,
     onnxFile: opts.onnxFile ?? 'model.onnx',
     tokenizerFile: opts.tokenizerFile ?? null,

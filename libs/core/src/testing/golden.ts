@@ -4,7 +4,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 import { CoreError, ErrorCode } from '../errors';
-import { makeTensor } from '../models/inputs';
+import { inputRole, makeTensor } from '../models/inputs';
 import type { Feeds, TensorSpec } from '../types';
 import { SafetensorsFile } from '../util/safetensors';
 
@@ -16,7 +16,30 @@ export interface GoldenIO {
   batchSize: number;
 }
 
-/** Reads the golden file; every declared model input must be in it. */
+/**
+ * What a model's forward computes for an input the reference did not pass: an empty KV cache
+ * (`past_key_values.*`, past length 0) and position_ids 0..seq-1 (transformers' default without a
+ * cache). Undefined for any other input.
+ */
+function defaultFeed(spec: TensorSpec, given: Feeds): Tensor | undefined {
+  const ids = given.input_ids ?? Object.values(given)[0];
+  if (ids === undefined) return undefined;
+  const batch = Number(ids.dims[0] ?? 1);
+  if (spec.name.startsWith('past_key_values.')) {
+    const dims = spec.shape.map((d, i) => (i === 0 ? batch : typeof d === 'number' && d >= 0 ? d : 0));
+    return makeTensor(spec.dtype, dims, () => 0);
+  }
+  if (inputRole(spec) === 'positions' && ids.dims.length === 2) {
+    const seq = Number(ids.dims[1]);
+    return makeTensor(spec.dtype, [batch, seq], (i) => i % seq);
+  }
+  return undefined;
+}
+
+/**
+ * Reads the golden file; every declared model input must be in it, except a KV cache and
+ * position_ids, which get what the reference's forward uses when they are not passed.
+ */
 export function readGolden(path: string, inputs: readonly TensorSpec[]): GoldenIO {
   const file = SafetensorsFile.open(path);
   try {
@@ -39,6 +62,15 @@ export function readGolden(path: string, inputs: readonly TensorSpec[]): GoldenI
         tensor = makeTensor(spec.dtype, [...entry.shape], (i) => values[i]!);
       }
       feeds[spec.name] = tensor;
+    }
+    for (const name of [...missing]) {
+      const feed = defaultFeed(
+        inputs.find((i) => i.name === name)!,
+        feeds,
+      );
+      if (feed === undefined) continue;
+      feeds[name] = feed;
+      missing.splice(missing.indexOf(name), 1);
     }
     if (missing.length) {
       throw new CoreError(

@@ -67,7 +67,7 @@ export const TOTAL_SEQ = 'total_sequence_length';
 
 /**
  * The inputs of a causal decoder and what follows from them. Without a cache (the full-sequence
- * graph): input_ids and attention_mask [batch, seq], positions arange(seq). With a cache (optimum's
+ * graph): input_ids, attention_mask and position_ids [batch, seq]. With a cache (optimum's
  * "with past" layout): input_ids and position_ids [batch, seq] (the new tokens), attention_mask
  * [batch, past + seq] over the past and the new tokens, and per layer
  * `past_key_values.{i}.key/value` [batch, kv_heads, past, head_dim]; the graph returns
@@ -77,7 +77,7 @@ export const TOTAL_SEQ = 'total_sequence_length';
 export interface DecoderInputs {
   ids: string;
   attentionMask: string;
-  /** Positions for the embeddings / rotary tables: int64 [seq] (no cache) or [batch, seq] (cache). */
+  /** Positions for the embeddings / rotary tables: the position_ids input, int64 [batch, seq]. */
   positionIds: string;
   /** Cache positions of the queries (past .. past + seq - 1), int64 [seq]. */
   queryPositions: string;
@@ -96,12 +96,14 @@ export function decoderInputs(
   const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
   if (!opts.kvCache) {
     const attentionMask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
-    // Position ids: transformers uses cache_position (arange) when none are passed.
+    // position_ids as optimum exports them: a caller that pads on the left passes cumsum(mask) - 1
+    // (what transformers' generate() does); arange(seq) is what the forward uses when none are passed.
+    const positionIds = g.input('position_ids', 'int64', [BATCH, SEQ]);
     const positions = sequencePositions(g, ids);
     return {
       ids,
       attentionMask,
-      positionIds: positions,
+      positionIds,
       queryPositions: positions,
       keyPositions: positions,
       declarePresents: () => undefined,

@@ -230,21 +230,12 @@ function slidingWindows(config: ConfigReader, layers: number): (number | undefin
   });
 }
 
-/**
- * cos and sin in the compute dtype from int64 positions: [seq, head_dim] from [seq] (broadcast over
- * batch and heads), or [batch, 1, seq, head_dim] from per-row position_ids [batch, seq].
- */
-function rotaryTables(
-  g: GraphBuilder,
-  rope: RopeSpec,
-  positions: string,
-  perRow: boolean,
-): { cos: string; sin: string } {
+/** cos and sin [batch, 1, seq, head_dim] in the compute dtype from per-row position_ids [batch, seq]. */
+function rotaryTables(g: GraphBuilder, rope: RopeSpec, positions: string): { cos: string; sin: string } {
   const invFreq = g.constFloat32([...ropeInvFreq(rope)]);
   const pos = g.unsqueeze(g.op('Cast', [positions], { to: ELEM_TYPE.float32 }), [-1]); // [.., S, 1]
   const freqs = g.mul(pos, invFreq); // [.., S, D/2]
-  let emb = g.concat([freqs, freqs], -1); // [.., S, D]
-  if (perRow) emb = g.unsqueeze(emb, [1]); // [B, 1, S, D]
+  const emb = g.unsqueeze(g.concat([freqs, freqs], -1), [1]); // [B, 1, S, D]
   return { cos: g.castCompute(g.op('Cos', [emb])), sin: g.castCompute(g.op('Sin', [emb])) };
 }
 
@@ -310,12 +301,16 @@ export function buildLlama(ctx: FamilyContext): void {
   const s = llamaSpec(ctx.config);
   const { hidden: H, vocab } = s;
 
-  const kvCache = ctx.kvCache === true;
-  const inputs = decoderInputs(g, { kvCache, layers: s.layers, kvHeads: s.kvHeads, headDim: s.headDim });
+  const inputs = decoderInputs(g, {
+    kvCache: ctx.kvCache === true,
+    layers: s.layers,
+    kvHeads: s.kvHeads,
+    headDim: s.headDim,
+  });
   const { ids } = inputs;
   const embed = g.weight('embed_tokens.weight', w.get('embed_tokens.weight', [vocab, H]), [vocab, H]);
   let x = g.op('Gather', [embed, ids], { axis: 0 });
-  const rot = rotaryTables(g, s.rope, inputs.positionIds, kvCache);
+  const rot = rotaryTables(g, s.rope, inputs.positionIds);
   const masks = new Map<number | undefined, DecoderMask>();
   const maskFor = (window: number | undefined) => {
     let m = masks.get(window);

@@ -11,6 +11,7 @@ import { defaultTask, type Task } from '../tasks';
 import { ConfigReader, type HfConfig } from '../config';
 import { GraphBuilder } from '../graph';
 import { createWeightSource } from '../weights';
+import { withDefaultPositions } from './spec-helpers';
 import type { FamilyModule } from './types';
 
 export interface BuildWithOptions {
@@ -77,7 +78,7 @@ export async function runModel(
     graphOptimizationLevel: 'all',
   });
   try {
-    const results = await session.run(feeds);
+    const results = await session.run(withDefaultPositions(session, feeds));
     const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
     for (const [name, t] of Object.entries(results))
       out[name] = { data: t.data as Float32Array, dims: t.dims };

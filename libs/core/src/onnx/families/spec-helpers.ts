@@ -88,8 +88,8 @@ export async function errorsAgainstFixture(
   });
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const name of session.inputNames) feeds[name] = io.inputs[name]!;
-    const results = await session.run(feeds);
+    for (const name of session.inputNames) if (io.inputs[name]) feeds[name] = io.inputs[name];
+    const results = await session.run(withDefaultPositions(session, feeds));
     const errors: Record<string, number> = {};
     for (const [name, ref] of Object.entries(io.outputs)) {
       const got = results[name];
@@ -103,6 +103,21 @@ export async function errorsAgainstFixture(
   }
 }
 
+/**
+ * `feeds` plus position_ids = arange(seq) per row when the session takes them and they are not
+ * given: what transformers' forward uses without position_ids (the fixtures' reference outputs).
+ */
+export function withDefaultPositions(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+): Record<string, ort.Tensor> {
+  const ids = feeds.input_ids;
+  if (!session.inputNames.includes('position_ids') || feeds.position_ids || !ids) return feeds;
+  const [batch, seq] = ids.dims as [number, number];
+  const rows = Array.from({ length: batch }, () => Array.from({ length: seq }, (_, i) => i));
+  return { ...feeds, position_ids: int64Tensor(rows) };
+}
+
 /** Runs a model once on cpu (or another provider) and returns every output. */
 export async function runModel(
   onnxPath: string,
@@ -111,7 +126,7 @@ export async function runModel(
 ): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(onnxPath, { executionProviders });
   try {
-    return await session.run(feeds);
+    return await session.run(withDefaultPositions(session, feeds));
   } finally {
     await session.release();
   }
