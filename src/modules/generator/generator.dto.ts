@@ -86,6 +86,15 @@ export class GenerateModelRequestDto {
   @IsIn(TASKS)
   task?: Task;
 
+  /**
+   * Causal language models: build the KV-cache graph (optimum's "with past" inputs and outputs, what
+   * generation needs) or the full-sequence one. Default: true for the text-generation task. `true`
+   * for a model or task without one is a 422.
+   */
+  @Optional()
+  @IsBoolean()
+  kv_cache?: boolean;
+
   /** Seed of random weights (default 0). */
   @Optional()
   @IsInt()
@@ -143,6 +152,8 @@ export class GenerationResultsDto {
   /** The head that was built (optimum task name). */
   @ApiProperty({ enum: TASKS })
   task: Task;
+  /** Whether the graph takes and returns a KV cache (past_key_values.* in, present.* out). */
+  kv_cache: boolean;
   /** Label names by class index (classification heads), when the checkpoint's config has them. */
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
   id2label?: Record<string, string>;

@@ -19,7 +19,8 @@ import {
   tempSibling,
 } from '../../../libs/core/src/models/write-paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
-import { resolveTask, type Task } from '../../../libs/core/src/onnx/tasks';
+import { checkKvCache } from '../../../libs/core/src/onnx';
+import type { Task } from '../../../libs/core/src/onnx/tasks';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
@@ -41,6 +42,7 @@ export interface GenerationSpec {
   weights: 'auto' | 'random' | 'safetensors';
   precision: 'fp32' | 'fp16';
   task?: Task;
+  kv_cache?: boolean;
   seed?: number;
 }
 
@@ -133,7 +135,7 @@ export class GeneratorService {
     const source = this.resolveSource(spec.model_name);
     const outDir = this.outputDir(spec, source);
     this.weightsOf(spec, source);
-    resolveTask(source.config, spec.task);
+    checkKvCache(source.config, spec.task, spec.kv_cache);
     const template = selectTemplate(source.family, spec.hardware, spec.template_type);
     resolveTemplateContext(template, spec.template_context);
     assertWritableTarget(outDir.real, { replaceOurs: !!spec.force, shown: this.shown(outDir.dir) });
@@ -199,6 +201,7 @@ export class GeneratorService {
           weights,
           precision: spec.precision,
           task: spec.task,
+          kvCache: spec.kv_cache,
           seed: spec.seed,
           backends: spec.hardware,
           template: spec.template_type,
@@ -236,6 +239,7 @@ export class GeneratorService {
       weights,
       precision: spec.precision,
       task: (generated.manifest.task ?? source.task) as Task,
+      kv_cache: generated.manifest.kv_cache,
       ...(generated.manifest.id2label ? { id2label: generated.manifest.id2label } : {}),
     };
   }

@@ -259,6 +259,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       ...(opts.task ? { task: opts.task } : {}),
       ...(labels ? { id2label: labels } : {}),
       ...(opts.pooling ? { pooling: opts.pooling } : {}),
+      kv_cache: opts.inputs.some((i) => i.name.startsWith('past_key_values.')),
       has_tokenizer: tokenizerFile !== undefined,
       created_at: new Date().toISOString(),
       files: await describeFiles(dir, files, signal),

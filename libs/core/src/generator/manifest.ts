@@ -50,6 +50,8 @@ export interface GenerationManifest {
   id2label?: Record<string, string>;
   /** sentence-transformers pooling applied by the graph (its sentence_embedding output). */
   pooling?: { mode: string; normalize: boolean };
+  /** Whether the graph takes and returns a KV cache (past_key_values.* in, present.* out). */
+  kv_cache: boolean;
   has_tokenizer: boolean;
   created_at: string;
   files: ManifestFile[];

@@ -21,6 +21,8 @@ export interface PipelineOptions {
   precision: 'fp32' | 'fp16';
   /** The head (optimum task name); default: the checkpoint's own (source.task). */
   task?: string;
+  /** Causal LMs: the KV-cache graph (default: on for text-generation). */
+  kvCache?: boolean;
   seed?: number;
   backends: BackendName[];
   template?: string;
@@ -70,6 +72,7 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     task,
     // sentence-transformers pooling belongs to their feature-extraction graph only.
     pooling: task === 'feature-extraction' ? source.pooling : undefined,
+    kvCache: opts.kvCache,
     seed: opts.seed ?? 0,
     onProgress: report(0.02, 0.68),
     signal: ctx.signal,

@@ -105,6 +105,19 @@ export function resolveKvCache(module: FamilyModule, task: Task, requested: bool
 }
 
 /**
+ * Checks a requested KV-cache choice for `config` and task before anything is built (a 422 when
+ * the model or task has no KV-cache graph); returns the graph's choice.
+ */
+export function checkKvCache(
+  config: Record<string, unknown>,
+  task: string | undefined,
+  requested?: boolean,
+): boolean {
+  const resolved = moduleAndTask(config, task, undefined);
+  return resolveKvCache(resolved.module, resolved.task, requested);
+}
+
+/**
  * Parameters of the graph buildOnnxModel builds for `config` (and task), counted from the weights'
  * shapes without making or writing any values.
  */

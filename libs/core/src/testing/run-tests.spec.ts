@@ -1,11 +1,15 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HF_TINY, HF_TINY_MODELS, TOKENIZER_FIXTURES } from '../../../../test/fixtures';
 import { createBackends } from '../backends';
+import { generateImplementation } from '../generator/generate';
+import { loadGeneratedImplementation } from '../generator/loader';
+import { makeTensor } from '../models/inputs';
 import { loadImplementation, loadResolvedModel } from '../models/load';
+import { buildOnnxModel } from '../onnx';
 import { resolveModelPath } from '../models/paths';
-import type { ProgressReport, RunContext } from '../types';
+import type { ModelImplementation, ProgressReport, RunContext } from '../types';
 import { SafetensorsFile, writeSafetensors } from '../util/safetensors';
 import { runModelTests, shapeCases } from './run-tests';
 import { tinyWordPiece } from './spec-fixtures';
@@ -233,5 +237,111 @@ describe('shapeCases', () => {
     expect(shapeCases([{ name: 'x', dtype: 'float32', shape: [1, 3] }], {}).map((c) => c.name)).toEqual([
       'shape_b1',
     ]);
+  });
+});
+
+describe('runModelTests: generative checks on generated causal LMs (KV-cache graphs)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'tests-generative-'));
+
+  async function generated(name: string): Promise<{ model: ModelImplementation; golden: string }> {
+    const dir = join(root, name);
+    const config = JSON.parse(readFileSync(join(HF_TINY, name, 'config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const built = await buildOnnxModel({
+      config,
+      outDir: dir,
+      weights: 'safetensors',
+      safetensorsPaths: [join(HF_TINY, name, 'model.safetensors')],
+    });
+    expect(built.kvCache).toBe(true);
+    const result = await generateImplementation({
+      modelDir: dir,
+      slug: name,
+      modelId: name,
+      family: built.family,
+      config,
+      inputs: built.inputs,
+      outputs: built.outputs,
+      task: built.task,
+      backends: ['cpu', 'webgpu'],
+      weightsSource: 'safetensors',
+      precision: 'fp32',
+    });
+    return {
+      model: loadGeneratedImplementation(result.jsPath),
+      golden: join(HF_TINY, name, 'io.safetensors'),
+    };
+  }
+
+  it.each(['gpt2', 'llama'])(
+    '%s: cache consistency, padding and determinism pass on cpu and webgpu, golden included',
+    async (name) => {
+      const { model, golden } = await generated(name);
+      const r = await runModelTests(
+        {
+          modelName: name,
+          model,
+          goldenPath: golden,
+          hardware: ['cpu', 'webgpu'],
+          testType: 'comprehensive',
+        },
+        { backends },
+        context(),
+      );
+      expect(r.test_details.filter((d) => d.status !== 'passed')).toEqual([]);
+      for (const backend of ['cpu', 'webgpu']) {
+        for (const check of [
+          'cache_consistency',
+          'generation_padding',
+          'generation_determinism',
+          'golden_io',
+        ]) {
+          expect(find(r, backend, check)?.status).toBe('passed');
+        }
+      }
+      const cache = find(r, 'cpu', 'cache_consistency')!.metrics as {
+        max_abs_error: number;
+        tolerance: number;
+      };
+      expect(cache.tolerance).toBe(1e-4);
+      expect(cache.max_abs_error).toBeLessThanOrEqual(1e-4);
+    },
+  );
+
+  it('cache_consistency fails when the implementation drops its cache', async () => {
+    const { model } = await generated('gpt2');
+    // A real handle whose run() forgets the past (feeds an empty one): decoding no longer sees the prompt.
+    const forgetful: ModelImplementation = {
+      metadata: model.metadata,
+      makeInputs: (o) => model.makeInputs(o),
+      async load(options) {
+        const h = await model.load(options);
+        const empty = model.makeInputs({ batchSize: 1, sequenceLength: 1 });
+        return {
+          ...h,
+          backend: h.backend,
+          release: () => h.release(),
+          run: (feeds) => {
+            const dropped = { ...feeds };
+            for (const k of Object.keys(feeds)) if (k.startsWith('past_key_values.')) dropped[k] = empty[k]!;
+            const mask = feeds.attention_mask!;
+            const width = feeds.input_ids!.dims[1]!;
+            dropped.attention_mask = makeTensor('int64', [mask.dims[0]!, width], () => 1);
+            return h.run(dropped);
+          },
+        };
+      },
+    };
+    const r = await runModelTests(
+      { modelName: 'forgetful', model: forgetful, hardware: ['cpu'], testType: 'comprehensive' },
+      { backends },
+      context(),
+    );
+    const check = find(r, 'cpu', 'cache_consistency')!;
+    expect(check.status).toBe('failed');
+    expect(check.message).toMatch(/cached decoding differs from the full pass/);
+    expect(r.status).toBe('failed');
   });
 });

@@ -100,3 +100,14 @@ export interface TestResults {
   /** The precision of the graph that was tested (set by the server; unknown when it cannot be told). */
   precision?: string;
 }
+
+/** A check that did not hold; `metrics` travel into the detail. */
+export class CheckFailed extends Error {
+  constructor(
+    message: string,
+    readonly metrics?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'CheckFailed';
+  }
+}
