@@ -40,6 +40,116 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     );
   });
 
+  it('generates a causal LM with a KV cache; the Test Suite generates text with it and checks the cache', async () => {
+    const res = await post('/api/generator/model', {
+      model_name: 'llama',
+      hardware: ['cpu', 'webgpu'],
+      output_dir: `llama-kv-${driver}`,
+    });
+    expect(res.status).toBe(202);
+    const { task_id } = await json<{ task_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
+    const results = await json<Record<string, unknown>>(
+      await fetch(`${server.url}/api/generator/results/${task_id}`),
+    );
+    expect(results).toMatchObject({ task: 'text-generation', kv_cache: true });
+    const manifest = JSON.parse(readFileSync(String(results.manifest_path), 'utf8')) as {
+      kv_cache: boolean;
+      inputs: Array<{ name: string }>;
+    };
+    expect(manifest.kv_cache).toBe(true);
+    expect(manifest.inputs.map((i) => i.name)).toEqual(
+      expect.arrayContaining(['position_ids', 'past_key_values.0.key', 'past_key_values.1.value']),
+    );
+
+    const runTest = async (body: Record<string, unknown>) => {
+      const run = await post('/api/test/run', { model_name: `models/llama-kv-${driver}`, ...body });
+      expect(run.status).toBe(202);
+      const { run_id } = await json<{ run_id: string }>(run);
+      expect((await waitFor(`${server.url}/api/test/status/${run_id}`)).status).toBe('completed');
+      return json<{
+        status: string;
+        test_details: Array<{
+          status: string;
+          name: string;
+          backend: string;
+          metrics?: Record<string, unknown>;
+        }>;
+      }>(await fetch(`${server.url}/api/test/results/${run_id}`));
+    };
+    const generated = await runTest({
+      hardware: ['cpu', 'webgpu'],
+      test_type: 'generation',
+      generation: {
+        input_ids: [
+          [5, 17, 3, 42],
+          [7, 90],
+        ],
+        max_new_tokens: 8,
+      },
+    });
+    expect(generated.test_details.filter((d) => d.status !== 'passed')).toEqual([]);
+    expect(generated.status).toBe('passed');
+    for (const backend of ['cpu', 'webgpu']) {
+      const d = generated.test_details.find((t) => t.name === 'generate' && t.backend === backend)!;
+      expect(d.status).toBe('passed');
+      expect(d.metrics).toMatchObject({ prompt_tokens: [4, 2], new_tokens: [8, 8], kv_cache: true });
+      expect(d.metrics!.ttft_ms).toEqual(expect.any(Number));
+      expect(d.metrics!.tpot_ms).toEqual(expect.any(Number));
+    }
+    const comprehensive = await runTest({ hardware: ['cpu'], test_type: 'comprehensive' });
+    expect(comprehensive.test_details.filter((d) => d.status === 'failed')).toEqual([]);
+    expect(comprehensive.test_details.map((d) => d.name)).toEqual(
+      expect.arrayContaining(['cache_consistency', 'generation_padding', 'generation_determinism']),
+    );
+    // A prompt that does not fit the context fails the check with the reason, not the server.
+    const tooLong = await runTest({
+      hardware: ['cpu'],
+      test_type: 'generation',
+      generation: { input_ids: [[1, 2, 3]], max_new_tokens: 100 },
+    });
+    expect(tooLong.status).toBe('failed');
+    expect(tooLong.test_details.find((d) => d.name === 'generate')).toMatchObject({
+      status: 'failed',
+      message: expect.stringMatching(/exceeds the model's context of 64 positions/),
+    });
+  });
+
+  it('refuses generation requests that cannot work, changing nothing', async () => {
+    const cases: Array<[Record<string, unknown>, number, RegExp]> = [
+      [{ model_name: 'llama', test_type: 'generation' }, 400, /exactly one of generation.prompt/],
+      [
+        { model_name: 'llama', test_type: 'generation', generation: { prompt: 'a', input_ids: [[1]] } },
+        400,
+        /exactly one of .*\(got prompt, input_ids\)/,
+      ],
+      [
+        { model_name: 'llama', test_type: 'basic', generation: { prompt: 'a' } },
+        400,
+        /only for test_type generation/,
+      ],
+      [
+        { model_name: 'llama', test_type: 'generation', generation: { input_ids: [[1, -2]] } },
+        400,
+        /non-negative integers/,
+      ],
+      [{ model_name: 'llama', test_type: 'generation', generation: { prompt: 'a', top_p: 2 } }, 400, /top_p/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await post('/api/test/run', body);
+      expect(res.status).toBe(status);
+      expect(JSON.stringify(await json(res))).toMatch(message);
+    }
+    const kv = await post('/api/generator/model', {
+      model_name: 'bert',
+      kv_cache: true,
+      output_dir: 'never',
+    });
+    expect(kv.status).toBe(422);
+    expect(JSON.stringify(await json(kv))).toMatch(/has no KV-cache graph/);
+    expect(existsSync(join(server.dataDir, 'models', 'never'))).toBe(false);
+  });
+
   it('lists templates with their variables', async () => {
     const templates = await json<
       Array<{ name: string; family: string; backends: string[]; variables: unknown[] }>

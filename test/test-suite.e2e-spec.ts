@@ -44,7 +44,7 @@ describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
 
   it('lists the test types', async () => {
     const types = await json<Array<{ name: string }>>(await fetch(`${server.url}/api/test/types`));
-    expect(types.map((t) => t.name)).toEqual(['basic', 'comprehensive', 'fault_tolerance']);
+    expect(types.map((t) => t.name)).toEqual(['basic', 'comprehensive', 'fault_tolerance', 'generation']);
   });
 
   it('accepts a run durably, then completes it with results and JUnit', async () => {

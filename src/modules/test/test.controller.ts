@@ -52,6 +52,16 @@ export class TestController {
         summary: 'A basic test of a small registry model on CPU (generated on demand)',
         value: { model_name: 'prajjwal1/bert-tiny', hardware: ['cpu'], test_type: 'basic' },
       },
+      generation: {
+        summary:
+          'Generate 16 tokens greedily from token ids with distilgpt2 (random weights, built on demand)',
+        value: {
+          model_name: 'distilgpt2',
+          hardware: ['cpu'],
+          test_type: 'generation',
+          generation: { input_ids: [[464, 2068, 7586]], max_new_tokens: 16 },
+        },
+      },
     },
   })
   @ApiErrors(400, 401, 413, 422, 429, 503)

@@ -1,6 +1,22 @@
 /** Test Suite: request, responses and the mapper, in one file. */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { TEST_TYPES, TestType } from '../../../libs/core/src/testing/types';
 import type { BackendName } from '../../../libs/core/src/types';
 import {
@@ -15,6 +31,88 @@ import { OperationRecord, toStatusView } from '../../common/operations/operation
 
 /** Seconds a test run may run when the request gives no `timeout` (capped by MAX_OPERATION_S). */
 export const TEST_DEFAULT_TIMEOUT_S = 300;
+
+export class ChatMessageDto {
+  /** system, user, assistant, ... as the model's chat template knows them. */
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(64)
+  role: string;
+
+  @IsString()
+  @MaxLength(100_000)
+  content: string;
+}
+
+/** The `generation` test type: exactly one of prompt, messages and input_ids, then transformers' options. */
+export class GenerationRequestDto {
+  /** Text (needs the model's tokenizer). */
+  @Optional()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100_000)
+  prompt?: string;
+
+  /** A chat, rendered with the tokenizer's chat template. */
+  @ApiPropertyOptional({ type: [ChatMessageDto] })
+  @Optional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(256)
+  @ValidateNested({ each: true })
+  @Type(() => ChatMessageDto)
+  messages?: ChatMessageDto[];
+
+  /** Token ids, one row per prompt (rows of different lengths are padded on the left). */
+  @ApiPropertyOptional({ type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 0 } } })
+  @Optional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(64)
+  @IsArray({ each: true })
+  @ArrayMinSize(1, { each: true })
+  @ArrayMaxSize(8192, { each: true })
+  input_ids?: number[][];
+
+  /** New tokens at most per row (default 32); prompt + new tokens must fit the model's context. */
+  @Optional()
+  @IsInt()
+  @Min(1)
+  @Max(8192)
+  max_new_tokens?: number;
+
+  /** Sample instead of greedy decoding. */
+  @Optional()
+  @IsBoolean()
+  do_sample?: boolean;
+
+  @Optional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(1e-3)
+  @Max(100)
+  temperature?: number;
+
+  /** Keep the k most likely tokens (0 = all). */
+  @Optional()
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  top_k?: number;
+
+  /** Keep the smallest set of tokens whose probability reaches p. */
+  @Optional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(1e-6)
+  @Max(1)
+  top_p?: number;
+
+  /** Seed of the sampler (default: the test's seed). */
+  @Optional()
+  @IsInt()
+  @Min(0)
+  @Max(2 ** 31 - 1)
+  seed?: number;
+}
 
 export class RunTestRequestDto {
   /** A .onnx file, a folder holding model.onnx (optionally io.safetensors golden IO), or a generated implementation, inside DATA_DIR or MODEL_ROOTS. */
@@ -57,6 +155,12 @@ export class RunTestRequestDto {
   @Optional()
   @IsIn(['fp32', 'fp16'])
   precision?: 'fp32' | 'fp16';
+
+  /** `test_type: generation` only (required there): what to generate from, and how. */
+  @Optional()
+  @ValidateNested()
+  @Type(() => GenerationRequestDto)
+  generation?: GenerationRequestDto;
 }
 
 export class RunTestAcceptedDto extends AcceptedDto {

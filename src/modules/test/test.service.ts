@@ -18,7 +18,48 @@ import { JobName } from '../../common/jobs/job.types';
 import { OperationRecord } from '../../common/operations/operation.types';
 import { AdmissionService } from '../../common/operations/admission.service';
 import { OperationsService } from '../../common/operations/operations.service';
-import { RunTestRequestDto, TEST_DEFAULT_TIMEOUT_S } from './test.dto';
+import { CoreError, ErrorCode } from '../../../libs/core/src/errors';
+import type { GenerationTestRequest } from '../../../libs/core/src/testing/types';
+import { GenerationRequestDto, RunTestRequestDto, TEST_DEFAULT_TIMEOUT_S } from './test.dto';
+
+/** `generation` goes with test_type generation, and then gives exactly one prompt (400 otherwise). */
+function checkGeneration(request: RunTestRequestDto): void {
+  const g = request.generation;
+  if (request.test_type !== 'generation') {
+    if (g !== undefined) throw validation('generation', 'generation is only for test_type generation');
+    return;
+  }
+  const given = g ? (['prompt', 'messages', 'input_ids'] as const).filter((k) => g[k] !== undefined) : [];
+  const rows = g?.input_ids ?? [];
+  if (rows.some((row) => row.some((id) => typeof id !== 'number' || !Number.isInteger(id) || id < 0))) {
+    throw validation('generation.input_ids', 'generation.input_ids must hold non-negative integers');
+  }
+  if (given.length !== 1) {
+    throw validation(
+      'generation',
+      'test_type generation needs exactly one of generation.prompt, generation.messages and generation.input_ids' +
+        (given.length ? ` (got ${given.join(', ')})` : ''),
+    );
+  }
+}
+
+function validation(field: string, message: string): CoreError {
+  return new CoreError(ErrorCode.VALIDATION, message, [{ field, message }]);
+}
+
+function toGenerationRequest(g: GenerationRequestDto): GenerationTestRequest {
+  return {
+    prompt: g.prompt,
+    messages: g.messages?.map((m) => ({ role: m.role, content: m.content })),
+    inputIds: g.input_ids,
+    maxNewTokens: g.max_new_tokens,
+    doSample: g.do_sample,
+    temperature: g.temperature,
+    topK: g.top_k,
+    topP: g.top_p,
+    seed: g.seed,
+  };
+}
 
 @Injectable()
 export class TestService {
@@ -37,6 +78,7 @@ export class TestService {
    * accepts the run with its deadline.
    */
   async start(request: RunTestRequestDto): Promise<OperationRecord> {
+    checkGeneration(request);
     const timeout = this.admission.timeout(request.timeout, TEST_DEFAULT_TIMEOUT_S);
     this.budgets.admitTest(request); // resolves the model too (422 outside the roots)
     this.models.checkPrecision(request.model_name, request.precision);
@@ -81,6 +123,7 @@ export class TestService {
             testType: request.test_type,
             batchSizes: request.batch_sizes,
             sequenceLengths: request.sequence_lengths,
+            ...(request.generation ? { generation: toGenerationRequest(request.generation) } : {}),
             tolerance: toleranceFor(precision),
             tmpDir,
           },

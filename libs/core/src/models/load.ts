@@ -2,8 +2,11 @@
  * A model reference to a ModelImplementation: the generic one for a plain .onnx file, or a
  * compiled implementation module (what the generator writes).
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { CoreError, ErrorCode, errorMessage } from '../errors';
+import { loadGeneratedModule } from '../generator/loader';
 import type { ModelImplementation } from '../types';
 import { OnnxFileModel, type OnnxFileOptions } from './onnx-file';
 import type { ResolvedModelPath } from './paths';
@@ -56,6 +59,19 @@ export async function loadImplementation(
   options: OnnxFileOptions = {},
 ): Promise<ModelImplementation> {
   if (ref.kind === 'onnx-file') return OnnxFileModel.open(ref.path, options);
+  // A compiled generated module gets this process's onnxruntime-node and tokenizer packages wherever
+  // it lies (DATA_DIR has no node_modules); anything else it requires resolves from its own folder.
+  if (/\.c?js$/.test(ref.path) && existsSync(join(dirname(ref.path), 'manifest.json'))) {
+    try {
+      return implementationFromModule(loadGeneratedModule(ref.path).exports, ref.path);
+    } catch (err) {
+      if (err instanceof CoreError) throw err;
+      throw new CoreError(
+        ErrorCode.INVALID_MODEL,
+        `cannot load implementation module ${ref.path}: ${errorMessage(err)}`,
+      );
+    }
+  }
   const req = createRequire(__filename);
   let resolved: string;
   try {

@@ -162,11 +162,13 @@ export function resolveModelPath(name: string, roots: readonly string[]): Resolv
     const files = readdirSync(real).sort();
     const onnxFiles = files.filter((f) => f.endsWith('.onnx'));
     let chosen: string | undefined;
-    if (files.includes('model.onnx')) {
+    // A generated folder is its implementation (generate(), encode() and its own input rules come
+    // with it); a folder with a model.onnx and no manifest is that file.
+    if (files.includes('manifest.json') && (chosen = moduleInDir(real, files))) {
+      kind = 'module';
+    } else if (files.includes('model.onnx')) {
       chosen = 'model.onnx';
       kind = 'onnx-file';
-    } else if (files.includes('manifest.json') && (chosen = moduleInDir(real, files))) {
-      kind = 'module';
     } else if (onnxFiles.length === 1) {
       chosen = onnxFiles[0];
       kind = 'onnx-file';

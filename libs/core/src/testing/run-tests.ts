@@ -52,6 +52,8 @@ export const DEFAULT_BATCH_SIZES = [1, 2, 4];
 export const DEFAULT_SEQUENCE_LENGTHS = [8, 32];
 export const REFERENCE_BATCH = 2;
 export const REFERENCE_SEQUENCE = 8;
+/** New tokens of a `generation` test when the request does not say. */
+export const DEFAULT_GENERATION_TOKENS = 32;
 export const TOKENIZATION_SENTENCE = 'The quick brown fox jumps over the lazy dog.';
 /** Upper bound on the bytes copied for the truncated-model check. */
 const TRUNCATED_COPY_MAX = 64 * 1024 * 1024;
@@ -256,6 +258,7 @@ class TestRun {
     if (type === 'fault_tolerance') return ['detect', 'load', 'reference_run', ...FAULTS, 'latency'];
     const base = ['detect', 'load', 'inference', 'output_signature', 'finite_outputs'];
     if (type === 'basic') return [...base, 'latency'];
+    if (type === 'generation') return ['detect', 'load', 'generate'];
     return [
       ...base,
       ...shapeCases(this.inputs, this.request, this.model.metadata.maxPositions).map((c) => c.name),
@@ -362,6 +365,10 @@ class TestRun {
         return;
       }
       const h = handle;
+      if (this.request.testType === 'generation') {
+        await rec.check(backend, 'generate', async () => this.generate(backend, h));
+        return;
+      }
       let ok: boolean;
       if (this.request.testType === 'fault_tolerance') ok = await this.faultChecks(backend, h);
       else ok = await this.correctnessChecks(backend, h, plan);
@@ -497,6 +504,57 @@ class TestRun {
       await rec.check(backend, 'golden_io', async () => this.goldenCheck(backend, h));
     }
     return true;
+  }
+
+  /** The `generation` test type: generate() on the request's prompt, streamed into the progress. */
+  private async generate(backend: BackendName, h: ModelHandle): Promise<Outcome> {
+    if (typeof h.generate !== 'function') {
+      throw new CheckFailed(
+        `${this.request.modelName} does not generate: a generated implementation of a causal language model (task text-generation) does`,
+      );
+    }
+    const g = this.request.generation ?? {};
+    const input = g.inputIds ?? g.messages ?? g.prompt;
+    if (input === undefined) throw new CheckFailed('a generation test needs a prompt, messages or input_ids');
+    const maxNewTokens = g.maxNewTokens ?? DEFAULT_GENERATION_TOKENS;
+    let produced = 0;
+    const result = await h.generate(input, {
+      maxNewTokens,
+      doSample: g.doSample,
+      temperature: g.temperature,
+      topK: g.topK,
+      topP: g.topP,
+      seed: g.seed ?? this.seed,
+      signal: this.ctx.signal,
+      onToken: (e) => {
+        produced = e.step + 1;
+        if (produced === 1 || produced % 8 === 0)
+          this.recorder.progress(`${backend}: generated ${produced}/${maxNewTokens} tokens`);
+      },
+    });
+    throwIfAborted(this.ctx.signal);
+    const steps = result.timings.stepMs;
+    const tpot = steps.length ? steps.reduce((a, b) => a + b, 0) / steps.length : undefined;
+    const rows = result.tokens.length;
+    const metrics: Record<string, unknown> = {
+      prompt_tokens: result.promptTokens,
+      new_tokens: result.tokens.map((t) => t.length),
+      tokens: result.tokens,
+      ...(result.text ? { text: result.text } : {}),
+      finish_reasons: result.finishReasons,
+      ttft_ms: round(result.timings.prefillMs),
+      ...(tpot !== undefined
+        ? { tpot_ms: round(tpot), decode_tokens_per_s: round((rows * 1000) / tpot) }
+        : {}),
+      total_ms: round(result.timings.totalMs),
+      kv_cache: takesKvCache(this.inputs),
+    };
+    if (result.tokens.every((t) => t.length === 0)) throw new CheckFailed('no new tokens came out', metrics);
+    const shown = result.text?.[0] ?? result.tokens[0]!.join(' ');
+    return {
+      message: `${result.tokens[0]!.length} new tokens: ${JSON.stringify(shown.slice(0, 200))}`,
+      metrics,
+    };
   }
 
   /** Language models that generate: the KV cache against the full pass, padding, determinism. */

@@ -1,7 +1,7 @@
 /** The Test core's request and result contracts (snake_case results: they go out as JSON as they are). */
-import type { BackendName, HardwareBackend, ModelImplementation } from '../types';
+import type { BackendName, ChatMessage, HardwareBackend, ModelImplementation } from '../types';
 
-export const TEST_TYPES = ['basic', 'comprehensive', 'fault_tolerance'] as const;
+export const TEST_TYPES = ['basic', 'comprehensive', 'fault_tolerance', 'generation'] as const;
 export type TestType = (typeof TEST_TYPES)[number];
 
 export function isTestType(v: unknown): v is TestType {
@@ -15,7 +15,22 @@ export const TEST_TYPE_DESCRIPTIONS: Record<TestType, string> = {
     'basic + batch sizes x sequence lengths, determinism (bitwise on CPU), agreement of every backend with CPU, golden inputs/outputs (io.safetensors) when present, latency (median of >= 20 runs).',
   fault_tolerance:
     'Missing input, wrong dtype, wrong rank, ids out of range, empty batch, a truncated model file and a cancelled run: each must end in a cleanly captured error, and the session must still give the reference output afterwards.',
+  generation:
+    "Language models: per backend, detect, load, then generate() on the request's prompt (text, chat messages or token ids) with its options; the check passes when new tokens come out, and reports them (and their text), time to first token, time per output token and tokens/s.",
 };
+
+/** What a `generation` test generates from (one of prompt, messages, inputIds) and how. */
+export interface GenerationTestRequest {
+  prompt?: string;
+  messages?: ChatMessage[];
+  inputIds?: number[][];
+  maxNewTokens?: number;
+  doSample?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+}
 
 export interface TestTolerance {
   /** Max abs error against io.safetensors on CPU (default 1e-4). */
@@ -60,6 +75,8 @@ export interface TestRequest {
   latencyRuns?: number;
   /** Input seed (default 42). */
   seed?: number;
+  /** The `generation` test type: prompt and options. */
+  generation?: GenerationTestRequest;
 }
 
 export interface TestDeps {
