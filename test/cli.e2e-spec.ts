@@ -299,6 +299,37 @@ describe('ipfs-accelerate CLI', () => {
     expect(outside.code).toBe(2);
   });
 
+  it('generate-text generates with a KV-cache model it generated, and exits 4 for a model that does not generate', async () => {
+    const cwd = join(tmp, 'gen-text');
+    mkdirSync(cwd, { recursive: true });
+    const env = { DATA_DIR: join(cwd, 'data'), HARDWARE: 'cpu', MODEL_ROOTS: '' };
+    const gen = await cli(
+      ['--local', 'generate', relative(cwd, join(HF_TINY, 'llama')), '--force'],
+      env,
+      cwd,
+    );
+    expect(gen.code).toBe(0);
+    const folder = relative(cwd, join(/^ {2}implementation: (.+)$/m.exec(gen.stdout)![1]!, '..'));
+    const r = await cli(
+      ['--local', 'generate-text', `./${folder}`, '--ids', '5,17,3', '--max-new-tokens', '6'],
+      env,
+      cwd,
+    );
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.code).toBe(0);
+    // Greedy from these ids: the hf-tiny Llama stops at its EOS id 2 or after 6 tokens.
+    const ids = /^\[cpu\] (\d+(?: \d+)*)$/m.exec(r.stdout)?.[1]?.split(' ');
+    if (ids === undefined) throw new Error(`no [cpu] line in:\n${r.stdout}\n${r.stderr}`);
+    expect(ids.length).toBeLessThanOrEqual(6);
+    const reason = ids.length === 6 && ids[5] !== '2' ? 'length' : 'eos';
+    expect(r.stderr).toContain(`cpu: ${ids.length} new tokens (${reason}) after 3 prompt tokens; TTFT `);
+    expect(r.stderr).toMatch(/TTFT [\d.]+ ms, TPOT [\d.]+ ms, [\d.]+ tokens\/s/);
+    const notLm = await cli(['--url', server.url, 'generate-text', 'bert', '--ids', '1,2']);
+    expect(notLm.stdout).toMatch(/does not generate/);
+    expect(notLm.code).toBe(4);
+    expect((await cli(['--url', server.url, 'generate-text', 'bert'])).code).toBe(2);
+  });
+
   it('Ctrl-C during bench cancels the run on the server, waits for it to end cancelled and exits 130', async () => {
     const child = spawn(
       process.execPath,

@@ -9,6 +9,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { benchAction } from './actions/bench.action';
 import { compareAction } from './actions/compare.action';
 import { generateAction } from './actions/generate.action';
+import { generateTextAction } from './actions/generate-text.action';
 import { hardwareAction, modelsAction, templatesAction } from './actions/info.actions';
 import { serveAction } from './actions/serve.action';
 import { testAction } from './actions/test.action';
@@ -176,6 +177,38 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--timeout <s>', 'seconds before the run stops with status timeout', (v) => positiveInts(v)[0])
     .option('--junit <file>', 'write JUnit XML here')
     .action(withContext((ctx, model: string, opts) => testAction(ctx, model, opts)));
+
+  program
+    .command('generate-text <model> [prompt]')
+    .description(
+      'generate text with a causal language model (registry id, generated folder or local checkpoint): its generate() on the server, KV cache included',
+    )
+    .option('--chat', "send the prompt as a user message, rendered with the model's chat template")
+    .option('--ids <list>', 'the prompt as comma-separated token ids (models without a tokenizer)', (v) =>
+      list(v).map((s) => {
+        const n = Number(s);
+        if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${s}" is not a token id`);
+        return n;
+      }),
+    )
+    .option('--max-new-tokens <n>', 'new tokens at most', (v) => positiveInts(v)[0], 32)
+    .option('--sample', 'sample instead of greedy decoding')
+    .option('--temperature <t>', 'divides the logits when sampling', (v) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError('must be a number > 0');
+      return n;
+    })
+    .option('--top-k <k>', 'sample from the k most likely tokens', (v) => positiveInts(v)[0])
+    .option('--top-p <p>', 'sample from the smallest set reaching probability p', fraction)
+    .option('--seed <n>', 'seed of the sampler', (v) => positiveInts(String(Number(v) + 1))[0]! - 1)
+    .option('--hardware <list>', 'backends: cpu,cuda,webgpu', backends, ['cpu'] as Backend[])
+    .option('--timeout <s>', 'seconds before the run stops with status timeout', (v) => positiveInts(v)[0])
+    .option('--json', 'print the results as JSON')
+    .action(
+      withContext((ctx, model: string, prompt: string | undefined, opts) =>
+        generateTextAction(ctx, model, prompt, opts),
+      ),
+    );
 
   const bench = program
     .command('bench <models...>')
