@@ -88,7 +88,10 @@ function moduleAndTask(
 
 /** Which families build a KV-cache graph (and for which task). */
 export function supportsKvCache(family: ModelFamily, task: Task): boolean {
-  return family === 'decoder' && task === 'text-generation';
+  return (
+    (family === 'decoder' && task === 'text-generation') ||
+    (family === 'encoder-decoder' && task === 'text2text-generation')
+  );
 }
 
 /** The KV-cache choice of a build: the request's when given (and possible), else on for generation. */
@@ -98,7 +101,7 @@ export function resolveKvCache(module: FamilyModule, task: Task, requested: bool
     throw new CoreError(
       ErrorCode.UNPROCESSABLE,
       `kv_cache: a ${module.family} model with the ${task} task has no KV-cache graph ` +
-        `(causal language models with the text-generation task have one)`,
+        `(causal language models with the text-generation task and T5 with text2text-generation have one)`,
     );
   }
   return requested ?? possible;

@@ -156,7 +156,17 @@ interface AttnNames {
   prefix: string;
 }
 
-/** T5Attention without scaling: o(softmax(q k^T + positionBias) v). */
+/** A KV cache of one attention: its past key/value inputs, and where the joined ones go. */
+interface AttnCache {
+  pastKey: string;
+  pastValue: string;
+  present(key: string, value: string): void;
+}
+
+/**
+ * T5Attention without scaling: o(softmax(q k^T + positionBias) v). With a cache, the keys and values
+ * of `kv` are appended to the past ones (an empty `kv` leaves the past as it is).
+ */
 function t5Attention(
   g: GraphBuilder,
   w: WeightSource,
@@ -165,11 +175,19 @@ function t5Attention(
   x: string,
   kv: string,
   positionBias: string,
+  cache?: AttnCache,
 ): string {
   const inner = s.heads * s.dKv;
   const proj = (n: string, input: string) =>
     splitHeads(g, linearLayer(g, w, `${prefix}.${n}`, input, s.dModel, inner, false), s.heads, s.dKv);
-  const ctx = attend(g, proj('q', x), proj('k', kv), proj('v', kv), {
+  let key = proj('k', kv);
+  let value = proj('v', kv);
+  if (cache) {
+    key = g.concat([cache.pastKey, key], 2);
+    value = g.concat([cache.pastValue, value], 2);
+    cache.present(key, value);
+  }
+  const ctx = attend(g, proj('q', x), key, value, {
     scale: 1,
     bias: positionBias,
     softmaxFp32: true,
@@ -202,14 +220,66 @@ function sharedEmbedding(g: GraphBuilder, w: WeightSource, s: T5Spec): string {
   return g.weight(name, w.get(name, [s.vocab, s.dModel]), [s.vocab, s.dModel]);
 }
 
+/**
+ * The KV-cache inputs of the decoder: per layer `past_key_values.{i}.decoder.key/value` (self-attention,
+ * [batch, heads, past_decoder_sequence_length, d_kv]) and `past_key_values.{i}.encoder.key/value`
+ * (cross-attention keys/values of the encoder output, [batch, heads, encoder_sequence_length, d_kv]).
+ */
+function t5PastInputs(
+  g: GraphBuilder,
+  s: T5Spec,
+): { caches: { decoder: AttnCache; encoder: AttnCache }[]; declarePresents(): void } {
+  const presents: { name: string; value: string; dim: string }[] = [];
+  const caches: { decoder: AttnCache; encoder: AttnCache }[] = [];
+  for (let i = 0; i < s.decoderLayers; i++) {
+    const make = (part: 'decoder' | 'encoder'): AttnCache => {
+      const pastDim = part === 'decoder' ? PAST_DECODER_SEQ : PAST_ENCODER_SEQ;
+      const dims = [BATCH, s.heads, pastDim, s.dKv];
+      return {
+        pastKey: g.input(`past_key_values.${i}.${part}.key`, g.computeDtype, dims),
+        pastValue: g.input(`past_key_values.${i}.${part}.value`, g.computeDtype, dims),
+        present: (key, value) => {
+          const dim = part === 'decoder' ? TOTAL_DECODER_SEQ : ENCODER_SEQ;
+          presents.push({ name: `present.${i}.${part}.key`, value: key, dim });
+          presents.push({ name: `present.${i}.${part}.value`, value, dim });
+        },
+      };
+    };
+    caches.push({ decoder: make('decoder'), encoder: make('encoder') });
+  }
+  const declarePresents = () => {
+    // Ordered as optimum orders them: per layer decoder key, value, encoder key, value.
+    const order = (n: string) => {
+      const [, layer, part, kind] = n.split('.');
+      return Number(layer) * 4 + (part === 'decoder' ? 0 : 2) + (kind === 'key' ? 0 : 1);
+    };
+    for (const p of [...presents].sort((a, b) => order(a.name) - order(b.name))) {
+      g.output(p.name, g.computeDtype, [BATCH, s.heads, p.dim, s.dKv], p.value);
+    }
+  };
+  return { caches, declarePresents };
+}
+
+export const ENCODER_SEQ = 'encoder_sequence_length';
+export const PAST_DECODER_SEQ = 'past_decoder_sequence_length';
+export const PAST_ENCODER_SEQ = 'past_encoder_sequence_length';
+export const TOTAL_DECODER_SEQ = 'total_decoder_sequence_length';
+
 export function buildT5(ctx: FamilyContext): void {
   const { g, weights: w, signal } = ctx;
   const s = t5Spec(ctx.config);
   const total = s.layers + s.decoderLayers;
+  const kvCache = ctx.kvCache === true;
 
+  // With a cache the encoder runs at the first step only: later steps pass input_ids and
+  // attention_mask with 0 tokens (the encoder then computes nothing) and encoder_attention_mask,
+  // which masks the cross-attention over the cached encoder keys/values.
   const ids = g.input('input_ids', 'int64', [BATCH, SEQ]);
   const mask = g.input('attention_mask', 'int64', [BATCH, SEQ]);
+  const crossMaskInput = kvCache ? g.input('encoder_attention_mask', 'int64', [BATCH, ENCODER_SEQ]) : mask;
   const decIds = g.input('decoder_input_ids', 'int64', [BATCH, DECODER_SEQ]);
+  const past = kvCache ? t5PastInputs(g, s) : undefined;
+  const caches = past?.caches;
   const shared = sharedEmbedding(g, w, s);
 
   // Encoder: position bias (bidirectional buckets) + padding mask, computed once for every block.
@@ -238,22 +308,32 @@ export function buildT5(ctx: FamilyContext): void {
     ctx.progress((0.95 * (i + 1)) / total, `encoder block ${i + 1}/${s.layers}`);
   }
   const encoded = rmsNorm(g, w, 'encoder.final_layer_norm.weight', x, s.dModel, s.eps);
+  const crossMask = kvCache ? paddingBias(g, crossMaskInput) : encMask;
 
   // Decoder: unidirectional buckets + causal mask; cross-attention sees only the encoder padding mask.
-  const decPos = sequencePositions(g, decIds);
+  // With a cache the queries are the new tokens (past .. past + T - 1), the keys every token so far.
+  let qPos = sequencePositions(g, decIds);
+  let kPos = qPos;
+  if (caches) {
+    const pastLength = g.squeeze(g.dim(caches[0]!.decoder.pastKey, 2), [0]);
+    const end = g.add(pastLength, g.squeeze(g.dim(decIds, 1), [0]));
+    const one = g.constInt64([1], []);
+    qPos = g.op('Range', [pastLength, end, one]);
+    kPos = g.op('Range', [g.constInt64([0], []), end, one]);
+  }
   const causal = g.op('Where', [
-    g.op('LessOrEqual', [g.unsqueeze(decPos, [0]), g.unsqueeze(decPos, [1])]),
+    g.op('LessOrEqual', [g.unsqueeze(kPos, [0]), g.unsqueeze(qPos, [1])]),
     g.constFloat(0),
     g.constFloat(g.minValue),
-  ]); // [T, T]
+  ]); // [T, past + T]
   const decBias = g.add(
     relativeBias(
       g,
       w,
       s,
       'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
-      decPos,
-      decPos,
+      qPos,
+      kPos,
       false,
     ),
     causal,
@@ -263,9 +343,13 @@ export function buildT5(ctx: FamilyContext): void {
     throwIfAborted(signal);
     const p = `decoder.block.${i}.layer`;
     const h = rmsNorm(g, w, `${p}.0.layer_norm.weight`, y, s.dModel, s.eps);
-    y = g.add(y, t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, decBias));
+    const cache = caches?.[i];
+    y = g.add(y, t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, decBias, cache?.decoder));
     const h2 = rmsNorm(g, w, `${p}.1.layer_norm.weight`, y, s.dModel, s.eps);
-    y = g.add(y, t5Attention(g, w, s, { prefix: `${p}.1.EncDecAttention` }, h2, encoded, encMask));
+    y = g.add(
+      y,
+      t5Attention(g, w, s, { prefix: `${p}.1.EncDecAttention` }, h2, encoded, crossMask, cache?.encoder),
+    );
     const h3 = rmsNorm(g, w, `${p}.2.layer_norm.weight`, y, s.dModel, s.eps);
     y = g.add(y, t5FeedForward(g, w, s, `${p}.2.DenseReluDense`, h3));
     ctx.progress((0.95 * (s.layers + i + 1)) / total, `decoder block ${i + 1}/${s.decoderLayers}`);
@@ -286,6 +370,7 @@ export function buildT5(ctx: FamilyContext): void {
   } else {
     throw new CoreError(ErrorCode.UNPROCESSABLE, `t5 has no ${ctx.task} head`);
   }
+  past?.declarePresents();
   ctx.progress(1, 't5 built');
 }
 
