@@ -190,6 +190,59 @@ describe.each(['gpt2', 'llama'])('generate() on the hf-tiny %s', (name) => {
   });
 });
 
+describe('generate() on T5 (random weights): encoder once, decoder with its cache', () => {
+  const config = {
+    model_type: 't5',
+    architectures: ['T5ForConditionalGeneration'],
+    vocab_size: 50,
+    d_model: 16,
+    d_kv: 6,
+    d_ff: 24,
+    num_layers: 2,
+    num_decoder_layers: 3,
+    num_heads: 3,
+    relative_attention_num_buckets: 8,
+    relative_attention_max_distance: 10,
+    feed_forward_proj: 'gated-gelu',
+    initializer_range: 0.5,
+    decoder_start_token_id: 0,
+    pad_token_id: 0,
+    eos_token_id: 1,
+  };
+  let cached: Loaded;
+  let full: Loaded;
+  const prompts = [
+    [3, 9, 14, 2, 40, 41, 7],
+    [11, 4, 19],
+  ];
+  beforeAll(async () => {
+    cached = await implementation('t5-kv', config, { kvCache: true });
+    full = await implementation('t5-full', config, { kvCache: false });
+  });
+  afterAll(async () => {
+    await cached?.handle.release();
+    await full?.handle.release();
+  });
+
+  it('greedy with the cache equals greedy by recompute; a padded row equals the prompt alone', async () => {
+    expect(cached.exports.HAS_KV_CACHE).toBe(true);
+    const a = await cached.handle.generate!(prompts, { maxNewTokens: 10, eosTokenId: [] });
+    const b = await full.handle.generate!(prompts, { maxNewTokens: 10, eosTokenId: [] });
+    expect(a.tokens).toEqual(b.tokens);
+    expect(a.tokens[0]).toHaveLength(10);
+    expect(a.sequences[0]).toEqual([0, ...a.tokens[0]!]);
+    const alone = await cached.handle.generate!(prompts[1]!, { maxNewTokens: 10, eosTokenId: [] });
+    expect(alone.tokens[0]).toEqual(a.tokens[1]);
+  });
+
+  it('seeded sampling is reproducible', async () => {
+    const opts = { maxNewTokens: 8, eosTokenId: [], doSample: true, temperature: 3, seed: 11 };
+    const s1 = await cached.handle.generate!(prompts, opts);
+    const s2 = await cached.handle.generate!(prompts, opts);
+    expect(s1.tokens).toEqual(s2.tokens);
+  });
+});
+
 describe('generate() with text and chat messages (byte-level BPE fixture tokenizer)', () => {
   const expected = JSON.parse(readFileSync(join(TOKENIZER_FIXTURES, 'expected.json'), 'utf8')) as {
     tests: string[];

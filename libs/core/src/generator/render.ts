@@ -221,8 +221,8 @@ export function renderImplementation(opts: RenderOptions): RenderResult {
     pooling: opts.pooling ?? null,
     hasSentenceEmbedding: outputs.some((o) => o.name === 'sentence_embedding'),
     kvCache: inputs.some((i) => i.name.startsWith('past_key_values.')),
-    // Causal LMs generate: input_ids in, logits over the vocabulary out.
-    generative: family === 'decoder' && outputs.some((o) => o.name === 'logits'),
+    // Language models generate: causal LMs and T5 (input_ids in, logits over the vocabulary out).
+    generative: (family === 'decoder' || family === 'encoder-decoder') && outputs.some((o) => o.name === 'logits'),
     hasTokenizer,
     onnxFile: opts.onnxFile ?? 'model.onnx',
     tokenizerFile: opts.tokenizerFile ?? null,

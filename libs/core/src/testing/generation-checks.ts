@@ -24,27 +24,49 @@ function ids2d(spec: TensorSpec | undefined, rows: number[][]): Tensor {
   return makeTensor(dtype, [rows.length, width], (i) => rows[Math.floor(i / width)]![i % width]!);
 }
 
-/** Feeds of one step: `tokens` at positions from..from+n-1, the mask over everything so far. */
-function stepFeeds(
-  inputs: readonly TensorSpec[],
-  tokens: number[],
-  from: number,
-  past: Feeds | undefined,
-): Feeds {
-  const spec = (name: string) => inputs.find((s) => s.name === name);
-  const feeds: Feeds = {
-    input_ids: ids2d(spec('input_ids'), [tokens]),
-    attention_mask: ids2d(spec('attention_mask'), [new Array<number>(from + tokens.length).fill(1)]),
-  };
-  if (spec('position_ids'))
-    feeds.position_ids = ids2d(spec('position_ids'), [tokens.map((_, i) => from + i)]);
-  if (past) return { ...feeds, ...past };
+function emptyPast(inputs: readonly TensorSpec[]): Feeds {
+  const feeds: Feeds = {};
   for (const s of inputs) {
     if (!s.name.startsWith(PAST)) continue;
     const dims = s.shape.map((d, i) => (i === 0 ? 1 : typeof d === 'number' && d >= 0 ? d : 0));
     feeds[s.name] = makeTensor(s.dtype, dims, () => 0);
   }
   return feeds;
+}
+
+/**
+ * Feeds of one step: `tokens` at positions from..from+n-1 with the past so far. A causal LM takes
+ * them as input_ids (mask over everything so far); an encoder-decoder as decoder_input_ids, with the
+ * encoder's `source` at the first step and 0 encoder tokens after it (its keys/values are cached).
+ */
+function stepFeeds(
+  inputs: readonly TensorSpec[],
+  tokens: number[],
+  from: number,
+  past: Feeds | undefined,
+  source: number[],
+): Feeds {
+  const spec = (name: string) => inputs.find((s) => s.name === name);
+  let feeds: Feeds;
+  if (spec('decoder_input_ids')) {
+    const encoder = past ? [] : source;
+    feeds = {
+      input_ids: ids2d(spec('input_ids'), [encoder]),
+      attention_mask: ids2d(spec('attention_mask'), [encoder.map(() => 1)]),
+      decoder_input_ids: ids2d(spec('decoder_input_ids'), [tokens]),
+    };
+    if (spec('encoder_attention_mask')) {
+      feeds.encoder_attention_mask = ids2d(spec('encoder_attention_mask'), [source.map(() => 1)]);
+    }
+  } else {
+    feeds = {
+      input_ids: ids2d(spec('input_ids'), [tokens]),
+      attention_mask: ids2d(spec('attention_mask'), [new Array<number>(from + tokens.length).fill(1)]),
+    };
+    if (spec('position_ids'))
+      feeds.position_ids = ids2d(spec('position_ids'), [tokens.map((_, i) => from + i)]);
+  }
+  return { ...feeds, ...(past ?? emptyPast(inputs)) };
 }
 
 function pastOf(out: Outputs): Feeds {
@@ -82,11 +104,12 @@ export async function cacheConsistency(
   prefill: number,
   tolerance: number,
 ): Promise<Record<string, unknown>> {
-  const full = await run(stepFeeds(inputs, tokens, 0, undefined));
-  let out = await run(stepFeeds(inputs, tokens.slice(0, prefill), 0, undefined));
+  // An encoder-decoder encodes the same tokens and decodes them.
+  const full = await run(stepFeeds(inputs, tokens, 0, undefined, tokens));
+  let out = await run(stepFeeds(inputs, tokens.slice(0, prefill), 0, undefined, tokens));
   let worst = maxAbs(logitsRow(out.logits!, prefill - 1), logitsRow(full.logits!, prefill - 1));
   for (let p = prefill; p < tokens.length; p++) {
-    out = await run(stepFeeds(inputs, [tokens[p]!], p, pastOf(out)));
+    out = await run(stepFeeds(inputs, [tokens[p]!], p, pastOf(out), tokens));
     worst = Math.max(worst, maxAbs(logitsRow(out.logits!, 0), logitsRow(full.logits!, p)));
   }
   const metrics = {

@@ -243,17 +243,20 @@ describe('shapeCases', () => {
 describe('runModelTests: generative checks on generated causal LMs (KV-cache graphs)', () => {
   const root = mkdtempSync(join(tmpdir(), 'tests-generative-'));
 
-  async function generated(name: string): Promise<{ model: ModelImplementation; golden: string }> {
+  /** An hf-tiny fixture with its weights, or `random` (a config) with seeded random weights. */
+  async function generated(
+    name: string,
+    random?: Record<string, unknown>,
+  ): Promise<{ model: ModelImplementation; golden: string }> {
     const dir = join(root, name);
-    const config = JSON.parse(readFileSync(join(HF_TINY, name, 'config.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
+    const fixture = join(HF_TINY, name);
+    const config =
+      random ?? (JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8')) as Record<string, unknown>);
     const built = await buildOnnxModel({
       config,
       outDir: dir,
-      weights: 'safetensors',
-      safetensorsPaths: [join(HF_TINY, name, 'model.safetensors')],
+      weights: random ? 'random' : 'safetensors',
+      safetensorsPaths: random ? undefined : [join(fixture, 'model.safetensors')],
     });
     expect(built.kvCache).toBe(true);
     const result = await generateImplementation({
@@ -309,6 +312,34 @@ describe('runModelTests: generative checks on generated causal LMs (KV-cache gra
       expect(cache.max_abs_error).toBeLessThanOrEqual(1e-4);
     },
   );
+
+  it('T5 (random weights, KV cache): cache consistency, padding and determinism pass on cpu', async () => {
+    const { model } = await generated('t5', {
+      model_type: 't5',
+      architectures: ['T5ForConditionalGeneration'],
+      vocab_size: 50,
+      d_model: 16,
+      d_kv: 6,
+      d_ff: 24,
+      num_layers: 2,
+      num_heads: 3,
+      relative_attention_num_buckets: 8,
+      relative_attention_max_distance: 10,
+      feed_forward_proj: 'gated-gelu',
+      initializer_range: 0.5,
+      decoder_start_token_id: 0,
+      eos_token_id: 1,
+    });
+    const r = await runModelTests(
+      { modelName: 't5', model, hardware: ['cpu'], testType: 'comprehensive' },
+      { backends },
+      context(),
+    );
+    expect(r.test_details.filter((d) => d.status !== 'passed')).toEqual([]);
+    for (const check of ['cache_consistency', 'generation_padding', 'generation_determinism']) {
+      expect(find(r, 'cpu', check)?.status).toBe('passed');
+    }
+  });
 
   it('cache_consistency fails when the implementation drops its cache', async () => {
     const { model } = await generated('gpt2');
