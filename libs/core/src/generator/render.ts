@@ -222,7 +222,8 @@ export function renderImplementation(opts: RenderOptions): RenderResult {
     hasSentenceEmbedding: outputs.some((o) => o.name === 'sentence_embedding'),
     kvCache: inputs.some((i) => i.name.startsWith('past_key_values.')),
     // Language models generate: causal LMs and T5 (input_ids in, logits over the vocabulary out).
-    generative: (family === 'decoder' || family === 'encoder-decoder') && outputs.some((o) => o.name === 'logits'),
+    generative:
+      (family === 'decoder' || family === 'encoder-decoder') && outputs.some((o) => o.name === 'logits'),
     hasTokenizer,
     onnxFile: opts.onnxFile ?? 'model.onnx',
     tokenizerFile: opts.tokenizerFile ?? null,
