@@ -44,7 +44,8 @@ export function readmeCommands(markdown: string): string[] {
   let fence: string | undefined;
   let pending = '';
   for (const raw of markdown.split('\n')) {
-    const line = raw.trimEnd();
+    // Blocks may be indented (inside a list item).
+    const line = raw.trim();
     if (line.startsWith('```')) {
       fence = fence === undefined ? line.slice(3).trim() : undefined;
       continue;

@@ -126,7 +126,7 @@ describe.each(['gpt2', 'llama'])('generate() on the hf-tiny %s', (name) => {
     expect(s3.tokens).not.toEqual(s1.tokens);
   });
 
-  it('top-k 1 sampling is greedy', async () => {
+  it('top-k 1 and a tiny top-p sample greedily', async () => {
     const greedy = await cached.handle.generate!(prompts, { maxNewTokens: 6, eosTokenId: [] });
     const k1 = await cached.handle.generate!(prompts, {
       maxNewTokens: 6,
@@ -136,6 +136,16 @@ describe.each(['gpt2', 'llama'])('generate() on the hf-tiny %s', (name) => {
       seed: 3,
     });
     expect(k1.tokens).toEqual(greedy.tokens);
+    // top-p so small that only the most likely token reaches it: greedy again, at any temperature.
+    const p0 = await cached.handle.generate!(prompts, {
+      maxNewTokens: 6,
+      eosTokenId: [],
+      doSample: true,
+      temperature: 10,
+      topP: 1e-6,
+      seed: 4,
+    });
+    expect(p0.tokens).toEqual(greedy.tokens);
   });
 
   it('stops a row at its EOS id and streams every step', async () => {
