@@ -175,6 +175,8 @@ export interface MakeInputsOptions {
 /** What the Test and Benchmark cores run: a generated module or the generic one for a .onnx file. */
 export interface ModelImplementation {
   readonly metadata: ModelMetadata;
+  /** The backends a generated implementation was written for (its SUPPORTED_BACKENDS); any when absent. */
+  readonly supportedBackends?: readonly BackendName[];
   load(options: LoadOptions): Promise<ModelHandle>;
   makeInputs(options: MakeInputsOptions): Feeds;
 }

@@ -409,6 +409,9 @@ export async function runBenchmark(
     } else if (!plan.detection.available) {
       result.status = 'skipped';
       result.reason = plan.detection.reason ?? `backend ${plan.backend} is not available`;
+    } else if (plan.impl.supportedBackends && !plan.impl.supportedBackends.includes(plan.backend)) {
+      result.status = 'skipped';
+      result.reason = `the implementation was generated for ${plan.impl.supportedBackends.join(', ')} only`;
     } else {
       const key = `${plan.ref.name}\u0000${plan.backend}`;
       let session = sessions.get(key);

@@ -16,7 +16,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CoreError, ErrorCode } from '../errors';
-import type { ModelImplementation } from '../types';
+import type { BackendName, ModelImplementation } from '../types';
 
 /** Packages a generated module may use, handed over from this process. */
 const SHARED_PACKAGES: Record<string, () => unknown> = {
@@ -66,7 +66,16 @@ export function checkImplementation(jsPath: string, exports: Record<string, unkn
   checkSpecs(jsPath, 'outputs', metadata.outputs);
   if (typeof candidate.load !== 'function') throw invalid(jsPath, 'load is not a function');
   if (typeof candidate.makeInputs !== 'function') throw invalid(jsPath, 'makeInputs is not a function');
-  return candidate as unknown as ModelImplementation;
+  const impl = candidate as unknown as ModelImplementation;
+  const supported = exports.SUPPORTED_BACKENDS;
+  if (!Array.isArray(supported)) return impl;
+  // The default export with the backends the module was written for; methods keep their `this`.
+  return {
+    metadata: impl.metadata,
+    supportedBackends: supported.filter((b): b is BackendName => typeof b === 'string'),
+    load: (options) => impl.load(options),
+    makeInputs: (options) => impl.makeInputs(options),
+  };
 }
 
 /** Evaluates a generated CommonJS module (see the file comment) and returns its exports. */

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { CoreError, ErrorCode, errorMessage } from '../errors';
 import { loadGeneratedModule } from '../generator/loader';
-import type { ModelImplementation } from '../types';
+import type { BackendName, ModelImplementation } from '../types';
 import { OnnxFileModel, type OnnxFileOptions } from './onnx-file';
 import type { ResolvedModelPath } from './paths';
 
@@ -36,8 +36,13 @@ export function implementationFromModule(mod: unknown, path: string): ModelImple
   for (const c of candidates) {
     if (isImplementation(c)) {
       const impl = c;
+      const container = (mod ?? {}) as { SUPPORTED_BACKENDS?: unknown };
+      const supported = Array.isArray(container.SUPPORTED_BACKENDS)
+        ? (container.SUPPORTED_BACKENDS.filter((b) => typeof b === 'string') as BackendName[])
+        : undefined;
       return {
         metadata: impl.metadata,
+        ...(supported ? { supportedBackends: supported } : {}),
         load: (options) => impl.load(options),
         makeInputs: (options) => impl.makeInputs(options),
       };

@@ -66,6 +66,8 @@ import type { Dim, TensorSpec } from '../types';
 export const OPSET_VERSION = 17;
 export const IR_VERSION = 8;
 export const MODEL_FILE = 'model.onnx';
+/** onnxruntime's contrib operator domain. */
+export const MS_DOMAIN = 'com.microsoft';
 export const DATA_FILE = 'model.onnx.data';
 const ALIGN = 64;
 
@@ -211,6 +213,7 @@ export class GraphBuilder {
   private readonly dataPath: string;
   private readonly dryRun: boolean;
   private fd: number | undefined;
+  private usesMsDomain = false;
   private dataOffset = 0;
 
   constructor(
@@ -417,6 +420,17 @@ export class GraphBuilder {
     return this.node(opType, inputs, undefined, attrs);
   }
 
+  /**
+   * One node of onnxruntime's contrib domain (com.microsoft: Attention, SkipLayerNormalization, ...);
+   * the model then imports that domain. `inputs` may hold '' for an optional input left out.
+   */
+  msOp(opType: string, inputs: string[], attrs?: Attrs, outputs = 1): string[] {
+    const out = this.node(opType, inputs, outputs, attrs);
+    this.nodes[this.nodes.length - 1]!.domain = MS_DOMAIN;
+    this.usesMsDomain = true;
+    return out;
+  }
+
   // ---- numeric helpers (all follow the compute dtype) ----
 
   /** Casts a float32 graph input to the compute dtype (no-op in fp32). */
@@ -559,7 +573,10 @@ export class GraphBuilder {
       irVersion: IR_VERSION,
       producerName: this.options.producer ?? 'ipfs-accelerate',
       producerVersion: '1',
-      opsetImport: [{ domain: '', version: OPSET_VERSION }],
+      opsetImport: [
+        { domain: '', version: OPSET_VERSION },
+        ...(this.usesMsDomain ? [{ domain: MS_DOMAIN, version: 1 }] : []),
+      ],
       metadataProps: Object.entries(this.options.metadata ?? {}).map(([key, value]) => ({ key, value })),
       graph: {
         name: this.name,

@@ -9,7 +9,7 @@ import { makeTensor } from '../models/inputs';
 import { loadImplementation, loadResolvedModel } from '../models/load';
 import { buildOnnxModel } from '../onnx';
 import { resolveModelPath } from '../models/paths';
-import type { ModelImplementation, ProgressReport, RunContext } from '../types';
+import type { BackendName, ModelImplementation, ProgressReport, RunContext } from '../types';
 import { SafetensorsFile, writeSafetensors } from '../util/safetensors';
 import { runModelTests, shapeCases } from './run-tests';
 import { tinyWordPiece } from './spec-fixtures';
@@ -247,8 +247,9 @@ describe('runModelTests: generative checks on generated causal LMs (KV-cache gra
   async function generated(
     name: string,
     random?: Record<string, unknown>,
+    backends: BackendName[] = ['cpu', 'webgpu'],
   ): Promise<{ model: ModelImplementation; golden: string }> {
-    const dir = join(root, name);
+    const dir = join(root, `${name}-${backends.join('-')}`);
     const fixture = join(HF_TINY, name);
     const config =
       random ?? (JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8')) as Record<string, unknown>);
@@ -268,7 +269,7 @@ describe('runModelTests: generative checks on generated causal LMs (KV-cache gra
       inputs: built.inputs,
       outputs: built.outputs,
       task: built.task,
-      backends: ['cpu', 'webgpu'],
+      backends,
       weightsSource: 'safetensors',
       precision: 'fp32',
     });
@@ -339,6 +340,21 @@ describe('runModelTests: generative checks on generated causal LMs (KV-cache gra
     for (const check of ['cache_consistency', 'generation_padding', 'generation_determinism']) {
       expect(find(r, 'cpu', check)?.status).toBe('passed');
     }
+  });
+
+  it('skips, with the reason, a backend the implementation was not generated for', async () => {
+    const { model } = await generated('gpt2', undefined, ['cpu']);
+    expect(model.supportedBackends).toEqual(['cpu']);
+    const r = await runModelTests(
+      { modelName: 'gpt2', model, hardware: ['cpu', 'webgpu'], testType: 'basic' },
+      { backends },
+      context(),
+    );
+    expect(r.status).toBe('passed');
+    expect(find(r, 'webgpu', 'load')).toMatchObject({
+      status: 'skipped',
+      message: expect.stringMatching(/generated for cpu only/),
+    });
   });
 
   it('cache_consistency fails when the implementation drops its cache', async () => {

@@ -347,6 +347,15 @@ class TestRun {
       return;
     }
 
+    const supported = this.model.supportedBackends;
+    if (supported && !supported.includes(backend)) {
+      this.skipRest(
+        backend,
+        plan.slice(1),
+        `the implementation was generated for ${supported.join(', ')} only (generate it with ${backend} among its hardware)`,
+      );
+      return;
+    }
     let handle: ModelHandle | undefined;
     let memoryMb = 0;
     const quiet: ort.InferenceSession.SessionOptions =
