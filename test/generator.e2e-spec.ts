@@ -115,6 +115,37 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     });
   });
 
+  it('generates an optimized encoder graph (fused contrib ops) that the Test Suite passes on cpu and webgpu', async () => {
+    const res = await post('/api/generator/model', {
+      model_name: 'bert',
+      hardware: ['cpu', 'webgpu'],
+      graph: 'optimized',
+      output_dir: `bert-optimized-${driver}`,
+    });
+    expect(res.status).toBe(202);
+    const { task_id } = await json<{ task_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
+    const results = await json<Record<string, unknown>>(
+      await fetch(`${server.url}/api/generator/results/${task_id}`),
+    );
+    expect(results).toMatchObject({ graph: 'optimized', kv_cache: false });
+    expect(JSON.parse(readFileSync(String(results.manifest_path), 'utf8'))).toMatchObject({
+      graph: 'optimized',
+    });
+    const run = await post('/api/test/run', {
+      model_name: `models/bert-optimized-${driver}`,
+      hardware: ['cpu', 'webgpu'],
+      test_type: 'comprehensive',
+    });
+    const { run_id } = await json<{ run_id: string }>(run);
+    expect((await waitFor(`${server.url}/api/test/status/${run_id}`)).status).toBe('completed');
+    const tr = await json<{ status: string; test_details: Array<{ status: string; name: string }> }>(
+      await fetch(`${server.url}/api/test/results/${run_id}`),
+    );
+    expect(tr.test_details.filter((d) => d.status === 'failed')).toEqual([]);
+    expect(tr.status).toBe('passed');
+  });
+
   it('refuses generation requests that cannot work, changing nothing', async () => {
     const cases: Array<[Record<string, unknown>, number, RegExp]> = [
       [{ model_name: 'llama', test_type: 'generation' }, 400, /exactly one of generation.prompt/],
@@ -140,6 +171,13 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
       expect(res.status).toBe(status);
       expect(JSON.stringify(await json(res))).toMatch(message);
     }
+    const optimized = await post('/api/generator/model', {
+      model_name: 'llama',
+      graph: 'optimized',
+      output_dir: 'never',
+    });
+    expect(optimized.status).toBe(422);
+    expect(JSON.stringify(await json(optimized))).toMatch(/not for the decoder family/);
     const kv = await post('/api/generator/model', {
       model_name: 'bert',
       kv_cache: true,

@@ -95,6 +95,16 @@ export class GenerateModelRequestDto {
   @IsBoolean()
   kv_cache?: boolean;
 
+  /**
+   * `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops
+   * (com.microsoft MultiHeadAttention and SkipLayerNormalization, which cpu, cuda and webgpu run),
+   * for encoder models in fp32 so far; other models or fp16 are a 422.
+   */
+  @ApiPropertyOptional({ enum: ['portable', 'optimized'], default: 'portable' })
+  @Optional()
+  @IsIn(['portable', 'optimized'])
+  graph?: 'portable' | 'optimized';
+
   /** Seed of random weights (default 0). */
   @Optional()
   @IsInt()
@@ -154,6 +164,9 @@ export class GenerationResultsDto {
   task: Task;
   /** Whether the graph takes and returns a KV cache (past_key_values.* in, present.* out). */
   kv_cache: boolean;
+  /** The graph flavour that was built. */
+  @ApiProperty({ enum: ['portable', 'optimized'] })
+  graph: 'portable' | 'optimized';
   /** Label names by class index (classification heads), when the checkpoint's config has them. */
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
   id2label?: Record<string, string>;

@@ -19,7 +19,7 @@ import {
   tempSibling,
 } from '../../../libs/core/src/models/write-paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
-import { checkKvCache } from '../../../libs/core/src/onnx';
+import { checkGraphFlavour, checkKvCache } from '../../../libs/core/src/onnx';
 import type { Task } from '../../../libs/core/src/onnx/tasks';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { BudgetService } from '../../common/admission/budget.service';
@@ -43,6 +43,7 @@ export interface GenerationSpec {
   precision: 'fp32' | 'fp16';
   task?: Task;
   kv_cache?: boolean;
+  graph?: 'portable' | 'optimized';
   seed?: number;
 }
 
@@ -136,6 +137,7 @@ export class GeneratorService {
     const outDir = this.outputDir(spec, source);
     this.weightsOf(spec, source);
     checkKvCache(source.config, spec.task, spec.kv_cache);
+    checkGraphFlavour(source.config, spec.precision, spec.graph);
     const template = selectTemplate(source.family, spec.hardware, spec.template_type);
     resolveTemplateContext(template, spec.template_context);
     assertWritableTarget(outDir.real, { replaceOurs: !!spec.force, shown: this.shown(outDir.dir) });
@@ -202,6 +204,7 @@ export class GeneratorService {
           precision: spec.precision,
           task: spec.task,
           kvCache: spec.kv_cache,
+          graph: spec.graph,
           seed: spec.seed,
           backends: spec.hardware,
           template: spec.template_type,
@@ -240,6 +243,7 @@ export class GeneratorService {
       precision: spec.precision,
       task: (generated.manifest.task ?? source.task) as Task,
       kv_cache: generated.manifest.kv_cache,
+      graph: generated.manifest.graph,
       ...(generated.manifest.id2label ? { id2label: generated.manifest.id2label } : {}),
     };
   }

@@ -51,6 +51,8 @@ export interface GenerateOptions {
   weightsSource: 'random' | 'safetensors';
   /** fp32, fp16, ... (recorded in the manifest). */
   precision: string;
+  /** The graph flavour (recorded in the manifest; default portable). */
+  graph?: 'portable' | 'optimized';
   seed?: number;
   /** A tokenizer.json to copy beside the implementation (its tokenizer_config.json comes along). */
   tokenizerPath?: string;
@@ -259,6 +261,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       ...(opts.task ? { task: opts.task } : {}),
       ...(labels ? { id2label: labels } : {}),
       ...(opts.pooling ? { pooling: opts.pooling } : {}),
+      graph: opts.graph ?? 'portable',
       kv_cache: opts.inputs.some((i) => i.name.startsWith('past_key_values.')),
       has_tokenizer: tokenizerFile !== undefined,
       created_at: new Date().toISOString(),

@@ -52,6 +52,8 @@ export interface GenerationManifest {
   pooling?: { mode: string; normalize: boolean };
   /** Whether the graph takes and returns a KV cache (past_key_values.* in, present.* out). */
   kv_cache: boolean;
+  /** portable (standard ONNX ops) or optimized (onnxruntime's fused com.microsoft ops). */
+  graph: 'portable' | 'optimized';
   has_tokenizer: boolean;
   created_at: string;
   files: ManifestFile[];

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { throwIfAborted } from '../errors';
 import type { ResolvedModel } from '../models/registry';
-import { buildOnnxModel } from '../onnx';
+import { buildOnnxModel, type GraphFlavour } from '../onnx';
 import type { BackendName, RunContext } from '../types';
 import { generateImplementation, GenerateResult, ONNX_DATA_FILE, ONNX_FILE } from './generate';
 import { slugify } from './slug';
@@ -23,6 +23,8 @@ export interface PipelineOptions {
   task?: string;
   /** Causal LMs: the KV-cache graph (default: on for text-generation). */
   kvCache?: boolean;
+  /** portable (default) or optimized (fused contrib ops, where the family has them). */
+  graph?: GraphFlavour;
   seed?: number;
   backends: BackendName[];
   template?: string;
@@ -73,6 +75,7 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     // sentence-transformers pooling belongs to their feature-extraction graph only.
     pooling: task === 'feature-extraction' ? source.pooling : undefined,
     kvCache: opts.kvCache,
+    graph: opts.graph,
     seed: opts.seed ?? 0,
     onProgress: report(0.02, 0.68),
     signal: ctx.signal,
@@ -93,6 +96,7 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     templateContext: opts.templateContext,
     weightsSource: opts.weights,
     precision: opts.precision,
+    graph: built.graph,
     seed: opts.weights === 'random' ? (opts.seed ?? 0) : undefined,
     tokenizerPath: source.tokenizerPath,
     onProgress: report(0.7, 0.3),

@@ -8,7 +8,7 @@ import { CoreError, ErrorCode, throwIfAborted } from '../errors';
 import type { TensorSpec } from '../types';
 import type { ModelFamily } from '../models/registry';
 import { ConfigReader, type HfConfig } from './config';
-import { buildableModelTypes, familyModuleFor, type FamilyModule } from './families';
+import { buildableModelTypes, familyModuleFor, type FamilyModule, type GraphFlavour } from './families';
 import { DATA_FILE, GraphBuilder, MODEL_FILE, type Precision } from './graph';
 import { id2label, isPoolingSpec, resolveTask, tasksFor, type PoolingSpec, type Task } from './tasks';
 import { ShapeOnlyWeights, createWeightSource } from './weights';
@@ -18,7 +18,7 @@ export * from './weights';
 export * from './tasks';
 export { ConfigReader, type HfConfig } from './config';
 export { FAMILY_MODULES, buildableModelTypes, familyModuleFor } from './families';
-export type { FamilyContext, FamilyModule } from './families';
+export { GRAPH_FLAVOURS, type FamilyContext, type FamilyModule, type GraphFlavour } from './families';
 
 export interface BuildOnnxOptions {
   /** Hugging Face config.json (with model_type). */
@@ -37,6 +37,11 @@ export interface BuildOnnxOptions {
    * full-sequence graph. Default: true for the text-generation task, which is what generation uses.
    */
   kvCache?: boolean;
+  /**
+   * `optimized`: onnxruntime's fused contrib ops (MultiHeadAttention, SkipLayerNormalization) where
+   * the family has them (encoders, fp32); `portable` (default): standard ONNX ops only.
+   */
+  graph?: GraphFlavour;
   /** Seed of random weights. */
   seed?: number;
   onProgress?: (fraction: number, step: string) => void;
@@ -51,6 +56,8 @@ export interface BuildOnnxResult {
   task: Task;
   /** Whether the graph takes and returns a KV cache. */
   kvCache: boolean;
+  /** The graph flavour that was built. */
+  graph: GraphFlavour;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Elements in the model's weights. */
@@ -108,6 +115,46 @@ export function resolveKvCache(module: FamilyModule, task: Task, requested: bool
 }
 
 /**
+ * The graph flavour of a build: `optimized` where the family has fused contrib ops and the precision
+ * is fp32 (a 422 naming why otherwise), `portable` by default.
+ */
+export function resolveGraphFlavour(
+  module: FamilyModule,
+  precision: string,
+  requested: GraphFlavour | undefined,
+): GraphFlavour {
+  if (requested === undefined || requested === 'portable') return 'portable';
+  if (requested !== 'optimized') {
+    throw new CoreError(
+      ErrorCode.VALIDATION,
+      `graph must be portable or optimized, got ${String(requested)}`,
+    );
+  }
+  if (!module.optimized) {
+    throw new CoreError(
+      ErrorCode.UNPROCESSABLE,
+      `graph: the optimized (fused) graph exists for encoder models so far, not for the ${module.family} family`,
+    );
+  }
+  if (precision !== 'fp32') {
+    throw new CoreError(
+      ErrorCode.UNPROCESSABLE,
+      `graph: the optimized graph is built in fp32 only, not ${precision}`,
+    );
+  }
+  return 'optimized';
+}
+
+/** Checks a requested graph flavour for `config` and precision before anything is built. */
+export function checkGraphFlavour(
+  config: Record<string, unknown>,
+  precision: string,
+  requested: GraphFlavour | undefined,
+): GraphFlavour {
+  return resolveGraphFlavour(moduleAndTask(config, undefined, undefined).module, precision, requested);
+}
+
+/**
  * Checks a requested KV-cache choice for `config` and task before anything is built (a 422 when
  * the model or task has no KV-cache graph); returns the graph's choice.
  */
@@ -146,6 +193,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const { modelType, module, task } = moduleAndTask(opts.config, opts.task, opts.pooling);
   const labels = id2label(opts.config);
   const kvCache = resolveKvCache(module, task, opts.kvCache);
+  const graph = resolveGraphFlavour(module, opts.precision ?? 'fp32', opts.graph);
   const report = opts.onProgress ?? (() => undefined);
   throwIfAborted(opts.signal);
   report(0, `building ${modelType} (${module.family}) graph`);
@@ -166,6 +214,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       weights: opts.weights,
       task,
       ...(kvCache ? { kv_cache: 'true' } : {}),
+      graph,
       ...(labels ? { id2label: JSON.stringify(labels) } : {}),
       ...(opts.pooling ? { pooling: JSON.stringify(opts.pooling) } : {}),
     },
@@ -178,6 +227,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       task,
       pooling: opts.pooling,
       kvCache,
+      graph,
       signal: opts.signal,
       progress: (f, step) => report(Math.min(0.95, Math.max(0, f) * 0.95), step),
     });
@@ -191,6 +241,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       family: module.family,
       task,
       kvCache,
+      graph,
       inputs: saved.inputs,
       outputs: saved.outputs,
       parameters: saved.parameters,

@@ -8,7 +8,7 @@
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
-import { ELEM_TYPE, type GraphBuilder } from '../graph';
+import { ELEM_TYPE, floatAttr, type GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
 import { emitEncoderHead } from './heads';
 import {
@@ -250,6 +250,85 @@ function encoderLayer(
   return layerNormLayer(g, w, names.outLayerNorm(i), g.add(out, h), hidden, spec.eps);
 }
 
+/** [in, a] ‖ [in, b] ‖ ... → [in, a + b + ...]: weights stored [in, out] joined along out. */
+function joinColumns(parts: Float32Array[], rows: number, widths: number[]): Float32Array {
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(rows * total);
+  for (let r = 0; r < rows; r++) {
+    let at = r * total;
+    parts.forEach((p, k) => {
+      out.set(p.subarray(r * widths[k]!, (r + 1) * widths[k]!), at);
+      at += widths[k]!;
+    });
+  }
+  return out;
+}
+
+/** `<name>.weight` / `<name>.bias` of an nn.LayerNorm as initializers. */
+function layerNormWeights(g: GraphBuilder, w: WeightSource, name: string, size: number): [string, string] {
+  return [
+    g.weight(`${name}.weight`, w.get(`${name}.weight`, [size], { init: 'ones' }), [size]),
+    g.weight(`${name}.bias`, w.get(`${name}.bias`, [size], { init: 'zeros' }), [size]),
+  ];
+}
+
+/**
+ * The same post-LN layer with onnxruntime's fused contrib ops, as its transformer optimizer and
+ * onnxruntime-genai emit them: one packed QKV MatMul, com.microsoft MultiHeadAttention (q/k/v
+ * biases inside, the padding mask as an additive attention_bias) and SkipLayerNormalization for each
+ * "residual + bias + LayerNorm". cpu, cuda and webgpu implement both ops in onnxruntime 1.30 (webgpu's
+ * MultiHeadAttention lacks key_padding_mask, hence attention_bias).
+ */
+function encoderLayerOptimized(
+  g: GraphBuilder,
+  w: WeightSource,
+  spec: EncoderSpec,
+  i: number,
+  x: string,
+  attentionBias: string,
+): string {
+  const { hidden: H, names } = spec;
+  const a = names.attention(i);
+  const qkvNames = [a.query, a.key, a.value];
+  const packed = joinColumns(
+    qkvNames.map((n) => w.linear(`${n}.weight`, H, H)),
+    H,
+    [H, H, H],
+  );
+  const qkvWeight = g.weight(`${names.attention(i).query}.qkv_packed.weight`, packed, [H, 3 * H]);
+  const hasBias = a.qkvBias ?? true;
+  const qkvBias = hasBias
+    ? g.weight(
+        `${a.query}.qkv_packed.bias`,
+        Float32Array.from(qkvNames.flatMap((n) => [...w.get(`${n}.bias`, [H])])),
+        [3 * H],
+      )
+    : '';
+  const [q, k, v] = g.node('Split', [g.matmul(x, qkvWeight), g.constInt64([H, H, H])], 3, { axis: -1 });
+  const [ctx] = g.msOp('MultiHeadAttention', [q!, k!, v!, qkvBias, '', attentionBias], {
+    num_heads: spec.heads,
+  });
+  const outWeight = g.weight(`${a.output}.weight`, w.linear(`${a.output}.weight`, H, H), [H, H]);
+  const outBias = g.weight(`${a.output}.bias`, w.get(`${a.output}.bias`, [H]), [H]);
+  const [gamma1, beta1] = layerNormWeights(g, w, names.attnLayerNorm(i), H);
+  const eps = floatAttr(spec.eps);
+  const [h] = g.msOp('SkipLayerNormalization', [g.matmul(ctx!, outWeight), x, gamma1, beta1, outBias], {
+    epsilon: eps,
+  });
+  const inner = g.activation(linearLayer(g, w, names.ffnIn(i), h!, H, spec.intermediate), spec.act);
+  const ffnWeight = g.weight(
+    `${names.ffnOut(i)}.weight`,
+    w.linear(`${names.ffnOut(i)}.weight`, spec.intermediate, H),
+    [spec.intermediate, H],
+  );
+  const ffnBias = g.weight(`${names.ffnOut(i)}.bias`, w.get(`${names.ffnOut(i)}.bias`, [H]), [H]);
+  const [gamma2, beta2] = layerNormWeights(g, w, names.outLayerNorm(i), H);
+  const [out] = g.msOp('SkipLayerNormalization', [g.matmul(inner, ffnWeight), h!, gamma2, beta2, ffnBias], {
+    epsilon: eps,
+  });
+  return out!;
+}
+
 export function buildEncoder(ctx: FamilyContext): void {
   const { g, weights: w, signal } = ctx;
   const spec = encoderSpec(ctx.config);
@@ -260,10 +339,17 @@ export function buildEncoder(ctx: FamilyContext): void {
 
   let x = embeddings(g, w, spec, ids, types);
   const mask = additiveMask(g, maskInput);
+  const optimized = ctx.graph === 'optimized';
+  // MultiHeadAttention's attention_bias is [batch, 1, seq, seq]: the key mask for every query.
+  const attentionBias = optimized
+    ? g.op('Expand', [mask, g.concat([g.dim(ids, 0), g.constInt64([1]), g.dim(ids, 1), g.dim(ids, 1)], 0)])
+    : mask;
   ctx.progress(0.05, 'embeddings');
   for (let i = 0; i < spec.layers; i++) {
     throwIfAborted(signal);
-    x = encoderLayer(g, w, spec, i, x, mask);
+    x = optimized
+      ? encoderLayerOptimized(g, w, spec, i, x, attentionBias)
+      : encoderLayer(g, w, spec, i, x, mask);
     ctx.progress(0.05 + (0.9 * (i + 1)) / spec.layers, `layer ${i + 1}/${spec.layers}`);
   }
   throwIfAborted(signal);
@@ -286,6 +372,7 @@ export function buildEncoder(ctx: FamilyContext): void {
 export const encoderFamily: FamilyModule = {
   family: 'encoder',
   modelTypes: ENCODER_MODEL_TYPES,
+  optimized: true,
   weightPrefixes: (modelType) => PREFIXES[modelType] ?? ['', 'model.'],
   build: buildEncoder,
 };

@@ -8,7 +8,7 @@ import { visionFamily } from './vision';
 import { decoderFamily } from './decoder';
 import { t5Family } from './t5';
 
-export type { FamilyContext, FamilyModule } from './types';
+export { GRAPH_FLAVOURS, type FamilyContext, type FamilyModule, type GraphFlavour } from './types';
 
 export const FAMILY_MODULES: readonly FamilyModule[] = [encoderFamily, visionFamily, decoderFamily, t5Family];
 

@@ -9,6 +9,10 @@ import type { GraphBuilder } from '../graph';
 import type { PoolingSpec, Task } from '../tasks';
 import type { WeightSource } from '../weights';
 
+/** Standard ONNX ops only, or onnxruntime's fused contrib ops (com.microsoft). */
+export type GraphFlavour = 'portable' | 'optimized';
+export const GRAPH_FLAVOURS: readonly GraphFlavour[] = ['portable', 'optimized'];
+
 export interface FamilyContext {
   g: GraphBuilder;
   config: ConfigReader;
@@ -22,6 +26,11 @@ export interface FamilyContext {
    * outputs) instead of the full-sequence one.
    */
   kvCache?: boolean;
+  /**
+   * `optimized`: onnxruntime's fused contrib ops where the family has them (FamilyModule.optimized);
+   * `portable` (default): standard ONNX ops only.
+   */
+  graph?: GraphFlavour;
   signal?: AbortSignal;
   /** Progress within the family's build, 0..1 (buildOnnxModel rescales it). */
   progress(fraction: number, step: string): void;
@@ -31,6 +40,8 @@ export interface FamilyModule {
   readonly family: ModelFamily;
   /** The config.json model_type values this module builds. */
   readonly modelTypes: readonly string[];
+  /** Whether the family builds an `optimized` graph (fused contrib ops). */
+  readonly optimized?: boolean;
   /** Prefixes a checkpoint of this model_type may put before base-model tensor names ('' first). */
   weightPrefixes(modelType: string): string[];
   build(ctx: FamilyContext): void | Promise<void>;
