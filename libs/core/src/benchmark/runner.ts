@@ -34,6 +34,7 @@ import type {
   PreprocessingResult,
   ResolvedSettings,
 } from './types';
+import { BENCHMARK_MODES } from './types';
 
 /** What every metric of a result times or means. Stored with each result as `definitions`. */
 export const METRIC_DEFINITIONS: Readonly<Record<string, string>> = Object.freeze({
@@ -77,6 +78,22 @@ export const METRIC_DEFINITIONS: Readonly<Record<string, string>> = Object.freez
     'Per iteration: handle.encode(texts, { maxLength: sequence_length, padding: "max_length", truncation: true }) ' +
     'then handle.run(feeds) on fixed seeded sentences, timed together, ms.',
   'preprocessing.tokenize': 'The encode part alone of the same pipeline iterations, ms.',
+  mode:
+    'latency: an iteration is one handle.run(feeds). generate: an iteration is one handle.generate(prompt, ' +
+    '{ maxNewTokens: max_new_tokens, eosTokenId: [] }) on the seeded input_ids [batch, sequence_length], so ' +
+    'latencies_ms and stats time whole generations (and first_inference_ms the first one).',
+  'generation.ttft_ms':
+    'Time to first token: from the start of generate() to the first new token (the prompt pass with an empty ' +
+    'KV cache, then the pick), one value per measured generation, ms.',
+  'generation.tpot_ms':
+    'Time per output token: each later step (one token per row: a pass over the new token with the cache, then ' +
+    'the pick), every step of every measured generation, ms.',
+  'generation.e2e_ms': 'Whole generate() calls (= stats), ms.',
+  'generation.tokens_per_s.decode':
+    'batch_size * 1000 / generation.tpot_ms.mean: new tokens per second after the first.',
+  'generation.tokens_per_s.total':
+    'batch_size * max_new_tokens * 1000 / generation.e2e_ms.mean: new tokens per second, first token included.',
+  per_token_ms: 'Mean time of the n-th new token over the measured generations, ms ([0] is the TTFT).',
 });
 
 export const DEFAULT_SETTINGS = {
@@ -179,6 +196,16 @@ export function resolveSettings(request: BenchmarkRequest): ResolvedSettings {
     request.round_warmup_iterations ?? d.round_warmup_iterations,
     'round_warmup_iterations',
   );
+  const mode = request.mode ?? 'latency';
+  if (!BENCHMARK_MODES.includes(mode)) {
+    throw new CoreError(ErrorCode.VALIDATION, `mode must be latency or generate, got ${String(mode)}`, {
+      field: 'mode',
+    });
+  }
+  const max_new_tokens =
+    mode === 'generate'
+      ? positiveInt(request.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS, 'max_new_tokens')
+      : null;
   return {
     warmup,
     min_iterations,
@@ -192,8 +219,13 @@ export function resolveSettings(request: BenchmarkRequest): ResolvedSettings {
     seed: Number.isFinite(request.seed) ? request.seed : 0,
     precision: request.precision ?? 'fp32',
     include_preprocessing: request.include_preprocessing ?? false,
+    mode,
+    max_new_tokens,
   };
 }
+
+/** New tokens per generation in generate mode when the request does not say. */
+export const DEFAULT_MAX_NEW_TOKENS = 32;
 
 function validateShape(request: BenchmarkRequest): void {
   if (!Array.isArray(request.models) || request.models.length === 0) {
@@ -495,6 +527,13 @@ interface Slot {
   result: ConfigurationResult;
   session: Session;
   feeds?: Feeds;
+  /**
+   * One iteration on the session's current handle: run(feeds), or in generate mode one generate()
+   * whose first-token and per-step times are kept when `record` is set.
+   */
+  step?: (record: boolean) => Promise<void>;
+  /** generate mode: TTFT per measured generation, every later step, and steps by token index. */
+  gen?: { ttft: number[]; steps: number[]; byToken: number[][] };
   /** Latencies of all rounds so far, in order. */
   lat: number[];
   peak: number;
@@ -556,6 +595,7 @@ async function runRound(
         ...(plan.seq !== null ? { sequenceLength: plan.seq } : {}),
         seed: settings.seed,
       });
+      slot.step = stepOf(slot, settings);
       if (session.error !== undefined) throw new Error(session.error);
       if (!session.handle) {
         const t0 = process.hrtime.bigint();
@@ -576,7 +616,7 @@ async function runRound(
       throwIfAborted(signal);
 
       const t1 = process.hrtime.bigint();
-      await session.handle.run(slot.feeds);
+      await slot.step(false);
       result.first_inference_ms = elapsedMs(t1);
       sampleRss(slot);
       await warmUp(slot, settings, signal, (fraction, warm) => progress('warmup', 0.3 * fraction, warm));
@@ -605,13 +645,12 @@ async function runRound(
       if (!session.handle) throw new Error(session.error ?? 'the session is not loaded');
       for (let i = 0; i < rewarm; i++) {
         if (signal?.aborted) throwIfAborted(signal);
-        await session.handle!.run(slot.feeds!);
+        await slot.step!(false);
       }
     }
 
     // The round's measurement.
-    const handle = session.handle!;
-    const feeds = slot.feeds!;
+    const step = slot.step!;
     const { minIter, maxIter, minNs, maxNs } = roundBudget(settings, round);
     const lat: number[] = [];
     const start = process.hrtime.bigint();
@@ -620,7 +659,7 @@ async function runRound(
     for (;;) {
       if (signal?.aborted) throwIfAborted(signal);
       const s = process.hrtime.bigint();
-      await handle.run(feeds);
+      await step(true);
       end = process.hrtime.bigint();
       lat.push(Number(end - s) / 1e6);
       const elapsed = end - start;
@@ -653,6 +692,46 @@ async function runRound(
   }
 }
 
+/**
+ * The iteration of a configuration. Latency mode: run(feeds). Generate mode: generate() of
+ * max_new_tokens tokens (no EOS stop, so every iteration makes the same number) on the input_ids
+ * of the configuration's seeded feeds; a model whose handle does not generate fails the
+ * configuration with the reason.
+ */
+function stepOf(slot: Slot, settings: ResolvedSettings): (record: boolean) => Promise<void> {
+  const { session } = slot;
+  const feeds = slot.feeds!;
+  if (settings.mode !== 'generate') return async () => void (await session.handle!.run(feeds));
+  const ids = feeds.input_ids;
+  if (ids === undefined || ids.dims.length !== 2) {
+    throw new CoreError(
+      ErrorCode.UNPROCESSABLE,
+      'generate mode needs a model with input_ids [batch, sequence]',
+    );
+  }
+  const [rows, width] = ids.dims as [number, number];
+  const flat = Array.from(ids.data as ArrayLike<number | bigint>, Number);
+  const prompt = Array.from({ length: rows }, (_, r) => flat.slice(r * width, (r + 1) * width));
+  const maxNewTokens = settings.max_new_tokens!;
+  const gen: NonNullable<Slot['gen']> = { ttft: [], steps: [], byToken: [] };
+  slot.gen = gen;
+  return async (record) => {
+    const handle = session.handle!;
+    if (typeof handle.generate !== 'function') {
+      throw new CoreError(
+        ErrorCode.UNPROCESSABLE,
+        'this model does not generate: generate mode needs a generated implementation of a language model ' +
+          '(text-generation or text2text-generation; registry ids and generated folders are)',
+      );
+    }
+    const r = await handle.generate(prompt, { maxNewTokens, eosTokenId: [], decode: false });
+    if (!record) return;
+    gen.ttft.push(r.timings.prefillMs);
+    [r.timings.prefillMs, ...r.timings.stepMs].forEach((ms, i) => (gen.byToken[i] ??= []).push(ms));
+    for (const ms of r.timings.stepMs) gen.steps.push(ms);
+  };
+}
+
 /** Warm-up after the first inference: until the last windows are steady, or a cap. */
 async function warmUp(
   slot: Slot,
@@ -661,8 +740,7 @@ async function warmUp(
   onTick: (fraction: number, warm: number[]) => void,
 ): Promise<void> {
   const { result } = slot;
-  const handle = slot.session.handle!;
-  const feeds = slot.feeds!;
+  const step = slot.step!;
   const w = settings.warmup;
   const warm: number[] = [];
   const warmStart = process.hrtime.bigint();
@@ -671,7 +749,7 @@ async function warmUp(
   while (warm.length < w.max_iterations) {
     if (signal?.aborted) throwIfAborted(signal);
     const s = process.hrtime.bigint();
-    await handle.run(feeds);
+    await step(false);
     const e = process.hrtime.bigint();
     warm.push(Number(e - s) / 1e6);
     if (warm.length >= w.min_iterations) {
@@ -708,6 +786,24 @@ function finish(slot: Slot): void {
   const rssAfter = sampleRss(slot);
   result.peak_rss_mb = slot.peak;
   result.rss_growth_mb = rssAfter - slot.rssBefore;
+  if (slot.gen && slot.gen.ttft.length > 0) {
+    const { ttft, steps, byToken } = slot.gen;
+    const maxNew = byToken.length;
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    const tpot = steps.length > 0 ? summarize(steps) : summarize(ttft);
+    result.generation = {
+      max_new_tokens: maxNew,
+      prompt_length: plan.seq ?? 0,
+      ttft_ms: summarize(ttft),
+      tpot_ms: tpot,
+      e2e_ms: stats,
+      tokens_per_s: {
+        decode: (plan.batch * 1000) / tpot.mean,
+        total: (plan.batch * maxNew * 1000) / stats.mean,
+      },
+    };
+    result.per_token_ms = byToken.map(mean);
+  }
 }
 
 async function preprocessingOf(

@@ -67,6 +67,36 @@ export interface BenchmarkRequest {
   seed: number;
   /** Also measure text -> tokenize -> run when the model has a tokenizer. */
   include_preprocessing?: boolean;
+  /**
+   * `latency` (default): one forward pass per iteration. `generate`: one handle.generate() of
+   * `max_new_tokens` tokens per iteration (prompt: the configuration's batch x sequence length of
+   * seeded ids), timing the first token and every later one.
+   */
+  mode?: BenchmarkMode;
+  /** New tokens per generation in `generate` mode (default 32). */
+  max_new_tokens?: number;
+}
+
+export type BenchmarkMode = 'latency' | 'generate';
+export const BENCHMARK_MODES: readonly BenchmarkMode[] = ['latency', 'generate'];
+
+/** The figures of a `generate`-mode configuration. */
+export interface GenerationFigures {
+  max_new_tokens: number;
+  /** Prompt tokens per row (the configuration's sequence length). */
+  prompt_length: number;
+  /** Time to first token: generate() start to the first token (the prompt's pass), per iteration (ms). */
+  ttft_ms: SampleStats;
+  /** Time per output token: every later step of every measured generation (ms). */
+  tpot_ms: SampleStats;
+  /** Whole generate() calls (ms): the same values as the configuration's latencies. */
+  e2e_ms: SampleStats;
+  tokens_per_s: {
+    /** batch * 1000 / mean TPOT: new tokens per second once the prompt is in. */
+    decode: number;
+    /** batch * max_new_tokens * 1000 / mean e2e: new tokens per second, prefill included. */
+    total: number;
+  };
 }
 
 /** The request with every default filled in, as recorded in the result. */
@@ -82,6 +112,9 @@ export interface ResolvedSettings {
   seed: number;
   precision: string;
   include_preprocessing: boolean;
+  mode: BenchmarkMode;
+  /** New tokens per generation (null in latency mode). */
+  max_new_tokens: number | null;
 }
 
 export interface EnvironmentInfo {
@@ -184,6 +217,10 @@ export interface ConfigurationResult {
   /** Noise floor: coefficient of variation of the round medians (null with fewer than 2 rounds). */
   noise_cv: number | null;
   preprocessing?: PreprocessingResult;
+  /** `generate` mode: TTFT, TPOT, end-to-end and tokens/s. */
+  generation?: GenerationFigures;
+  /** `generate` mode: mean time of the n-th new token over the measured generations (ms; [0] = TTFT). */
+  per_token_ms?: number[];
 }
 
 /** Two configurations of one run measured side by side round by round, and their paired ratio. */
