@@ -271,6 +271,81 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     expect(['unchanged', 'inconclusive']).toContain(r.paired[0]!.verdict);
   });
 
+  it('generate mode: TTFT, TPOT and tokens/s of a generated language model, in results and exports', async () => {
+    const gen = await post('/api/generator/model', {
+      model_name: 'llama',
+      output_dir: `llama-bench-${driver}`,
+    });
+    expect(gen.status).toBe(202);
+    const { task_id } = await json<{ task_id: string }>(gen);
+    expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
+    const res = await post('/api/benchmark/run', {
+      model_name: `models/llama-bench-${driver}`,
+      mode: 'generate',
+      max_new_tokens: 4,
+      batch_sizes: [1, 2],
+      sequence_lengths: [6],
+      rounds: 2,
+      min_iterations: 2,
+      min_duration_s: 0,
+    });
+    expect(res.status).toBe(202);
+    const { run_id } = await json<{ run_id: string }>(res);
+    const ws = new WebSocket(`${server.wsUrl}/api/benchmark/ws/${run_id}`);
+    const steps: string[] = [];
+    ws.on('message', (d) =>
+      steps.push(String((JSON.parse(String(d)) as { current_step: string }).current_step)),
+    );
+    const closed = new Promise<void>((r) => ws.on('close', () => r()));
+    expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
+    await closed;
+    const result = await json<BenchmarkResult>(await fetch(`${server.url}/api/benchmark/results/${run_id}`));
+    expect(result.settings).toMatchObject({ mode: 'generate', max_new_tokens: 4 });
+    for (const c of result.configurations) {
+      expect(c.status).toBe('ok');
+      expect(c.generation).toMatchObject({ max_new_tokens: 4, prompt_length: 6 });
+      expect(c.generation!.tpot_ms.count).toBe(c.stats!.count * 3);
+      expect(c.generation!.tokens_per_s.decode).toBeGreaterThan(0);
+      expect(c.per_token_ms).toHaveLength(4);
+    }
+    // Progress names each configuration as it is measured.
+    expect(steps.some((s) => s.includes('/b2/s6'))).toBe(true);
+    const csv = await (await fetch(`${server.url}/api/benchmark/results/${run_id}?format=csv`)).text();
+    const [header, first] = csv.trim().split('\n');
+    const cols = header!.split(',');
+    expect(cols).toEqual(expect.arrayContaining(['ttft_p50_ms', 'tpot_p50_ms', 'decode_tokens_per_s']));
+    expect(Number(first!.split(',')[cols.indexOf('max_new_tokens')])).toBe(4);
+    const md = await (await fetch(`${server.url}/api/benchmark/results/${run_id}?format=markdown`)).text();
+    expect(md).toMatch(/\| model \| backend \| batch \| prompt \| new tokens \| TTFT p50 ms/);
+
+    // Refused before anything is stored: the context, and max_new_tokens without generate mode.
+    const tooLong = await post('/api/benchmark/run', {
+      model_name: 'distilgpt2',
+      mode: 'generate',
+      max_new_tokens: 100,
+      sequence_lengths: [1000],
+    });
+    expect(tooLong.status).toBe(400);
+    expect(JSON.stringify(await json(tooLong))).toMatch(/exceeds distilgpt2's context of 1024 positions/);
+    const latency = await post('/api/benchmark/run', { model_name: 'bert', max_new_tokens: 4 });
+    expect(latency.status).toBe(400);
+    expect(JSON.stringify(await json(latency))).toMatch(/only for mode generate/);
+    // A model that does not generate fails its configurations with the reason.
+    const notLm = await post('/api/benchmark/run', {
+      model_name: 'bert',
+      mode: 'generate',
+      ...QUICK,
+      batch_sizes: [1],
+    });
+    const notLmId = (await json<{ run_id: string }>(notLm)).run_id;
+    await waitFor(`${server.url}/api/benchmark/status/${notLmId}`);
+    const failed = await json<BenchmarkResult>(await fetch(`${server.url}/api/benchmark/results/${notLmId}`));
+    expect(failed.configurations[0]).toMatchObject({
+      status: 'failed',
+      reason: expect.stringMatching(/does not generate/),
+    });
+  });
+
   it('lists stored rows with filters', async () => {
     const rows = await json<{
       items: Array<{ run_id: string; model: string; backend: string; tags: string[]; model_cid: string }>;

@@ -216,6 +216,23 @@ export class RunBenchmarkRequestDto {
   @IsBoolean()
   include_preprocessing: boolean = false;
 
+  /**
+   * `latency` (default): one forward pass per iteration. `generate`: one `generate()` of
+   * `max_new_tokens` tokens per iteration on a prompt of each sequence length (language models:
+   * registry ids and generated folders), with TTFT, TPOT and tokens/s per configuration.
+   */
+  @ApiPropertyOptional({ enum: ['latency', 'generate'], default: 'latency' })
+  @Optional()
+  @IsIn(['latency', 'generate'])
+  mode: 'latency' | 'generate' = 'latency';
+
+  /** `generate` mode: new tokens per generation (default 32); prompt + new tokens must fit the context. */
+  @Optional()
+  @IsInt()
+  @Min(1)
+  @Max(8192)
+  max_new_tokens?: number;
+
   /** Seconds before the run is stopped with status `timeout`. */
   @IsTimeoutSeconds(BENCHMARK_DEFAULT_TIMEOUT_S)
   timeout?: number;
@@ -352,6 +369,9 @@ export class BenchmarkResultsDto {
   throughput: number | null;
   @ApiProperty({ type: 'object', additionalProperties: true })
   environment: Record<string, unknown>;
+  /** The measurement settings with every default filled in (mode, max_new_tokens, rounds, ...). */
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true })
+  settings?: Record<string, unknown>;
   @ApiProperty({ type: 'object', additionalProperties: true, isArray: true })
   configurations: Record<string, unknown>[];
   @ApiProperty({ type: 'object', additionalProperties: true })

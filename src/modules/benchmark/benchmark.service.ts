@@ -8,6 +8,7 @@ import {
   ConfigurationResult,
   pairedComparisons,
   resolveSettings,
+  DEFAULT_MAX_NEW_TOKENS,
   RoundStatistic,
   runBenchmarkIsolated,
   toCsv,
@@ -65,6 +66,12 @@ function coreSettings(request: RunBenchmarkRequestDto): Omit<BenchmarkRequest, '
     reload_each_round: request.reload_each_round,
     seed: request.seed,
     include_preprocessing: request.include_preprocessing,
+    mode: request.mode,
+    max_new_tokens: request.mode === 'generate' ? request.max_new_tokens : undefined,
+    // A generation is long: a light warm-up unless the request says otherwise.
+    ...(request.mode === 'generate' && request.warmup === undefined
+      ? { warmup: { min_iterations: 1, max_iterations: 3, steady_cv: 0.1 } }
+      : {}),
   };
 }
 
@@ -105,9 +112,25 @@ export class BenchmarkService {
   /** Validates what the DTO cannot (models exist, sequences fit the positions), then accepts the run. */
   async start(request: RunBenchmarkRequestDto): Promise<{ op: OperationRecord; configurations: number }> {
     const names = this.modelNames(request);
+    if (request.mode !== 'generate' && request.max_new_tokens !== undefined) {
+      throw new CoreError(ErrorCode.VALIDATION, 'max_new_tokens is only for mode generate', {
+        field: 'max_new_tokens',
+      });
+    }
     for (const name of names) {
       this.models.checkPrecision(name, request.precision);
       const positions = maxPositions(this.models.accepts(name));
+      if (request.mode === 'generate' && positions !== undefined) {
+        const newTokens = request.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS;
+        const longest = Math.max(...request.sequence_lengths);
+        if (longest + newTokens > positions) {
+          throw new CoreError(
+            ErrorCode.VALIDATION,
+            `a prompt of ${longest} tokens plus max_new_tokens ${newTokens} exceeds ${name}'s context of ${positions} positions`,
+            { field: 'max_new_tokens', max: positions - longest },
+          );
+        }
+      }
       const tooLong = request.sequence_lengths.filter((s) => positions !== undefined && s > positions);
       if (tooLong.length) {
         throw new CoreError(
@@ -247,13 +270,23 @@ export class BenchmarkService {
     if (format === 'markdown') return toMarkdown(result);
     if (format === 'junit') return toJUnit(result, result.comparison);
     const first = result.configurations.find((c) => c.status === 'ok');
-    const { tags, configurations, environment, definitions, comparison, paired, started_at, completed_at } =
-      result;
+    const {
+      tags,
+      configurations,
+      environment,
+      settings,
+      definitions,
+      comparison,
+      paired,
+      started_at,
+      completed_at,
+    } = result;
     return {
       run_id: id,
       latency_ms: first?.stats?.p50 ?? null,
       throughput: first?.throughput_items_per_sec ?? null,
       environment: environment as unknown as Record<string, unknown>,
+      ...(settings ? { settings: settings as unknown as Record<string, unknown> } : {}),
       configurations: configurations as unknown as Record<string, unknown>[],
       definitions,
       ...(comparison ? { comparison: comparison as unknown as Record<string, unknown> } : {}),

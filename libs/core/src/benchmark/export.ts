@@ -40,6 +40,14 @@ export const CSV_COLUMNS = [
   'rounds',
   'noise_cv_percent',
   'model_id',
+  'max_new_tokens',
+  'ttft_p50_ms',
+  'ttft_p90_ms',
+  'tpot_p50_ms',
+  'tpot_p90_ms',
+  'tpot_p99_ms',
+  'decode_tokens_per_s',
+  'total_tokens_per_s',
 ] as const;
 
 /** RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
@@ -83,6 +91,14 @@ function csvRow(c: ConfigurationResult): Record<(typeof CSV_COLUMNS)[number], un
     rounds: c.rounds?.length,
     noise_cv_percent: c.noise_cv === null || c.noise_cv === undefined ? null : c.noise_cv * 100,
     model_id: c.model_id,
+    max_new_tokens: c.generation?.max_new_tokens,
+    ttft_p50_ms: c.generation?.ttft_ms.p50,
+    ttft_p90_ms: c.generation?.ttft_ms.p90,
+    tpot_p50_ms: c.generation?.tpot_ms.p50,
+    tpot_p90_ms: c.generation?.tpot_ms.p90,
+    tpot_p99_ms: c.generation?.tpot_ms.p99,
+    decode_tokens_per_s: c.generation?.tokens_per_s.decode,
+    total_tokens_per_s: c.generation?.tokens_per_s.total,
   };
 }
 
@@ -172,14 +188,49 @@ export function toMarkdown(result: BenchmarkResult): string {
     );
   }
   const comparison = (result as { comparison?: ComparisonResult }).comparison;
+  const generated = result.configurations.filter((c) => c.generation);
   return (
     `${lines.join('\n')}\n\n` +
+    (generated.length ? `${generationMarkdown(generated)}\n` : '') +
     (result.paired?.length ? `${pairedMarkdown(result.paired)}\n` : '') +
     (comparison ? `${comparisonMarkdown(comparison)}\n` : '') +
     `Environment: ${environmentLine(result.environment)}\n\n` +
     `Latencies: process.hrtime around handle.run(feeds) only; percentiles type 7; ` +
     `throughput = batch / median latency. Started ${result.started_at}, completed ${result.completed_at}.\n`
   );
+}
+
+/** generate mode: the token figures of each configuration as a Markdown table. */
+export function generationMarkdown(configurations: readonly ConfigurationResult[]): string {
+  const header = [
+    'model',
+    'backend',
+    'batch',
+    'prompt',
+    'new tokens',
+    'TTFT p50 ms',
+    'TPOT p50 / p90 / p99 ms',
+    'decode tokens/s',
+    'total tokens/s',
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`];
+  for (const c of configurations) {
+    const g = c.generation!;
+    lines.push(
+      `| ${[
+        mdCell(c.model),
+        c.backend,
+        String(c.batch_size),
+        String(g.prompt_length),
+        String(g.max_new_tokens),
+        fmt(g.ttft_ms.p50),
+        `${fmt(g.tpot_ms.p50)} / ${fmt(g.tpot_ms.p90)} / ${fmt(g.tpot_ms.p99)}`,
+        fmt(g.tokens_per_s.decode, 1),
+        fmt(g.tokens_per_s.total, 1),
+      ].join(' | ')} |`,
+    );
+  }
+  return `Generation (each iteration one generate() call; the latencies above are whole generations):\n\n${lines.join('\n')}\n`;
 }
 
 function interval(ci: [number, number] | null | undefined): string {

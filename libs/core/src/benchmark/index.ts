@@ -11,6 +11,7 @@ export {
   METRIC_DEFINITIONS,
   DEFAULT_SETTINGS,
   MAX_ROUNDS,
+  DEFAULT_MAX_NEW_TOKENS,
   type BenchmarkDeps,
 } from './runner';
 export { createDefaultDeps, loadModelRef, type DefaultDepsOptions } from './deps';
