@@ -8,7 +8,7 @@ import type {
   ListOperationsQueryDto,
   OperationStatusDto,
 } from '../../../src/common/operations/operation.dto';
-import type { HealthDto } from '../../../src/health.controller';
+import type { HealthDto } from '../../../src/health/health.dto';
 import type {
   BenchmarkResultsDto,
   BenchmarkRowDto,
