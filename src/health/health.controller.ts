@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } f
 import type { FastifyReply } from 'fastify';
 import { HealthDto, LivenessDto, UnhealthyDto } from './health.dto';
 import { HealthService } from './health.service';
+import * as EX from '../docs/examples';
 
 @ApiTags('health')
 @Controller('health')
@@ -16,10 +17,11 @@ export class HealthController {
    */
   @Get(['', 'ready'])
   @ApiOperation({ summary: 'Readiness: the store and the queue answer' })
-  @ApiOkResponse({ type: HealthDto, description: 'Every dependency answers.' })
+  @ApiOkResponse({ type: HealthDto, description: 'Every dependency answers.', example: EX.HEALTH })
   @ApiServiceUnavailableResponse({
     type: UnhealthyDto,
     description: 'A dependency is down: the error body and the health fields.',
+    example: EX.UNHEALTHY,
   })
   async readiness(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthDto | UnhealthyDto> {
     const { statusCode, body } = await this.health.readiness();
@@ -30,7 +32,7 @@ export class HealthController {
   /** Liveness: the process serves HTTP; no dependency is asked (an outage is not a reason to restart). */
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process serves HTTP' })
-  @ApiOkResponse({ type: LivenessDto })
+  @ApiOkResponse({ type: LivenessDto, example: EX.LIVENESS })
   liveness(): LivenessDto {
     return this.health.liveness();
   }
