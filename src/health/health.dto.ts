@@ -37,8 +37,14 @@ export class UnhealthyDto extends HealthDto {
   statusCode: number;
   @ApiProperty({ example: 'Service Unavailable' })
   error: string;
-  /** STORE_UNAVAILABLE when the store is down (whatever the queue), else QUEUE_UNAVAILABLE. */
-  @ApiProperty({ enum: ['STORE_UNAVAILABLE', 'QUEUE_UNAVAILABLE'], example: 'QUEUE_UNAVAILABLE' })
+  /**
+   * STORE_UNAVAILABLE when the store is down (whatever the queue), QUEUE_UNAVAILABLE when Redis is,
+   * SHUTTING_DOWN while the process stops (both may answer then).
+   */
+  @ApiProperty({
+    enum: ['STORE_UNAVAILABLE', 'QUEUE_UNAVAILABLE', 'SHUTTING_DOWN'],
+    example: 'QUEUE_UNAVAILABLE',
+  })
   code: string;
   /** Each dependency down and why, `; `-separated. */
   @ApiProperty({ example: 'queue: Redis did not answer within 2000 ms' })

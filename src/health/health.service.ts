@@ -49,15 +49,14 @@ export class HealthService {
     const problems = Object.entries(result.error ?? {}).map(
       ([key, value]) => `${key}: ${String((value as { message?: unknown }).message ?? 'down')}`,
     );
-    const code = store === 'down' ? 'STORE_UNAVAILABLE' : 'QUEUE_UNAVAILABLE';
+    // Every dependency up but the process stopping (terminus answers `shutting_down`): not ready.
+    const code =
+      store === 'down' ? 'STORE_UNAVAILABLE' : queue === 'down' ? 'QUEUE_UNAVAILABLE' : 'SHUTTING_DOWN';
     const details = { store, ...(queue ? { queue } : {}) };
+    const message = problems.join('; ') || 'the server is shutting down';
     return {
       statusCode: 503,
-      body: {
-        ...errorBody(503, problems.join('; ') || `shutting down`, code, details),
-        details,
-        ...health,
-      },
+      body: { ...errorBody(503, message, code, details), details, ...health },
     };
   }
 

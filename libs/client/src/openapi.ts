@@ -602,11 +602,12 @@ export interface components {
             /** @example Service Unavailable */
             error: string;
             /**
-             * @description STORE_UNAVAILABLE when the store is down (whatever the queue), else QUEUE_UNAVAILABLE.
+             * @description STORE_UNAVAILABLE when the store is down (whatever the queue), QUEUE_UNAVAILABLE when Redis is,
+             *     SHUTTING_DOWN while the process stops (both may answer then).
              * @example QUEUE_UNAVAILABLE
              * @enum {string}
              */
-            code: "STORE_UNAVAILABLE" | "QUEUE_UNAVAILABLE";
+            code: "STORE_UNAVAILABLE" | "QUEUE_UNAVAILABLE" | "SHUTTING_DOWN";
             /**
              * @description Each dependency down and why, `; `-separated.
              * @example queue: Redis did not answer within 2000 ms
