@@ -186,7 +186,8 @@ describe('the SDK package (@ipfs-accelerate/client)', () => {
         'npm',
         ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, ...deps],
         consumer,
-        { npm_config_update_notifier: 'false' },
+        // An empty cache of its own: everything comes from the tarballs, nothing from a registry.
+        { npm_config_update_notifier: 'false', npm_config_cache: join(work, 'npm-cache') },
       ),
       'npm install --offline <tarballs>',
     );
