@@ -340,7 +340,7 @@ export const WORKERS: WorkerListDto = {
       pid: 4242,
       role: 'worker',
       backends: ['cpu'],
-      queues: ['test.cpu', 'benchmark.cpu'],
+      queues: ['test', 'generator', 'benchmark@cpu'],
       current_jobs: [RUN_ID],
       started_at: CREATED,
       last_heartbeat: FINISHED,

@@ -1400,8 +1400,9 @@ export interface operations {
                      *             "cpu"
                      *           ],
                      *           "queues": [
-                     *             "test.cpu",
-                     *             "benchmark.cpu"
+                     *             "test",
+                     *             "generator",
+                     *             "benchmark@cpu"
                      *           ],
                      *           "current_jobs": [
                      *             "0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a"
@@ -1772,7 +1773,7 @@ export interface operations {
                      *       "statusCode": 413,
                      *       "error": "Payload Too Large",
                      *       "code": "PAYLOAD_TOO_LARGE",
-                     *       "message": "request body is too large"
+                     *       "message": "request body is larger than the limit"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -1806,8 +1807,11 @@ export interface operations {
                      *       "statusCode": 429,
                      *       "error": "Too Many Requests",
                      *       "code": "QUEUE_FULL",
-                     *       "message": "the test.cpu queue is full (1000 waiting): retry in 5 s",
+                     *       "message": "the test queue is full (1000 waiting, QUEUE_MAX_DEPTH 1000); retry in about 5 s",
                      *       "details": {
+                     *         "queue": "test",
+                     *         "waiting": 1000,
+                     *         "max_depth": 1000,
                      *         "retry_after_s": 5
                      *       }
                      *     }
@@ -2143,7 +2147,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -2152,7 +2160,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/xml": components["schemas"]["ErrorBodyDto"];
@@ -2189,7 +2201,7 @@ export interface operations {
     TestController_runs: {
         parameters: {
             query?: {
-                status?: "failed" | "cancelled" | "queued" | "running" | "completed" | "timeout";
+                status?: "failed" | "cancelled" | "running" | "queued" | "completed" | "timeout";
                 model?: string;
                 /** @description ISO 8601 instant: only operations created at or after it. */
                 since?: string;
@@ -2694,7 +2706,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -2711,7 +2727,7 @@ export interface operations {
                      *       "statusCode": 413,
                      *       "error": "Payload Too Large",
                      *       "code": "PAYLOAD_TOO_LARGE",
-                     *       "message": "request body is too large"
+                     *       "message": "request body is larger than the limit"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -2745,8 +2761,11 @@ export interface operations {
                      *       "statusCode": 429,
                      *       "error": "Too Many Requests",
                      *       "code": "QUEUE_FULL",
-                     *       "message": "the test.cpu queue is full (1000 waiting): retry in 5 s",
+                     *       "message": "the test queue is full (1000 waiting, QUEUE_MAX_DEPTH 1000); retry in about 5 s",
                      *       "details": {
+                     *         "queue": "test",
+                     *         "waiting": 1000,
+                     *         "max_depth": 1000,
                      *         "retry_after_s": 5
                      *       }
                      *     }
@@ -2856,7 +2875,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -2873,7 +2896,7 @@ export interface operations {
                      *       "statusCode": 413,
                      *       "error": "Payload Too Large",
                      *       "code": "PAYLOAD_TOO_LARGE",
-                     *       "message": "request body is too large"
+                     *       "message": "request body is larger than the limit"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -2907,8 +2930,11 @@ export interface operations {
                      *       "statusCode": 429,
                      *       "error": "Too Many Requests",
                      *       "code": "QUEUE_FULL",
-                     *       "message": "the test.cpu queue is full (1000 waiting): retry in 5 s",
+                     *       "message": "the test queue is full (1000 waiting, QUEUE_MAX_DEPTH 1000); retry in about 5 s",
                      *       "details": {
+                     *         "queue": "test",
+                     *         "waiting": 1000,
+                     *         "max_depth": 1000,
                      *         "retry_after_s": 5
                      *       }
                      *     }
@@ -3111,7 +3137,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -3139,7 +3169,7 @@ export interface operations {
     GeneratorController_tasks: {
         parameters: {
             query?: {
-                status?: "failed" | "cancelled" | "queued" | "running" | "completed" | "timeout";
+                status?: "failed" | "cancelled" | "running" | "queued" | "completed" | "timeout";
                 model?: string;
                 /** @description ISO 8601 instant: only operations created at or after it. */
                 since?: string;
@@ -3428,7 +3458,7 @@ export interface operations {
                      *       "statusCode": 413,
                      *       "error": "Payload Too Large",
                      *       "code": "PAYLOAD_TOO_LARGE",
-                     *       "message": "request body is too large"
+                     *       "message": "request body is larger than the limit"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -3462,8 +3492,11 @@ export interface operations {
                      *       "statusCode": 429,
                      *       "error": "Too Many Requests",
                      *       "code": "QUEUE_FULL",
-                     *       "message": "the test.cpu queue is full (1000 waiting): retry in 5 s",
+                     *       "message": "the test queue is full (1000 waiting, QUEUE_MAX_DEPTH 1000); retry in about 5 s",
                      *       "details": {
+                     *         "queue": "test",
+                     *         "waiting": 1000,
+                     *         "max_depth": 1000,
                      *         "retry_after_s": 5
                      *       }
                      *     }
@@ -4177,7 +4210,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -4186,7 +4223,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "text/csv": components["schemas"]["ErrorBodyDto"];
@@ -4195,7 +4236,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "text/markdown": components["schemas"]["ErrorBodyDto"];
@@ -4204,7 +4249,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/xml": components["schemas"]["ErrorBodyDto"];
@@ -4359,7 +4408,7 @@ export interface operations {
     BenchmarkController_operationsList: {
         parameters: {
             query?: {
-                status?: "failed" | "cancelled" | "queued" | "running" | "completed" | "timeout";
+                status?: "failed" | "cancelled" | "running" | "queued" | "completed" | "timeout";
                 model?: string;
                 /** @description ISO 8601 instant: only operations created at or after it. */
                 since?: string;
@@ -4790,7 +4839,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorBodyDto"];
@@ -4799,7 +4852,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "text/markdown": components["schemas"]["ErrorBodyDto"];
@@ -4808,7 +4865,11 @@ export interface operations {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
                      *       "code": "NOT_FINISHED",
-                     *       "message": "test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet"
+                     *       "message": "test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready",
+                     *       "details": {
+                     *         "status": "running",
+                     *         "progress": 0.4
+                     *       }
                      *     }
                      */
                     "application/xml": components["schemas"]["ErrorBodyDto"];

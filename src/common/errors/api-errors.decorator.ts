@@ -63,13 +63,14 @@ export const ERROR_EXAMPLES: Record<keyof typeof WHY, ErrorBodyDto> = {
     statusCode: 409,
     error: 'Conflict',
     code: 'NOT_FINISHED',
-    message: 'test 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running: no results yet',
+    message: 'test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready',
+    details: { status: 'running', progress: 0.4 },
   },
   413: {
     statusCode: 413,
     error: 'Payload Too Large',
     code: 'PAYLOAD_TOO_LARGE',
-    message: 'request body is too large',
+    message: 'request body is larger than the limit',
   },
   422: {
     statusCode: 422,
@@ -81,8 +82,8 @@ export const ERROR_EXAMPLES: Record<keyof typeof WHY, ErrorBodyDto> = {
     statusCode: 429,
     error: 'Too Many Requests',
     code: 'QUEUE_FULL',
-    message: 'the test.cpu queue is full (1000 waiting): retry in 5 s',
-    details: { retry_after_s: 5 },
+    message: 'the test queue is full (1000 waiting, QUEUE_MAX_DEPTH 1000); retry in about 5 s',
+    details: { queue: 'test', waiting: 1000, max_depth: 1000, retry_after_s: 5 },
   },
   503: {
     statusCode: 503,
