@@ -95,8 +95,8 @@ if (trace) {
     if (!pending.has(id)) pending.set(id, now());
     return changed.call(this, id);
   };
-  // @nestjs/platform-ws has its own copy of ws: patch every copy the server may load
-  for (const from of [${JSON.stringify(ROOT)}, ${JSON.stringify(join(ROOT, 'node_modules/@nestjs/platform-ws'))}]) {
+  // patch every copy of ws the server may load (one, since the adapter uses ws itself)
+  for (const from of [${JSON.stringify(ROOT)}]) {
   const WS = require(require.resolve('ws', { paths: [from] }));
   if (WS.WebSocket.prototype.send.__wsbench) continue;
   const send = WS.WebSocket.prototype.send;

@@ -11,7 +11,7 @@ import { JobsModule } from './common/jobs/jobs.module';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { StoreModule } from './common/store/store.module';
 import { OperationsGateway } from './gateways/operations.gateway';
-import { HealthController } from './health.controller';
+import { HealthModule } from './health/health.module';
 import { GeneratorModule } from './modules/generator/generator.module';
 import { BenchmarkModule } from './modules/benchmark/benchmark.module';
 import { TestModule } from './modules/test/test.module';
@@ -53,9 +53,9 @@ export class AppModule {
         HardwareModule.forRoot(options.backends),
         MetricsModule,
         BudgetModule,
+        HealthModule,
         ...config.components.map((c) => SUITES[c].forRole(config.role)),
       ],
-      controllers: [HealthController],
       providers: [
         ...(config.role === 'worker' ? [] : [OperationsGateway]),
         { provide: APP_PIPE, useFactory: validationPipe },

@@ -14,6 +14,7 @@ import { VERSION } from './common/version';
 import { registerDashboard } from './dashboard/dashboard';
 import { PrefixWsAdapter } from './gateways/prefix-ws.adapter';
 import { registerRedoc } from './docs/redoc';
+import { describeWebSocket, WEBSOCKET_DESCRIPTION, WS_MESSAGE_MODELS } from './docs/websocket';
 
 type PluginMetadata = Parameters<typeof SwaggerModule.loadPluginMetadata>[0];
 
@@ -101,13 +102,25 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     app,
     new DocumentBuilder()
       .setTitle('IPFS Accelerate')
-      .setDescription('Generate, test and benchmark ONNX model implementations on CPU, CUDA and WebGPU.')
+      .setDescription(
+        'Generate, test and benchmark ONNX model implementations on CPU, CUDA and WebGPU.' +
+          WEBSOCKET_DESCRIPTION,
+      )
       .setVersion(VERSION)
       .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'api-key')
       .addSecurityRequirements('api-key')
+      .addTag('test', 'Test Suite: run a model on each backend and check its outputs')
+      .addTag('generator', 'Generator Suite: a model name to a TypeScript implementation and its ONNX graph')
+      .addTag('benchmark', 'Benchmark Suite: latency and throughput per configuration, and comparisons')
+      .addTag('hardware', 'The backends this server has, and why one is unavailable')
+      .addTag('workers', 'The worker processes (BullMQ driver)')
+      .addTag('health', 'Readiness, liveness and Prometheus metrics (no API key needed)')
+      .addTag('websocket', 'Progress over a WebSocket: see `x-websocket` and the description')
       .build(),
+    { extraModels: WS_MESSAGE_MODELS },
   );
   optionalWhereDefaulted(document);
+  describeWebSocket(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
   registerRedoc(app);
   // The dashboard goes where the HTTP API is served (not on a worker-only process).

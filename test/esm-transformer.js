@@ -37,11 +37,13 @@ function isEsm(filename) {
   return result;
 }
 
-const IMPORT_META = /\bimport\.meta\.(url|dirname|filename)\b/g;
+const IMPORT_META = /\bimport\.meta\.(url|dirname|filename|resolve)\b/g;
 const REPLACEMENT = {
   url: "require('url').pathToFileURL(__filename).href",
   dirname: '__dirname',
   filename: '__filename',
+  // @nestjs/terminus checks optional peers with import.meta.resolve (CommonJS: require.resolve).
+  resolve: 'require.resolve',
 };
 
 module.exports = {
@@ -66,7 +68,7 @@ module.exports = {
   getCacheKey(source, filename) {
     return crypto
       .createHash('sha1')
-      .update('esm-transformer-v4')
+      .update('esm-transformer-v5')
       .update(filename)
       .update(source)
       .digest('hex');

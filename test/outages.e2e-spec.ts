@@ -126,6 +126,14 @@ describe('Redis outage (BullMQ driver, a private redis-server)', () => {
       }),
     });
 
+    const ready = await timed(`${label}: GET /health/ready`, () => fetch(`${server.url}/health/ready`));
+    expect({ status: ready.status, body: await json(ready) }).toEqual({
+      status: 503,
+      body: expect.objectContaining({ code: 'QUEUE_UNAVAILABLE', queue: 'down', status: 'degraded' }),
+    });
+    const live = await timed(`${label}: GET /health/live`, () => fetch(`${server.url}/health/live`));
+    expect(live.status).toBe(200);
+
     const workers = await timed(`${label}: GET /api/workers`, () => fetch(`${server.url}/api/workers`));
     expect({ status: workers.status, body: await json(workers) }).toEqual({
       status: 503,
@@ -331,6 +339,17 @@ describe('PostgreSQL outage (the shared server behind a faulty TCP proxy)', () =
         store: 'down',
         queue_driver: 'embedded',
       }),
+    });
+    // Readiness under the name probes use says the same; liveness asks no dependency.
+    const ready = await timed(`${label}: GET /health/ready`, () => fetch(`${server.url}/health/ready`));
+    expect({ status: ready.status, body: await json(ready) }).toEqual({
+      status: 503,
+      body: expect.objectContaining({ code: 'STORE_UNAVAILABLE', store: 'down', status: 'degraded' }),
+    });
+    const live = await timed(`${label}: GET /health/live`, () => fetch(`${server.url}/health/live`));
+    expect({ status: live.status, body: await json(live) }).toEqual({
+      status: 200,
+      body: { status: 'ok', uptime_s: expect.any(Number) },
     });
   }
 

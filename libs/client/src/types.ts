@@ -1,76 +1,46 @@
 /**
- * Request and response types, taken from the server's DTO classes with type-only imports (erased at
- * compile time, so no Nest code reaches the client at runtime).
+ * Request and response types: the schemas of the server's OpenAPI document, generated into
+ * ./openapi.ts by openapi-typescript (`npm run client:types`), so the SDK imports nothing of the
+ * server. A request field the server fills in with a default is optional.
  */
-import type { HardwareListDto, BackendDto } from '../../../src/common/hardware/hardware.dto';
-import type {
-  CancelResponseDto,
-  ListOperationsQueryDto,
-  OperationStatusDto,
-} from '../../../src/common/operations/operation.dto';
-import type { HealthDto } from '../../../src/health.controller';
-import type {
-  BenchmarkResultsDto,
-  BenchmarkRowDto,
-  BenchmarkRunsDto,
-  BenchmarkRunsQueryDto,
-  CompareQueryDto,
-  ComparisonDto,
-  RunBenchmarkAcceptedDto,
-  RunBenchmarkRequestDto,
-} from '../../../src/modules/benchmark/benchmark.dto';
-import type {
-  BatchGenerateAcceptedDto,
-  GenerateAcceptedDto,
-  GenerateModelRequestDto,
-  GenerationListDto,
-  GenerationResultsDto,
-  ModelListingDto,
-  TemplateDto,
-} from '../../../src/modules/generator/generator.dto';
-import type {
-  RunTestAcceptedDto,
-  RunTestRequestDto,
-  TestResultsDto,
-  TestRunListDto,
-  TestTypeDto,
-} from '../../../src/modules/test/test.dto';
+import type { components, operations } from './openapi';
 
-/** A DTO as a request body: the server fills in every defaulted field, so only `K` is required. */
-type Input<T, K extends keyof T = never> = Pick<T, K> & Partial<Omit<T, K>>;
+type Schemas = components['schemas'];
+/** The query parameters of an operation of the document, by its operationId. */
+type QueryOf<Id extends keyof operations> = NonNullable<operations[Id]['parameters']['query']>;
 
-export type RunTestRequest = Input<RunTestRequestDto, 'model_name'>;
-export type GenerateModelRequest = Input<GenerateModelRequestDto, 'model_name'>;
-export type RunBenchmarkRequest = Input<RunBenchmarkRequestDto>;
-export type ListOperationsQuery = ListOperationsQueryDto;
-export type BenchmarkRunsQuery = BenchmarkRunsQueryDto;
-export type CompareQuery = CompareQueryDto;
+export type RunTestRequest = Schemas['RunTestRequestDto'];
+export type GenerateModelRequest = Schemas['GenerateModelRequestDto'];
+export type RunBenchmarkRequest = Schemas['RunBenchmarkRequestDto'];
+export type ListOperationsQuery = QueryOf<'TestController_runs'>;
+export type BenchmarkRunsQuery = QueryOf<'BenchmarkController_runs'>;
+export type CompareQuery = QueryOf<'BenchmarkController_compare'>;
 
-export type OperationStatus = OperationStatusDto;
-export type OperationState = OperationStatusDto['status'];
-export type OperationKind = OperationStatusDto['kind'];
+export type OperationStatus = Schemas['OperationStatusDto'];
+export type OperationState = OperationStatus['status'];
+export type OperationKind = OperationStatus['kind'];
 
-export type {
-  BackendDto as Backend,
-  BenchmarkResultsDto as BenchmarkResults,
-  BenchmarkRowDto as BenchmarkRow,
-  BenchmarkRunsDto as BenchmarkRuns,
-  BatchGenerateAcceptedDto as BatchGenerateAccepted,
-  CancelResponseDto as CancelResponse,
-  ComparisonDto as Comparison,
-  GenerateAcceptedDto as GenerateAccepted,
-  GenerationListDto as GenerationList,
-  GenerationResultsDto as GenerationResults,
-  HardwareListDto as HardwareList,
-  HealthDto as Health,
-  ModelListingDto as ModelListing,
-  RunBenchmarkAcceptedDto as RunBenchmarkAccepted,
-  RunTestAcceptedDto as RunTestAccepted,
-  TemplateDto as Template,
-  TestResultsDto as TestResults,
-  TestRunListDto as TestRunList,
-  TestTypeDto as TestType,
-};
+export type Backend = Schemas['BackendDto'];
+export type BenchmarkResults = Schemas['BenchmarkResultsDto'];
+export type BenchmarkRow = Schemas['BenchmarkRowDto'];
+export type BenchmarkRuns = Schemas['BenchmarkRunsDto'];
+export type BatchGenerateAccepted = Schemas['BatchGenerateAcceptedDto'];
+export type CancelResponse = Schemas['CancelResponseDto'];
+export type Comparison = Schemas['ComparisonDto'];
+export type ConfigurationResult = Schemas['ConfigurationResultDto'];
+export type GenerateAccepted = Schemas['GenerateAcceptedDto'];
+export type GenerationList = Schemas['GenerationListDto'];
+export type GenerationResults = Schemas['GenerationResultsDto'];
+export type HardwareList = Schemas['HardwareListDto'];
+export type Health = Schemas['HealthDto'];
+export type ModelListing = Schemas['ModelListingDto'];
+export type RunBenchmarkAccepted = Schemas['RunBenchmarkAcceptedDto'];
+export type RunTestAccepted = Schemas['RunTestAcceptedDto'];
+export type Template = Schemas['TemplateDto'];
+export type TestResults = Schemas['TestResultsDto'];
+export type TestRunList = Schemas['TestRunListDto'];
+export type TestType = Schemas['TestTypeDto'];
+export type { components, operations, paths } from './openapi';
 
 export const TERMINAL_STATES: readonly OperationState[] = ['completed', 'failed', 'cancelled', 'timeout'];
 

@@ -17,9 +17,12 @@ export class ErrorBodyDto {
   })
   message: string;
   @ApiPropertyOptional({
-    description: 'Field-level details (400: the fields and constraints that failed).',
-    type: 'object',
-    additionalProperties: true,
+    description:
+      'More about the error: 400, the failed constraints, one per field; 422 and 503, an object (the backends, the operation stored, ...).',
+    oneOf: [
+      { type: 'object', additionalProperties: true },
+      { type: 'array', items: { type: 'string' } },
+    ],
   })
   details?: unknown;
 }
@@ -35,9 +38,66 @@ const WHY: Record<number, string> = {
   503: 'The store or the queue (PostgreSQL, Redis) is down or does not answer within its timeout.',
 };
 
-/** One response per status, each with the common error body. */
+/** What the server answers with each status (the example of each documented error response). */
+export const ERROR_EXAMPLES: Record<keyof typeof WHY, ErrorBodyDto> = {
+  400: {
+    statusCode: 400,
+    error: 'Bad Request',
+    code: 'VALIDATION',
+    message: 'hardware should not be empty',
+    details: ['hardware should not be empty'],
+  },
+  401: {
+    statusCode: 401,
+    error: 'Unauthorized',
+    code: 'UNAUTHORIZED',
+    message: 'missing or invalid API key (X-API-Key header)',
+  },
+  404: {
+    statusCode: 404,
+    error: 'Not Found',
+    code: 'NOT_FOUND',
+    message: 'no test operation with id 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a',
+  },
+  409: {
+    statusCode: 409,
+    error: 'Conflict',
+    code: 'NOT_FINISHED',
+    message: 'test operation 0197a3c2-5b1e-7c4d-9a2b-3f4e5d6c7b8a is running; results are not ready',
+    details: { status: 'running', progress: 0.4 },
+  },
+  413: {
+    statusCode: 413,
+    error: 'Payload Too Large',
+    code: 'PAYLOAD_TOO_LARGE',
+    message: 'request body is larger than the limit',
+  },
+  422: {
+    statusCode: 422,
+    error: 'Unprocessable Entity',
+    code: 'UNKNOWN_MODEL',
+    message: 'unknown model "bert-base-uncasd": not a registry id nor a path inside DATA_DIR or MODEL_ROOTS',
+  },
+  429: {
+    statusCode: 429,
+    error: 'Too Many Requests',
+    code: 'QUEUE_FULL',
+    message: 'the test queue is full (1000 waiting, QUEUE_MAX_DEPTH 1000); retry in about 5 s',
+    details: { queue: 'test', waiting: 1000, max_depth: 1000, retry_after_s: 5 },
+  },
+  503: {
+    statusCode: 503,
+    error: 'Service Unavailable',
+    code: 'STORE_UNAVAILABLE',
+    message: 'the store is unavailable: connect ECONNREFUSED 127.0.0.1:5432',
+  },
+};
+
+/** One response per status, each with the common error body and an example of it. */
 export function ApiErrors(...statuses: Array<keyof typeof WHY>): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ...statuses.map((status) => ApiResponse({ status, description: WHY[status], type: ErrorBodyDto })),
+    ...statuses.map((status) =>
+      ApiResponse({ status, description: WHY[status], type: ErrorBodyDto, example: ERROR_EXAMPLES[status] }),
+    ),
   );
 }

@@ -1,25 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { WorkerListDto } from './workers.dto';
 import { WorkersService } from './workers.service';
 import { ApiErrors } from '../errors/api-errors.decorator';
-
-export class WorkerDto {
-  id: string;
-  host: string;
-  pid: number;
-  role: string;
-  @ApiProperty({ enum: ['cpu', 'cuda', 'webgpu'], isArray: true })
-  backends: string[];
-  queues: string[];
-  /** Operation ids this worker runs now. */
-  current_jobs: string[];
-  started_at: string;
-  last_heartbeat: string;
-}
-
-export class WorkerListDto {
-  workers: WorkerDto[];
-}
+import * as EX from '../../docs/examples';
 
 @ApiTags('workers')
 @Controller('api/workers')
@@ -28,7 +12,7 @@ export class WorkersController {
 
   /** Live workers: host, pid, backends, current jobs, last heartbeat. */
   @Get()
-  @ApiOkResponse({ type: WorkerListDto })
+  @ApiOkResponse({ type: WorkerListDto, example: EX.WORKERS })
   @ApiErrors(401, 503)
   async list(): Promise<WorkerListDto> {
     return { workers: await this.workers.list() };

@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBody,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import {
   CancelResponseDto,
@@ -16,11 +23,13 @@ import {
   BenchmarkRunsQueryDto,
   CompareQueryDto,
   ComparisonDto,
+  EnvironmentBackendDto,
   RunBenchmarkAcceptedDto,
   RunBenchmarkRequestDto,
 } from './benchmark.dto';
 import { BenchmarkService } from './benchmark.service';
 import { ApiErrors } from '../../common/errors/api-errors.decorator';
+import * as EX from '../../docs/examples';
 
 const CONTENT_TYPES = {
   csv: 'text/csv; charset=utf-8',
@@ -29,6 +38,9 @@ const CONTENT_TYPES = {
 } as const;
 
 @ApiTags('benchmark')
+// EnvironmentDto.backends refers to it by $ref from an additionalProperties map, which Swagger does
+// not follow on its own: registered here so the reference resolves.
+@ApiExtraModels(EnvironmentBackendDto)
 @Controller('api/benchmark')
 export class BenchmarkController {
   constructor(
@@ -36,9 +48,10 @@ export class BenchmarkController {
     private readonly operations: OperationsService,
   ) {}
 
+  /** Start a benchmark run (one model or several, every backend x batch x sequence); stored before this answers. */
   @Post('run')
   @HttpCode(202)
-  @ApiAcceptedResponse({ type: RunBenchmarkAcceptedDto })
+  @ApiAcceptedResponse({ type: RunBenchmarkAcceptedDto, example: EX.RUN_BENCHMARK_ACCEPTED })
   @ApiBody({
     type: RunBenchmarkRequestDto,
     examples: {
@@ -75,8 +88,9 @@ export class BenchmarkController {
     };
   }
 
+  /** The lifecycle status of a benchmark run. */
   @Get('status/:run_id')
-  @ApiOkResponse({ type: OperationStatusDto })
+  @ApiOkResponse({ type: OperationStatusDto, example: EX.BENCHMARK_STATUS })
   @ApiErrors(401, 404, 503)
   async status(@Param('run_id') id: string): Promise<OperationStatusDto> {
     return toStatusView(await this.operations.get('benchmark', id));
@@ -84,7 +98,7 @@ export class BenchmarkController {
 
   /** `latency_ms` and `throughput` at the top level, the full matrix below; `?format=csv|markdown|junit|json`. */
   @Get('results/:run_id')
-  @ApiOkResponse({ type: BenchmarkResultsDto })
+  @ApiOkResponse({ type: BenchmarkResultsDto, example: EX.BENCHMARK_RESULTS })
   @ApiProduces('application/json', 'text/csv', 'text/markdown', 'application/xml')
   @ApiErrors(400, 401, 404, 409, 503)
   async results(
@@ -97,8 +111,9 @@ export class BenchmarkController {
     return this.benchmarks.results(id, format);
   }
 
+  /** Measured configurations of past runs (one row per configuration), filtered, for history charts. */
   @Get('runs')
-  @ApiOkResponse({ type: BenchmarkRunsDto })
+  @ApiOkResponse({ type: BenchmarkRunsDto, example: EX.BENCHMARK_RUNS })
   @ApiErrors(400, 401, 503)
   async runs(@Query() query: BenchmarkRunsQueryDto): Promise<BenchmarkRunsDto> {
     return { items: await this.benchmarks.runs(query) };
@@ -106,7 +121,7 @@ export class BenchmarkController {
 
   /** The benchmark runs themselves (one item per run, with its status), newest first, cursor-paged. */
   @Get('operations')
-  @ApiOkResponse({ type: OperationListDto })
+  @ApiOkResponse({ type: OperationListDto, example: EX.BENCHMARK_OPERATIONS })
   @ApiErrors(400, 401, 503)
   async operationsList(@Query() query: ListOperationsQueryDto): Promise<OperationListDto> {
     const page = await this.operations.list('benchmark', query);
@@ -115,7 +130,7 @@ export class BenchmarkController {
 
   /** Baseline vs candidate per configuration; `?format=markdown|junit` renders it for CI. */
   @Get('compare')
-  @ApiOkResponse({ type: ComparisonDto })
+  @ApiOkResponse({ type: ComparisonDto, example: EX.COMPARISON })
   @ApiProduces('application/json', 'text/markdown', 'application/xml')
   @ApiErrors(400, 401, 404, 409, 503)
   compare(
@@ -127,9 +142,10 @@ export class BenchmarkController {
     return this.benchmarks.compareRendered(query);
   }
 
+  /** Cancel a benchmark run (`cancelled: false` when it had already ended). */
   @Post('cancel/:run_id')
   @HttpCode(200)
-  @ApiOkResponse({ type: CancelResponseDto })
+  @ApiOkResponse({ type: CancelResponseDto, example: EX.BENCHMARK_CANCELLED })
   @ApiErrors(401, 404, 503)
   async cancel(@Param('run_id') id: string): Promise<CancelResponseDto> {
     const { cancelled, op } = await this.operations.cancel('benchmark', id);

@@ -174,10 +174,18 @@ export class GenerationResultsDto {
 
 export class TemplateVariableDto {
   name: string;
-  type: string;
+  @ApiProperty({ enum: ['string', 'integer', 'number', 'boolean', 'enum'] })
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'enum';
   description: string;
-  @ApiPropertyOptional()
-  default?: unknown;
+  /** The value used when the request gives none. */
+  @ApiProperty({ oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] })
+  default: string | number | boolean;
+  /** Allowed values, for `enum`. */
+  values?: string[];
+  /** Inclusive lower bound, for `integer` and `number`. */
+  min?: number;
+  /** Inclusive upper bound, for `integer` and `number`. */
+  max?: number;
 }
 
 export class TemplateDto {

@@ -29,6 +29,7 @@ import {
 } from './test.dto';
 import { TestService } from './test.service';
 import { ApiErrors } from '../../common/errors/api-errors.decorator';
+import * as EX from '../../docs/examples';
 
 @ApiTags('test')
 // performance_metrics refers to it by $ref from an additionalProperties map, which Swagger does not
@@ -44,7 +45,7 @@ export class TestController {
   /** Start a test run; it is stored before this answers. */
   @Post('run')
   @HttpCode(202)
-  @ApiAcceptedResponse({ type: RunTestAcceptedDto })
+  @ApiAcceptedResponse({ type: RunTestAcceptedDto, example: EX.RUN_TEST_ACCEPTED })
   @ApiBody({
     type: RunTestRequestDto,
     examples: {
@@ -69,8 +70,9 @@ export class TestController {
     return toAccepted(await this.tests.start(body));
   }
 
+  /** The lifecycle status of a test run. */
   @Get('status/:run_id')
-  @ApiOkResponse({ type: OperationStatusDto })
+  @ApiOkResponse({ type: OperationStatusDto, example: EX.TEST_STATUS })
   @ApiErrors(401, 404, 503)
   async status(@Param('run_id') id: string): Promise<OperationStatusDto> {
     return toStatusView(await this.operations.get('test', id));
@@ -78,7 +80,7 @@ export class TestController {
 
   /** Results (409 while not finished); `?format=junit` gives JUnit XML. */
   @Get('results/:run_id')
-  @ApiOkResponse({ type: TestResultsDto })
+  @ApiOkResponse({ type: TestResultsDto, example: EX.TEST_RESULTS })
   @ApiProduces('application/json', 'application/xml')
   @ApiErrors(400, 401, 404, 409, 503)
   async results(
@@ -95,25 +97,28 @@ export class TestController {
     return body;
   }
 
+  /** Test runs, newest first, filtered and cursor-paged. */
   @Get('runs')
-  @ApiOkResponse({ type: TestRunListDto })
+  @ApiOkResponse({ type: TestRunListDto, example: EX.TEST_RUNS })
   @ApiErrors(400, 401, 503)
   async runs(@Query() query: ListOperationsQueryDto): Promise<TestRunListDto> {
     const page = await this.operations.list('test', query);
     return { items: page.items.map((op) => toStatusView(op)), next_cursor: page.next_cursor };
   }
 
+  /** Cancel a test run (`cancelled: false` when it had already ended). */
   @Post('cancel/:run_id')
   @HttpCode(200)
-  @ApiOkResponse({ type: CancelResponseDto })
+  @ApiOkResponse({ type: CancelResponseDto, example: EX.TEST_CANCELLED })
   @ApiErrors(401, 404, 503)
   async cancel(@Param('run_id') id: string): Promise<CancelResponseDto> {
     const { cancelled, op } = await this.operations.cancel('test', id);
     return { cancelled, status: toStatusView(op) };
   }
 
+  /** The test types and what each checks. */
   @Get('types')
-  @ApiOkResponse({ type: TestTypeDto, isArray: true })
+  @ApiOkResponse({ type: TestTypeDto, isArray: true, example: EX.TEST_TYPES_EXAMPLE })
   @ApiErrors(401)
   types(): TestTypeDto[] {
     return TEST_TYPES.map((name) => ({ name, description: TEST_TYPE_DESCRIPTIONS[name] }));
