@@ -299,7 +299,7 @@ describe('ipfs-accelerate CLI', () => {
     expect(outside.code).toBe(2);
   });
 
-  it('generate-text generates with a KV-cache model it generated, and exits 4 for a model that does not generate', async () => {
+  it('generate-text and bench --generate run a KV-cache model it generated; exit 4 for a model that does not generate', async () => {
     const cwd = join(tmp, 'gen-text');
     mkdirSync(cwd, { recursive: true });
     const env = { DATA_DIR: join(cwd, 'data'), HARDWARE: 'cpu', MODEL_ROOTS: '' };
@@ -324,6 +324,33 @@ describe('ipfs-accelerate CLI', () => {
     const reason = ids.length === 6 && ids[5] !== '2' ? 'length' : 'eos';
     expect(r.stderr).toContain(`cpu: ${ids.length} new tokens (${reason}) after 3 prompt tokens; TTFT `);
     expect(r.stderr).toMatch(/TTFT [\d.]+ ms, TPOT [\d.]+ ms, [\d.]+ tokens\/s/);
+    // bench --generate: TTFT, TPOT and tokens/s of the same model.
+    const bench = await cli(
+      [
+        '--local',
+        'bench',
+        `./${folder}`,
+        '--generate',
+        '4',
+        '--batch-sizes',
+        '1',
+        '--seq-lens',
+        '5',
+        '--rounds',
+        '2',
+        '--min-iterations',
+        '2',
+        '--min-duration',
+        '0',
+      ],
+      env,
+      cwd,
+    );
+    expect(bench.stderr).not.toMatch(/error:/);
+    expect(bench.code).toBe(0);
+    expect(bench.stdout).toMatch(/generation \(each iteration one generate\(\) call\):/);
+    expect(bench.stdout).toMatch(/^backend\s+batch\s+prompt\s+new\s+TTFT p50 ms\s+TPOT p50 ms/m);
+    expect(bench.stdout).toMatch(/^cpu\s+1\s+5\s+4\s+[\d.]+\s+[\d.]+/m);
     const notLm = await cli(['--url', server.url, 'generate-text', 'bert', '--ids', '1,2']);
     expect(notLm.stdout).toMatch(/does not generate/);
     expect(notLm.code).toBe(4);

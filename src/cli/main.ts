@@ -223,7 +223,12 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--min-iterations <n>', 'minimum measured iterations', (v) => positiveInts(v)[0])
     .option('--tag <tag>', 'tag the run (repeatable)', collect)
     .option('--rounds <n>', 'measurement rounds per configuration (default 5)', (v) => positiveInts(v)[0])
-    .option('--baseline <run_id>', 'compare with this earlier run when done');
+    .option('--baseline <run_id>', 'compare with this earlier run when done')
+    .option(
+      '--generate <n>',
+      'generate mode: each iteration generates n new tokens (language models); prints TTFT, TPOT and tokens/s',
+      (v) => positiveInts(v)[0],
+    );
   verdictOptions(bench)
     .addOption(
       new Option('--format <format>', 'output format')

@@ -22,6 +22,8 @@ export interface BenchOptions {
   confidence?: number;
   statistic?: 'median' | 'min';
   runNoise?: number;
+  /** generate mode with this many new tokens per generation. */
+  generate?: number;
 }
 
 export async function runBenchmark(
@@ -44,6 +46,7 @@ export async function runBenchmark(
     ...(opts.confidence !== undefined ? { confidence: opts.confidence } : {}),
     ...(opts.statistic ? { statistic: opts.statistic } : {}),
     ...(opts.runNoise !== undefined ? { run_noise_cv: opts.runNoise } : {}),
+    ...(opts.generate !== undefined ? { mode: 'generate' as const, max_new_tokens: opts.generate } : {}),
   });
   ctx.info(`benchmark ${accepted.run_id} accepted: ${accepted.message}`);
   const { status, results } = await ctx.monitor<BenchmarkResults>('benchmark', accepted.run_id, 'bench');
@@ -120,6 +123,53 @@ export function resultsTable(results: BenchmarkResults): string {
   );
 }
 
+interface GenerationRow {
+  backend?: string;
+  batch_size?: number;
+  sequence_length?: number | null;
+  generation?: {
+    max_new_tokens: number;
+    ttft_ms: { p50: number };
+    tpot_ms: { p50: number; p90: number; p99: number };
+    tokens_per_s: { decode: number; total: number };
+  };
+}
+
+/** generate mode: TTFT, TPOT percentiles and tokens/s of each measured configuration. */
+export function generationTable(results: BenchmarkResults): string {
+  return table(
+    [
+      'backend',
+      'batch',
+      'prompt',
+      'new',
+      'TTFT p50 ms',
+      'TPOT p50 ms',
+      'p90',
+      'p99',
+      'tokens/s',
+      'total tok/s',
+    ],
+    (results.configurations as GenerationRow[])
+      .filter((c) => c.generation)
+      .map((c) => {
+        const g = c.generation!;
+        return [
+          c.backend,
+          c.batch_size,
+          c.sequence_length,
+          g.max_new_tokens,
+          fixed(g.ttft_ms.p50, 2),
+          fixed(g.tpot_ms.p50, 2),
+          fixed(g.tpot_ms.p90, 2),
+          fixed(g.tpot_ms.p99, 2),
+          fixed(g.tokens_per_s.decode, 1),
+          fixed(g.tokens_per_s.total, 1),
+        ];
+      }),
+  );
+}
+
 export async function benchAction(ctx: CliContext, models: string[], opts: BenchOptions): Promise<number> {
   const { runId, results, exit } = await runBenchmark(ctx, models, opts);
   if (!results) return exit;
@@ -129,6 +179,8 @@ export async function benchAction(ctx: CliContext, models: string[], opts: Bench
     text = await ctx.client.getBenchmarkResults(runId, { format: opts.format });
   else {
     text = `${resultsTable(results)}\n\nrun ${runId}: latency_ms ${fixed(results.latency_ms, 3)}, throughput ${fixed(results.throughput, 1)} items/s`;
+    if ((results.configurations as GenerationRow[]).some((c) => c.generation))
+      text += `\n\ngeneration (each iteration one generate() call):\n${generationTable(results)}`;
     if (results.paired?.length)
       text += `\n\npaired (measured side by side, candidate / baseline):\n${pairedTable(results)}`;
     if (results.comparison)
