@@ -3,14 +3,13 @@
  * cache): TTFT, TPOT, end-to-end and tokens/s per configuration, and a clear failure for a model that
  * does not generate.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HF_TINY, REPO_ROOT } from '../../../../test/fixtures';
 import { createBackends } from '../backends';
-import { generateImplementation } from '../generator/generate';
+import { buildImplementation } from '../generator/spec-build';
 import { loadImplementation } from '../models/load';
-import { buildOnnxModel } from '../onnx';
 import { DEFAULT_MAX_NEW_TOKENS, METRIC_DEFINITIONS, resolveSettings, runBenchmark } from './runner';
 import type { BenchmarkModelRef, BenchmarkRequest } from './types';
 
@@ -21,30 +20,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let gpt2: BenchmarkModelRef;
 
 beforeAll(async () => {
-  const dir = join(root, 'gpt2');
-  const config = JSON.parse(readFileSync(join(HF_TINY, 'gpt2', 'config.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
-  const built = await buildOnnxModel({
-    config,
-    outDir: dir,
-    weights: 'safetensors',
-    safetensorsPaths: [join(HF_TINY, 'gpt2', 'model.safetensors')],
-  });
-  const generated = await generateImplementation({
-    modelDir: dir,
-    slug: 'gpt2',
-    modelId: 'gpt2',
-    family: built.family,
-    config,
-    inputs: built.inputs,
-    outputs: built.outputs,
-    task: built.task,
-    backends: ['cpu'],
-    weightsSource: 'safetensors',
-    precision: 'fp32',
-  });
+  const { generated } = await buildImplementation(join(root, 'gpt2'), 'gpt2');
   gpt2 = { name: 'gpt2', kind: 'module', path: generated.jsPath };
 });
 

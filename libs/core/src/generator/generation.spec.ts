@@ -8,9 +8,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HF_TINY, TOKENIZER_FIXTURES } from '../../../../test/fixtures';
-import { buildOnnxModel } from '../onnx';
 import type { ModelHandle } from '../types';
-import { generateImplementation } from './generate';
+import { buildImplementation, hfTinyConfig, TINY_T5_CONFIG } from './spec-build';
 import { loadGeneratedModule } from './loader';
 
 jest.setTimeout(180_000);
@@ -43,37 +42,17 @@ async function implementation(
       );
     }
   }
-  const built = await buildOnnxModel({
+  const { built, generated: result } = await buildImplementation(dir, name, {
     config,
-    outDir: dir,
-    weights: options.safetensors ? 'safetensors' : 'random',
-    safetensorsPaths: options.safetensors ? [options.safetensors] : undefined,
+    safetensors: options.safetensors,
     kvCache: options.kvCache,
-    seed: 1,
-  });
-  expect(built.kvCache).toBe(options.kvCache);
-  const result = await generateImplementation({
-    modelDir: dir,
-    slug: name,
-    modelId: name,
-    family: built.family,
-    config,
-    inputs: built.inputs,
-    outputs: built.outputs,
-    task: built.task,
-    backends: ['cpu'],
-    weightsSource: 'random',
-    precision: 'fp32',
     tokenizerPath,
   });
+  expect(built.kvCache).toBe(options.kvCache);
   const mod = loadGeneratedModule(result.jsPath);
   const handle = await mod.implementation.load({ backend: 'cpu' });
   expect(typeof handle.generate).toBe('function');
   return { handle, exports: mod.exports };
-}
-
-function fixtureConfig(name: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(join(HF_TINY, name, 'config.json'), 'utf8')) as Record<string, unknown>;
 }
 
 describe.each(['gpt2', 'llama'])('generate() on the hf-tiny %s', (name) => {
@@ -86,8 +65,8 @@ describe.each(['gpt2', 'llama'])('generate() on the hf-tiny %s', (name) => {
 
   beforeAll(async () => {
     const safetensors = join(HF_TINY, name, 'model.safetensors');
-    cached = await implementation(`${name}-kv`, fixtureConfig(name), { kvCache: true, safetensors });
-    full = await implementation(`${name}-full`, fixtureConfig(name), { kvCache: false, safetensors });
+    cached = await implementation(`${name}-kv`, hfTinyConfig(name), { kvCache: true, safetensors });
+    full = await implementation(`${name}-full`, hfTinyConfig(name), { kvCache: false, safetensors });
   });
   afterAll(async () => {
     await cached?.handle.release();
@@ -201,24 +180,7 @@ describe.each(['gpt2', 'llama'])('generate() on the hf-tiny %s', (name) => {
 });
 
 describe('generate() on T5 (random weights): encoder once, decoder with its cache', () => {
-  const config = {
-    model_type: 't5',
-    architectures: ['T5ForConditionalGeneration'],
-    vocab_size: 50,
-    d_model: 16,
-    d_kv: 6,
-    d_ff: 24,
-    num_layers: 2,
-    num_decoder_layers: 3,
-    num_heads: 3,
-    relative_attention_num_buckets: 8,
-    relative_attention_max_distance: 10,
-    feed_forward_proj: 'gated-gelu',
-    initializer_range: 0.5,
-    decoder_start_token_id: 0,
-    pad_token_id: 0,
-    eos_token_id: 1,
-  };
+  const config = { ...TINY_T5_CONFIG };
   let cached: Loaded;
   let full: Loaded;
   const prompts = [
@@ -267,7 +229,7 @@ describe('generate() with text and chat messages (byte-level BPE fixture tokeniz
   beforeAll(async () => {
     loaded = await implementation(
       'gpt2-text',
-      { ...fixtureConfig('gpt2'), vocab_size: bpe.vocab_size, n_positions: 256, eos_token_id: 1 },
+      { ...hfTinyConfig('gpt2'), vocab_size: bpe.vocab_size, n_positions: 256, eos_token_id: 1 },
       { kvCache: true, tokenizer: join(TOKENIZER_FIXTURES, 'bpe.tokenizer.json'), chatTemplate: chatml },
     );
   });

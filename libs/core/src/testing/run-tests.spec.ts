@@ -1,13 +1,12 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HF_TINY, HF_TINY_MODELS, TOKENIZER_FIXTURES } from '../../../../test/fixtures';
 import { createBackends } from '../backends';
-import { generateImplementation } from '../generator/generate';
+import { buildImplementation, TINY_T5_CONFIG } from '../generator/spec-build';
 import { loadGeneratedImplementation } from '../generator/loader';
 import { makeTensor } from '../models/inputs';
 import { loadImplementation, loadResolvedModel } from '../models/load';
-import { buildOnnxModel } from '../onnx';
 import { resolveModelPath } from '../models/paths';
 import type { BackendName, ModelImplementation, ProgressReport, RunContext } from '../types';
 import { SafetensorsFile, writeSafetensors } from '../util/safetensors';
@@ -250,29 +249,8 @@ describe('runModelTests: generative checks on generated causal LMs (KV-cache gra
     backends: BackendName[] = ['cpu', 'webgpu'],
   ): Promise<{ model: ModelImplementation; golden: string }> {
     const dir = join(root, `${name}-${backends.join('-')}`);
-    const fixture = join(HF_TINY, name);
-    const config =
-      random ?? (JSON.parse(readFileSync(join(fixture, 'config.json'), 'utf8')) as Record<string, unknown>);
-    const built = await buildOnnxModel({
-      config,
-      outDir: dir,
-      weights: random ? 'random' : 'safetensors',
-      safetensorsPaths: random ? undefined : [join(fixture, 'model.safetensors')],
-    });
+    const { built, generated: result } = await buildImplementation(dir, name, { config: random, backends });
     expect(built.kvCache).toBe(true);
-    const result = await generateImplementation({
-      modelDir: dir,
-      slug: name,
-      modelId: name,
-      family: built.family,
-      config,
-      inputs: built.inputs,
-      outputs: built.outputs,
-      task: built.task,
-      backends,
-      weightsSource: 'safetensors',
-      precision: 'fp32',
-    });
     return {
       model: loadGeneratedImplementation(result.jsPath),
       golden: join(HF_TINY, name, 'io.safetensors'),
@@ -315,22 +293,7 @@ describe('runModelTests: generative checks on generated causal LMs (KV-cache gra
   );
 
   it('T5 (random weights, KV cache): cache consistency, padding and determinism pass on cpu', async () => {
-    const { model } = await generated('t5', {
-      model_type: 't5',
-      architectures: ['T5ForConditionalGeneration'],
-      vocab_size: 50,
-      d_model: 16,
-      d_kv: 6,
-      d_ff: 24,
-      num_layers: 2,
-      num_heads: 3,
-      relative_attention_num_buckets: 8,
-      relative_attention_max_distance: 10,
-      feed_forward_proj: 'gated-gelu',
-      initializer_range: 0.5,
-      decoder_start_token_id: 0,
-      eos_token_id: 1,
-    });
+    const { model } = await generated('t5', { ...TINY_T5_CONFIG });
     const r = await runModelTests(
       { modelName: 't5', model, hardware: ['cpu'], testType: 'comprehensive' },
       { backends },
