@@ -173,12 +173,17 @@ describe('estimateMemory', () => {
     const out = tempDir('estimate-rss');
     try {
       await buildOnnxModel({ config, outDir: out, weights: 'random' });
-      const line = execFileSync(
-        process.execPath,
-        ['-r', 'ts-node/register/transpile-only', 'test/peak-rss.ts', join(out, 'model.onnx'), '32', '512'],
-        { cwd: REPO_ROOT, encoding: 'utf8' },
-      );
-      const measured = (JSON.parse(line.trim().split('\n').pop()!) as { growth_bytes: number }).growth_bytes;
+      // The smaller of two measurements: a loaded machine only adds to a process's peak (GC timing,
+      // allocator growth), and the estimate bounds the inference, not that noise.
+      const measure = () => {
+        const line = execFileSync(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', 'test/peak-rss.ts', join(out, 'model.onnx'), '32', '512'],
+          { cwd: REPO_ROOT, encoding: 'utf8' },
+        );
+        return (JSON.parse(line.trim().split('\n').pop()!) as { growth_bytes: number }).growth_bytes;
+      };
+      const measured = Math.min(measure(), measure());
       const e = estimateMemory(dimsFromConfig(config)!, [{ batchSize: 32, sequenceLength: 512 }]);
       expect(measured).toBeGreaterThan(0);
       expect(e.total_bytes).toBeGreaterThan(measured);
