@@ -19,7 +19,7 @@ import {
   tempSibling,
 } from '../../../libs/core/src/models/write-paths';
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
-import { checkGraphFlavour, checkKvCache } from '../../../libs/core/src/onnx';
+import { checkGraphFlavour, checkKvCache, type GraphFlavour } from '../../../libs/core/src/onnx';
 import type { Task } from '../../../libs/core/src/onnx/tasks';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { BudgetService } from '../../common/admission/budget.service';
@@ -43,7 +43,7 @@ export interface GenerationSpec {
   precision: 'fp32' | 'fp16';
   task?: Task;
   kv_cache?: boolean;
-  graph?: 'portable' | 'optimized';
+  graph?: GraphFlavour;
   seed?: number;
 }
 

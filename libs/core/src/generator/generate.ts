@@ -24,6 +24,7 @@ import { metadataExtras, renderImplementation } from './render';
 import { id2label } from '../onnx/tasks';
 import { assertSlug } from './slug';
 import { isFamily, type TemplateInfo } from './templates';
+import type { GraphFlavour } from '../onnx';
 
 export const ONNX_FILE = 'model.onnx';
 export const ONNX_DATA_FILE = 'model.onnx.data';
@@ -52,7 +53,7 @@ export interface GenerateOptions {
   /** fp32, fp16, ... (recorded in the manifest). */
   precision: string;
   /** The graph flavour (recorded in the manifest; default portable). */
-  graph?: 'portable' | 'optimized';
+  graph?: GraphFlavour;
   seed?: number;
   /** A tokenizer.json to copy beside the implementation (its tokenizer_config.json comes along). */
   tokenizerPath?: string;

@@ -13,6 +13,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { CoreError, ErrorCode, throwIfAborted } from '../errors';
 import type { BackendName, TensorSpec } from '../types';
 import type { TemplateValue } from './templates';
+import type { GraphFlavour } from '../onnx';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -53,7 +54,7 @@ export interface GenerationManifest {
   /** Whether the graph takes and returns a KV cache (past_key_values.* in, present.* out). */
   kv_cache: boolean;
   /** portable (standard ONNX ops) or optimized (onnxruntime's fused com.microsoft ops). */
-  graph: 'portable' | 'optimized';
+  graph: GraphFlavour;
   has_tokenizer: boolean;
   created_at: string;
   files: ManifestFile[];
