@@ -5,7 +5,7 @@
  *
  * Default models: bert-base-uncased, gpt2, TinyLlama/TinyLlama-1.1B-Chat-v1.0. Each model is resolved
  * with resolveModel and built with buildOnnxModel into a temporary directory in a CHILD process, so
- * the peak RSS (process.resourceUsage().maxRSS, read in the child at its end) is that model's alone.
+ * the peak RSS (VmHWM, read in the child at its end: util/peak-rss.ts) is that model's alone.
  * Prints wall time of the build, peak RSS and bytes written (model.onnx + model.onnx.data).
  * Targets: bert-base-uncased < 5 s and < 2 GiB.
  *
@@ -25,6 +25,7 @@ import * as gen from '../libs/core/src/generator';
 import { countParameters, resolveModel } from '../libs/core/src/models/registry';
 import { buildOnnxModel } from '../libs/core/src/onnx';
 import { loadAverage } from './cli';
+import { peakRssBytes } from '../libs/core/src/util/peak-rss';
 
 const DEFAULTS = ['bert-base-uncased', 'gpt2', 'TinyLlama/TinyLlama-1.1B-Chat-v1.0'];
 const GiB = 1024 ** 3;
@@ -104,7 +105,7 @@ async function child(mode: 'graph' | 'full', id: string, outDir: string): Promis
   } catch (err) {
     out.error = (err as Error).stack ?? String(err);
   }
-  out.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  out.maxRssBytes = peakRssBytes();
   out.load = la();
   process.stdout.write(`\n@@RESULT@@${JSON.stringify(out)}\n`);
 }

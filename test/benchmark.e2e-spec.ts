@@ -369,7 +369,7 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       [{}, 400],
       [{ model_name: 'bert', models: ['bert'] }, 400],
       [{ model_name: 'nope' }, 422],
-      [{ model_name: 'bert', precision: 'int4' }, 400],
+      [{ model_name: 'bert', precision: 'int2' }, 400],
       [{ model_name: 'bert', sequence_lengths: [8], baseline_run_id: randomUUID() }, 404],
     ];
     for (const [body, status] of cases) {
@@ -402,20 +402,23 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       await fetch(`${server.url}/api/benchmark/results/${runs[0]!}`),
     );
     expect(first.configurations.every((c) => c.precision === 'fp32')).toBe(true);
-    // A registry id in fp16: generated (fp16 weights and compute) and measured as such.
-    const res = await post('/api/benchmark/run', {
-      model_name: 'prajjwal1/bert-tiny',
-      ...QUICK,
-      batch_sizes: [1],
-      rounds: 2,
-      precision: 'fp16',
-    });
-    expect(res.status).toBe(202);
-    const { run_id } = await json<{ run_id: string }>(res);
-    expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
-    const r = await json<{ configurations: Array<{ precision: string; status: string }> }>(
-      await fetch(`${server.url}/api/benchmark/results/${run_id}`),
-    );
-    expect(r.configurations.map((c) => [c.precision, c.status])).toEqual([['fp16', 'ok']]);
+    // A registry id in fp16 and int8: generated (fp16 weights and compute; int8 projection weights)
+    // and measured as such.
+    for (const precision of ['fp16', 'int8']) {
+      const res = await post('/api/benchmark/run', {
+        model_name: 'prajjwal1/bert-tiny',
+        ...QUICK,
+        batch_sizes: [1],
+        rounds: 2,
+        precision,
+      });
+      expect(res.status).toBe(202);
+      const { run_id } = await json<{ run_id: string }>(res);
+      expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
+      const r = await json<{ configurations: Array<{ precision: string; status: string }> }>(
+        await fetch(`${server.url}/api/benchmark/results/${run_id}`),
+      );
+      expect(r.configurations.map((c) => [c.precision, c.status])).toEqual([[precision, 'ok']]);
+    }
   });
 });

@@ -146,6 +146,45 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(tr.status).toBe('passed');
   });
 
+  it('generates an int4 (MatMulNBits) KV-cache llama whose generation checks pass on cpu and webgpu', async () => {
+    const res = await post('/api/generator/model', {
+      model_name: 'llama',
+      hardware: ['cpu', 'webgpu'],
+      precision: 'int4',
+      block_size: 16,
+      output_dir: `llama-int4-${driver}`,
+    });
+    expect(res.status).toBe(202);
+    const { task_id } = await json<{ task_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
+    const results = await json<Record<string, unknown>>(
+      await fetch(`${server.url}/api/generator/results/${task_id}`),
+    );
+    expect(results).toMatchObject({ precision: 'int4', block_size: 16, kv_cache: true });
+    expect(JSON.parse(readFileSync(String(results.manifest_path), 'utf8'))).toMatchObject({
+      precision: 'int4',
+      block_size: 16,
+      backend_ops: {
+        cpu: { native: ['MatMulNBits'], cpu_fallback: [] },
+        webgpu: { native: ['MatMulNBits'], cpu_fallback: [] },
+      },
+    });
+    const run = await post('/api/test/run', {
+      model_name: `models/llama-int4-${driver}`,
+      hardware: ['cpu', 'webgpu'],
+      test_type: 'generation',
+      generation: { input_ids: [[1, 5, 9, 14]], max_new_tokens: 6 },
+    });
+    expect(run.status).toBe(202);
+    const { run_id } = await json<{ run_id: string }>(run);
+    expect((await waitFor(`${server.url}/api/test/status/${run_id}`)).status).toBe('completed');
+    const tr = await json<{ status: string; precision: string; test_details: Array<{ status: string }> }>(
+      await fetch(`${server.url}/api/test/results/${run_id}`),
+    );
+    expect(tr.test_details.filter((d) => d.status === 'failed')).toEqual([]);
+    expect(tr).toMatchObject({ status: 'passed', precision: 'int4' });
+  });
+
   it('refuses generation requests that cannot work, changing nothing', async () => {
     const cases: Array<[Record<string, unknown>, number, RegExp]> = [
       [{ model_name: 'llama', test_type: 'generation' }, 400, /exactly one of generation.prompt/],
@@ -185,6 +224,20 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     });
     expect(kv.status).toBe(422);
     expect(JSON.stringify(await json(kv))).toMatch(/has no KV-cache graph/);
+    const blocks = await post('/api/generator/model', {
+      model_name: 'bert',
+      block_size: 32,
+      output_dir: 'never',
+    });
+    expect(blocks.status).toBe(422);
+    expect(JSON.stringify(await json(blocks))).toMatch(/block_size applies to precision int4 only/);
+    const odd = await post('/api/generator/model', {
+      model_name: 'bert',
+      precision: 'int4',
+      block_size: 24,
+      output_dir: 'never',
+    });
+    expect(odd.status).toBe(400);
     expect(existsSync(join(server.dataDir, 'models', 'never'))).toBe(false);
   });
 

@@ -129,23 +129,28 @@ describe.each(DRIVERS)('Test Suite API (%s driver)', (driver) => {
     expect(res.status).toBe(422);
     const body = await json<{ message: string; details: { available_precisions: string[] } }>(res);
     expect(body.details.available_precisions).toEqual(['fp32']);
-    expect((await post('/api/test/run', { model_name: 'bert', precision: 'int8' })).status).toBe(400);
+    const int8 = await post('/api/test/run', { model_name: 'bert', hardware: ['cpu'], precision: 'int8' });
+    expect(int8.status).toBe(422);
+    expect((await post('/api/test/run', { model_name: 'bert', precision: 'int3' })).status).toBe(400);
   });
 
-  it('tests a registry id in fp16: generated in that precision, and the results say so', async () => {
-    const { id, status } = await runAndWait({
-      model_name: 'prajjwal1/bert-tiny',
-      hardware: ['cpu', 'webgpu'],
-      test_type: 'comprehensive',
-      precision: 'fp16',
-    });
-    expect(status.status).toBe('completed');
-    const results = await json<{ status: string; precision: string; test_details: Detail[] }>(
-      await fetch(`${server.url}/api/test/results/${id}`),
-    );
-    expect(results.test_details.filter((d) => d.status === 'failed')).toEqual([]);
-    expect(results).toMatchObject({ status: 'passed', precision: 'fp16' });
-  });
+  it.each(['fp16', 'int4'])(
+    'tests a registry id in %s: generated in that precision, and the results say so',
+    async (precision) => {
+      const { id, status } = await runAndWait({
+        model_name: 'prajjwal1/bert-tiny',
+        hardware: ['cpu', 'webgpu'],
+        test_type: 'comprehensive',
+        precision,
+      });
+      expect(status.status).toBe('completed');
+      const results = await json<{ status: string; precision: string; test_details: Detail[] }>(
+        await fetch(`${server.url}/api/test/results/${id}`),
+      );
+      expect(results.test_details.filter((d) => d.status === 'failed')).toEqual([]);
+      expect(results).toMatchObject({ status: 'passed', precision });
+    },
+  );
 
   it('skips the checks of an unavailable backend with its reason', async () => {
     const { id, status } = await runAndWait({ model_name: 'distilbert', hardware: ['cpu', 'cuda'] });

@@ -65,6 +65,14 @@ function fraction(value: string): number {
 }
 
 /** The options of a verdict (compare, bench --baseline): threshold, confidence, statistic, run noise. */
+/** --precision: the precisions the generator builds (a registry id is generated in it). */
+function precisionOption(): Option {
+  return new Option(
+    '--precision <precision>',
+    'fp32, fp16, int8 (DynamicQuantizeMatMul) or int4 (MatMulNBits); a file must already be of it',
+  ).choices(['fp32', 'fp16', 'int8', 'int4']);
+}
+
 function verdictOptions(command: Command): Command {
   return command
     .option('--threshold <fraction>', 'smallest relative change that counts (default 0.05)', nonNegative)
@@ -161,6 +169,18 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .addOption(new Option('--weights <kind>', 'weights').choices(['auto', 'random', 'safetensors']))
     .option('--output-dir <dir>', 'folder relative to DATA_DIR/models')
     .option('--force', 'overwrite an existing output folder')
+    .addOption(precisionOption())
+    .addOption(
+      new Option(
+        '--graph <flavour>',
+        'portable (standard ONNX ops) or optimized (fused contrib ops)',
+      ).choices(['portable', 'optimized']),
+    )
+    .addOption(
+      new Option('--block-size <n>', 'int4: values per quantization block (default 32)')
+        .choices(['16', '32', '64', '128', '256'])
+        .argParser(Number),
+    )
     .action(withContext((ctx, model: string, opts) => generateAction(ctx, model, opts)));
 
   program
@@ -175,6 +195,7 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
         .default('basic'),
     )
     .option('--timeout <s>', 'seconds before the run stops with status timeout', (v) => positiveInts(v)[0])
+    .addOption(precisionOption())
     .option('--junit <file>', 'write JUnit XML here')
     .action(withContext((ctx, model: string, opts) => testAction(ctx, model, opts)));
 
@@ -224,6 +245,7 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     .option('--tag <tag>', 'tag the run (repeatable)', collect)
     .option('--rounds <n>', 'measurement rounds per configuration (default 5)', (v) => positiveInts(v)[0])
     .option('--baseline <run_id>', 'compare with this earlier run when done')
+    .addOption(precisionOption())
     .option(
       '--generate <n>',
       'generate mode: each iteration generates n new tokens (language models); prints TTFT, TPOT and tokens/s',

@@ -689,7 +689,7 @@ export interface components {
              *     precision that ran.
              * @enum {string}
              */
-            precision?: "fp32" | "fp16";
+            precision?: "fp32" | "fp16" | "int8" | "int4";
             /** @description A .onnx file, a folder holding model.onnx (optionally io.safetensors golden IO), or a generated implementation, inside DATA_DIR or MODEL_ROOTS. */
             model_name: string;
             /**
@@ -842,10 +842,20 @@ export interface components {
              */
             weights?: "auto" | "random" | "safetensors";
             /**
+             * @description fp32; fp16 (weights and compute); int8 (projection weights int8 per output channel, activations
+             *     quantized at run time: com.microsoft DynamicQuantizeMatMul, a cpu kernel); int4 (projection
+             *     weights in 4-bit blocks, weight-only: com.microsoft MatMulNBits, cpu, cuda and webgpu). int8 and
+             *     int4 keep embeddings and norms in fp32 and quantize the LM head too.
              * @default fp32
              * @enum {string}
              */
-            precision?: "fp32" | "fp16";
+            precision?: "fp32" | "fp16" | "int8" | "int4";
+            /**
+             * @description `precision: int4` only: values per quantization block along the input features (default 32).
+             * @default 32
+             * @enum {number}
+             */
+            block_size?: 16 | 32 | 64 | 128 | 256;
             /**
              * @description The head to build, as optimum names tasks (default: the one the checkpoint's `architectures`
              *     names; GET /api/models lists each model's `task` and `tasks`). A task the model has no head for
@@ -914,10 +924,20 @@ export interface components {
              */
             weights?: "auto" | "random" | "safetensors";
             /**
+             * @description fp32; fp16 (weights and compute); int8 (projection weights int8 per output channel, activations
+             *     quantized at run time: com.microsoft DynamicQuantizeMatMul, a cpu kernel); int4 (projection
+             *     weights in 4-bit blocks, weight-only: com.microsoft MatMulNBits, cpu, cuda and webgpu). int8 and
+             *     int4 keep embeddings and norms in fp32 and quantize the LM head too.
              * @default fp32
              * @enum {string}
              */
-            precision?: "fp32" | "fp16";
+            precision?: "fp32" | "fp16" | "int8" | "int4";
+            /**
+             * @description `precision: int4` only: values per quantization block along the input features (default 32).
+             * @default 32
+             * @enum {number}
+             */
+            block_size?: 16 | 32 | 64 | 128 | 256;
             /**
              * @description The head to build, as optimum names tasks (default: the one the checkpoint's `architectures`
              *     names; GET /api/models lists each model's `task` and `tasks`). A task the model has no head for
@@ -999,6 +1019,8 @@ export interface components {
             /** @enum {string} */
             weights: "random" | "safetensors";
             precision: string;
+            /** @description int4: values per quantization block. */
+            block_size?: number;
             /** @description Whether the graph takes and returns a KV cache (past_key_values.* in, present.* out). */
             kv_cache: boolean;
         };
@@ -1049,7 +1071,7 @@ export interface components {
              *     run fp32 and files run as they are. Results report the precision that ran.
              * @enum {string}
              */
-            precision?: "fp32" | "fp16";
+            precision?: "fp32" | "fp16" | "int8" | "int4";
             /**
              * @description Measurement rounds per configuration, interleaved across the run's configurations (ABBA order);
              *     min_iterations, min_duration_s and max_duration_s are shared out over them. Comparisons use the

@@ -1,7 +1,7 @@
 /** bench <model|path>: run a benchmark, print a table (or json, csv, markdown), optionally to a file. */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Backend, BenchmarkResults, Comparison } from '../../../libs/client/src';
+import type { Backend, BenchmarkResults, Comparison, RunBenchmarkRequest } from '../../../libs/client/src';
 import { CliContext, EXIT, exitForStatus, modelArgument } from '../context';
 import { paint } from '../term';
 import { fixed, table } from '../progress';
@@ -17,6 +17,7 @@ export interface BenchOptions {
   out?: string;
   tag?: string[];
   rounds?: number;
+  precision?: NonNullable<RunBenchmarkRequest['precision']>;
   baseline?: string;
   threshold?: number;
   confidence?: number;
@@ -41,6 +42,7 @@ export async function runBenchmark(
     ...(opts.minIterations !== undefined ? { min_iterations: opts.minIterations } : {}),
     ...(opts.tag?.length ? { tags: opts.tag } : {}),
     ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}),
+    ...(opts.precision ? { precision: opts.precision } : {}),
     ...(opts.baseline ? { baseline_run_id: opts.baseline } : {}),
     ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}),
     ...(opts.confidence !== undefined ? { confidence: opts.confidence } : {}),

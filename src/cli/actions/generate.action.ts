@@ -8,6 +8,9 @@ export interface GenerateOptions {
   weights?: 'auto' | 'random' | 'safetensors';
   force?: boolean;
   outputDir?: string;
+  precision?: NonNullable<GenerateModelRequest['precision']>;
+  graph?: NonNullable<GenerateModelRequest['graph']>;
+  blockSize?: GenerateModelRequest['block_size'];
 }
 
 /** Generates and returns the results (undefined when the generation did not complete). */
@@ -23,6 +26,9 @@ export async function generate(
   };
   if (opts.weights) body.weights = opts.weights;
   if (opts.outputDir) body.output_dir = opts.outputDir;
+  if (opts.precision) body.precision = opts.precision;
+  if (opts.graph) body.graph = opts.graph;
+  if (opts.blockSize !== undefined) body.block_size = opts.blockSize;
   const accepted = await ctx.client.generateModel(body);
   ctx.info(`generation ${accepted.task_id} accepted → ${accepted.output_dir}`);
   const { status, results } = await ctx.monitor<GenerationResults>('generator', accepted.task_id, 'generate');
@@ -33,7 +39,9 @@ export async function generate(
     return { exit: exitForStatus(status) };
   }
   ctx.out(
-    `${paint.out('green', 'generated')} ${results.model_name} (${results.family}, ${results.parameters} parameters, ${results.weights} weights)`,
+    `${paint.out('green', 'generated')} ${results.model_name} (${results.family}, ${results.parameters} parameters, ` +
+      `${results.weights} weights, ${results.precision}${results.block_size ? ` blocks of ${results.block_size}` : ''}, ` +
+      `${results.graph} graph)`,
   );
   ctx.out(`  implementation: ${results.file_path}`);
   ctx.out(`  javascript:     ${results.js_path}`);

@@ -9,6 +9,7 @@ import { paint } from '../term';
 export interface TestOptions {
   hardware: Backend['name'][];
   type: NonNullable<RunTestRequest['test_type']>;
+  precision?: NonNullable<RunTestRequest['precision']>;
   junit?: string;
   timeout?: number;
 }
@@ -23,6 +24,7 @@ export async function runTests(
     model_name: modelArgument(model),
     hardware: opts.hardware,
     test_type: opts.type,
+    ...(opts.precision ? { precision: opts.precision } : {}),
     ...(opts.timeout ? { timeout: opts.timeout } : {}),
   });
   ctx.info(`test run ${accepted.run_id} accepted: ${accepted.message}`);

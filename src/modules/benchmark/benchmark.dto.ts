@@ -28,6 +28,7 @@ import {
   ROUND_STATISTICS,
 } from '../../../libs/core/src/benchmark/compare';
 import type { RoundStatistic } from '../../../libs/core/src/benchmark/types';
+import { GENERATED_PRECISIONS, type GeneratedPrecision } from '../../../libs/core/src/models/precision';
 import { DEFAULT_SETTINGS, MAX_ROUNDS } from '../../../libs/core/src/benchmark/runner';
 import { BACKEND_NAMES, BackendName } from '../../../libs/core/src/types';
 import {
@@ -97,10 +98,10 @@ export class RunBenchmarkRequestDto {
    * implementation must already be of it (a 422 names the precision it has). Left out: registry ids
    * run fp32 and files run as they are. Results report the precision that ran.
    */
-  @ApiPropertyOptional({ enum: ['fp32', 'fp16'] })
+  @ApiPropertyOptional({ enum: GENERATED_PRECISIONS })
   @Optional()
-  @IsIn(['fp32', 'fp16'])
-  precision?: 'fp32' | 'fp16';
+  @IsIn(GENERATED_PRECISIONS)
+  precision?: GeneratedPrecision;
 
   @Optional()
   @IsObject()

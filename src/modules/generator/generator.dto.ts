@@ -18,6 +18,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { TASKS, type PoolingSpec, type Task } from '../../../libs/core/src/onnx/tasks';
+import { GENERATED_PRECISIONS, type GeneratedPrecision } from '../../../libs/core/src/models/precision';
+import { INT4_BLOCK_SIZES } from '../../../libs/core/src/onnx/quantize';
 import type { BackendName } from '../../../libs/core/src/types';
 import {
   IsHardwareList,
@@ -71,10 +73,22 @@ export class GenerateModelRequestDto {
   @IsIn(['auto', 'random', 'safetensors'])
   weights: 'auto' | 'random' | 'safetensors' = 'auto';
 
-  @ApiPropertyOptional({ enum: ['fp32', 'fp16'], default: 'fp32' })
+  /**
+   * fp32; fp16 (weights and compute); int8 (projection weights int8 per output channel, activations
+   * quantized at run time: com.microsoft DynamicQuantizeMatMul, a cpu kernel); int4 (projection
+   * weights in 4-bit blocks, weight-only: com.microsoft MatMulNBits, cpu, cuda and webgpu). int8 and
+   * int4 keep embeddings and norms in fp32 and quantize the LM head too.
+   */
+  @ApiPropertyOptional({ enum: GENERATED_PRECISIONS, default: 'fp32' })
   @Optional()
-  @IsIn(['fp32', 'fp16'])
-  precision: 'fp32' | 'fp16' = 'fp32';
+  @IsIn(GENERATED_PRECISIONS)
+  precision: GeneratedPrecision = 'fp32';
+
+  /** `precision: int4` only: values per quantization block along the input features (default 32). */
+  @ApiPropertyOptional({ enum: INT4_BLOCK_SIZES, default: 32 })
+  @Optional()
+  @IsIn(INT4_BLOCK_SIZES)
+  block_size?: number;
 
   /**
    * The head to build, as optimum names tasks (default: the one the checkpoint's `architectures`
@@ -159,6 +173,8 @@ export class GenerationResultsDto {
   bytes_written: number;
   weights: 'random' | 'safetensors';
   precision: string;
+  /** int4: values per quantization block. */
+  block_size?: number;
   /** The head that was built (optimum task name). */
   @ApiProperty({ enum: TASKS })
   task: Task;

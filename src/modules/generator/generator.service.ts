@@ -21,6 +21,7 @@ import {
 import { findModel, resolveModel, ResolvedModel } from '../../../libs/core/src/models/registry';
 import { checkGraphFlavour, checkKvCache, type GraphFlavour } from '../../../libs/core/src/onnx';
 import type { Task } from '../../../libs/core/src/onnx/tasks';
+import type { GeneratedPrecision } from '../../../libs/core/src/models/precision';
 import type { BackendName, RunContext } from '../../../libs/core/src/types';
 import { BudgetService } from '../../common/admission/budget.service';
 import { AppConfig } from '../../common/config/app-config';
@@ -40,7 +41,8 @@ export interface GenerationSpec {
   template_type?: string;
   template_context?: Record<string, unknown>;
   weights: 'auto' | 'random' | 'safetensors';
-  precision: 'fp32' | 'fp16';
+  precision: GeneratedPrecision;
+  block_size?: number;
   task?: Task;
   kv_cache?: boolean;
   graph?: GraphFlavour;
@@ -138,6 +140,13 @@ export class GeneratorService {
     this.weightsOf(spec, source);
     checkKvCache(source.config, spec.task, spec.kv_cache);
     checkGraphFlavour(source.config, spec.precision, spec.graph);
+    if (spec.block_size !== undefined && spec.precision !== 'int4') {
+      throw new CoreError(
+        ErrorCode.UNPROCESSABLE,
+        `block_size applies to precision int4 only, not ${spec.precision}`,
+        { field: 'block_size' },
+      );
+    }
     const template = selectTemplate(source.family, spec.hardware, spec.template_type);
     resolveTemplateContext(template, spec.template_context);
     assertWritableTarget(outDir.real, { replaceOurs: !!spec.force, shown: this.shown(outDir.dir) });
@@ -202,6 +211,7 @@ export class GeneratorService {
           slug: slugify(basename(outDir)),
           weights,
           precision: spec.precision,
+          blockSize: spec.block_size,
           task: spec.task,
           kvCache: spec.kv_cache,
           graph: spec.graph,
@@ -241,6 +251,7 @@ export class GeneratorService {
       bytes_written: generated.bytesWritten,
       weights,
       precision: spec.precision,
+      ...(generated.manifest.block_size !== undefined ? { block_size: generated.manifest.block_size } : {}),
       task: (generated.manifest.task ?? source.task) as Task,
       kv_cache: generated.manifest.kv_cache,
       graph: generated.manifest.graph,

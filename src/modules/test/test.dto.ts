@@ -17,6 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { GENERATED_PRECISIONS, type GeneratedPrecision } from '../../../libs/core/src/models/precision';
 import { TEST_TYPES, TestType } from '../../../libs/core/src/testing/types';
 import type { BackendName } from '../../../libs/core/src/types';
 import {
@@ -151,10 +152,10 @@ export class RunTestRequestDto {
    * implementation must already be of it (a 422 names the precision it has). Results report the
    * precision that ran.
    */
-  @ApiPropertyOptional({ enum: ['fp32', 'fp16'] })
+  @ApiPropertyOptional({ enum: GENERATED_PRECISIONS })
   @Optional()
-  @IsIn(['fp32', 'fp16'])
-  precision?: 'fp32' | 'fp16';
+  @IsIn(GENERATED_PRECISIONS)
+  precision?: GeneratedPrecision;
 
   /** `test_type: generation` only (required there): what to generate from, and how. */
   @Optional()

@@ -24,7 +24,7 @@ import { metadataExtras, renderImplementation } from './render';
 import { id2label } from '../onnx/tasks';
 import { assertSlug } from './slug';
 import { isFamily, type TemplateInfo } from './templates';
-import type { GraphFlavour } from '../onnx';
+import { backendOps, type GraphFlavour } from '../onnx';
 
 export const ONNX_FILE = 'model.onnx';
 export const ONNX_DATA_FILE = 'model.onnx.data';
@@ -50,10 +50,14 @@ export interface GenerateOptions {
   /** Values for the template's declared variables only. */
   templateContext?: Record<string, unknown>;
   weightsSource: 'random' | 'safetensors';
-  /** fp32, fp16, ... (recorded in the manifest). */
+  /** fp32, fp16, int8, int4 (recorded in the manifest). */
   precision: string;
+  /** int4: the quantization block size (recorded in the manifest). */
+  blockSize?: number;
   /** The graph flavour (recorded in the manifest; default portable). */
   graph?: GraphFlavour;
+  /** The com.microsoft ops the graph uses: the manifest says which backends run them. */
+  contribOps?: string[];
   seed?: number;
   /** A tokenizer.json to copy beside the implementation (its tokenizer_config.json comes along). */
   tokenizerPath?: string;
@@ -256,6 +260,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       onnxruntime_version: onnxruntimeVersion(),
       weights_source: opts.weightsSource,
       precision: opts.precision,
+      ...(opts.blockSize !== undefined ? { block_size: opts.blockSize } : {}),
       seed: opts.seed ?? null,
       inputs: opts.inputs,
       outputs: opts.outputs,
@@ -263,6 +268,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       ...(labels ? { id2label: labels } : {}),
       ...(opts.pooling ? { pooling: opts.pooling } : {}),
       graph: opts.graph ?? 'portable',
+      backend_ops: backendOps(opts.contribOps ?? [], [...new Set(opts.backends)]),
       kv_cache: opts.inputs.some((i) => i.name.startsWith('past_key_values.')),
       has_tokenizer: tokenizerFile !== undefined,
       created_at: new Date().toISOString(),

@@ -13,7 +13,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { CoreError, ErrorCode, throwIfAborted } from '../errors';
 import type { BackendName, TensorSpec } from '../types';
 import type { TemplateValue } from './templates';
-import type { GraphFlavour } from '../onnx';
+import type { BackendOps, GraphFlavour } from '../onnx';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_VERSION = 1;
@@ -41,7 +41,10 @@ export interface GenerationManifest {
   generator: { name: string; version: string };
   onnxruntime_version?: string;
   weights_source: 'random' | 'safetensors';
+  /** fp32, fp16, int8 (DynamicQuantizeMatMul weights) or int4 (MatMulNBits weights). */
   precision: string;
+  /** int4: values per quantization block. */
+  block_size?: number;
   seed: number | null;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
@@ -55,6 +58,11 @@ export interface GenerationManifest {
   kv_cache: boolean;
   /** portable (standard ONNX ops) or optimized (onnxruntime's fused com.microsoft ops). */
   graph: GraphFlavour;
+  /**
+   * Per backend the implementation was generated for: the com.microsoft ops it runs itself and those
+   * it leaves to the cpu provider (onnxruntime 1.30's kernel registries; contrib-ops.ts).
+   */
+  backend_ops?: Partial<Record<BackendName, BackendOps>>;
   has_tokenizer: boolean;
   created_at: string;
   files: ManifestFile[];

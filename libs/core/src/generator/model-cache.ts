@@ -1,5 +1,5 @@
 /**
- * The on-demand cache of registry models (random weights, fp32 or fp16, every backend) under
+ * The on-demand cache of registry models (random weights, fp32, fp16, int8 or int4, every backend) under
  * DATA_DIR/models/.cache, bounded in bytes and evicted least recently used first.
  *
  * - An entry is generated into a temporary sibling and renamed into place when complete, so a
@@ -100,7 +100,7 @@ export class ModelCache {
     ctx: RunContext,
     /** Runs the pipeline (in a worker thread, say); default: runGenerationPipeline on this thread. */
     generate: GenerateFn = runGenerationPipeline,
-    /** fp32 (default) or fp16: each precision is its own entry. */
+    /** fp32 (default), fp16, int8 or int4: each precision is its own entry. */
     precision: GeneratedPrecision = 'fp32',
   ): Promise<CacheLease> {
     const dir = cachedModelDir(this.options.dir, source, seed, precision);

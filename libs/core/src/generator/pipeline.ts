@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { throwIfAborted } from '../errors';
 import type { ResolvedModel } from '../models/registry';
-import { buildOnnxModel, type GraphFlavour } from '../onnx';
+import { buildOnnxModel, DEFAULT_INT4_BLOCK_SIZE, type GraphFlavour, type Precision } from '../onnx';
 import type { BackendName, RunContext } from '../types';
 import { generateImplementation, GenerateResult, ONNX_DATA_FILE, ONNX_FILE } from './generate';
 import { slugify } from './slug';
@@ -18,7 +18,9 @@ export interface PipelineOptions {
   /** File names of the implementation; default: the output folder's name, slugged. */
   slug?: string;
   weights: 'random' | 'safetensors';
-  precision: 'fp32' | 'fp16';
+  precision: Precision;
+  /** int4: values per quantization block (default 32). */
+  blockSize?: number;
   /** The head (optimum task name); default: the checkpoint's own (source.task). */
   task?: string;
   /** Causal LMs: the KV-cache graph (default: on for text-generation). */
@@ -71,6 +73,7 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     weights: opts.weights,
     safetensorsPaths: source.safetensorsPaths,
     precision: opts.precision,
+    blockSize: opts.blockSize,
     task,
     // sentence-transformers pooling belongs to their feature-extraction graph only.
     pooling: task === 'feature-extraction' ? source.pooling : undefined,
@@ -96,7 +99,9 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     templateContext: opts.templateContext,
     weightsSource: opts.weights,
     precision: opts.precision,
+    ...(opts.precision === 'int4' ? { blockSize: opts.blockSize ?? DEFAULT_INT4_BLOCK_SIZE } : {}),
     graph: built.graph,
+    contribOps: built.contribOps,
     seed: opts.weights === 'random' ? (opts.seed ?? 0) : undefined,
     tokenizerPath: source.tokenizerPath,
     onProgress: report(0.7, 0.3),

@@ -12,20 +12,20 @@
  * - every output (logits batch × seq × vocab, last hidden state, the decoders' present key/values of
  *   all layers), twice: onnxruntime's copy and the JavaScript one;
  * - activations and outputs × ARENA_FACTOR: the CPU arena extends by powers of two and keeps what it
- *   took, so what it reserves can reach twice what the run needs (measured: 0.95× to 1.95× of the
- *   activation bytes below for the same run of the same BERT, from one process to the next);
+ *   took;
  * - a fixed RUNTIME_BYTES for the session and its threads.
  * bench/memory.ts measures real peaks against it.
  */
 import { statSync } from 'node:fs';
+import type { Precision } from '../onnx/graph';
 import { countParameters } from './registry-params';
 
 type Config = Record<string, unknown>;
 
 /** Bytes of one activation element: onnxruntime's CPU kernels compute in fp32. */
 const ACT_BYTES = 4;
-/** The CPU arena's growth (next power of two: up to twice what was asked) and what it keeps. */
-export const ARENA_FACTOR = 2;
+/** The CPU arena's growth (next power of two) and what it keeps. */
+export const ARENA_FACTOR = 1.5;
 /** Weights counted this many times (initializers, and what loading them and pre-packing MatMul weights adds). */
 export const WEIGHT_COPIES = 1.5;
 /** A session's own allocations, thread pools and the inputs' JavaScript side. */
@@ -137,16 +137,33 @@ export function dimsFromConfig(config: Config): ModelDims | undefined {
   }
 }
 
-export type Precision = 'fp32' | 'fp16';
+export type { Precision };
 
-/** Bytes of the weights a generation writes (model.onnx.data) at a precision. */
-export function weightBytes(dims: Pick<ModelDims, 'parameters'>, precision: Precision = 'fp32'): number {
-  return dims.parameters * (precision === 'fp16' ? 2 : 4);
+/**
+ * Bytes per quantized projection parameter, with the per-column scales (int8) or the per-block scale
+ * and zero point (int4, blocks of 16 or more values), rounded up.
+ */
+const QUANTIZED_PARAM_BYTES = { int8: 1.02, int4: 0.8 } as const;
+
+/**
+ * Bytes of the weights a generation writes (model.onnx.data) at a precision. int8 and int4 quantize
+ * the projections and keep the token embedding [vocab, hidden] in fp32, beside a quantized copy of
+ * it when the LM head is tied (counted whether or not it is: a bound).
+ */
+export function weightBytes(
+  dims: Pick<ModelDims, 'parameters'> & Partial<Pick<ModelDims, 'vocab' | 'hidden'>>,
+  precision: Precision = 'fp32',
+): number {
+  if (precision === 'fp32') return dims.parameters * 4;
+  if (precision === 'fp16') return dims.parameters * 2;
+  const perParam = QUANTIZED_PARAM_BYTES[precision];
+  const embedding = Math.min(dims.parameters, (dims.vocab ?? 0) * (dims.hidden ?? 0));
+  return Math.ceil((dims.parameters - embedding) * perParam + embedding * (4 + perParam));
 }
 
 /** Disk a generation of this model needs: its weights plus the graph, implementation and manifest. */
 export function generationDiskBytes(
-  dims: Pick<ModelDims, 'parameters'>,
+  dims: Pick<ModelDims, 'parameters'> & Partial<Pick<ModelDims, 'vocab' | 'hidden'>>,
   precision: Precision = 'fp32',
 ): number {
   return weightBytes(dims, precision) + GENERATION_OVERHEAD_BYTES;

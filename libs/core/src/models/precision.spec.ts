@@ -17,8 +17,8 @@ describe('model precision', () => {
   });
   afterAll(() => removeDir(dir));
 
-  it('reads it from the graph: fp32 and fp16 builds, and the fixture export', async () => {
-    for (const precision of ['fp32', 'fp16'] as const) {
+  it('reads it from the graph: fp32, fp16, int8 and int4 builds, and the fixture export', async () => {
+    for (const precision of ['fp32', 'fp16', 'int8', 'int4'] as const) {
       const built = await buildOnnxModel({
         config: readConfig(join(HF_TINY, 'bert')),
         outDir: join(dir, precision),

@@ -5,16 +5,17 @@
  * - a plain .onnx file → the element type holding most of its initializers' values (fp32, fp16,
  *   bf16, int8), read from the graph file (only files up to 64 MiB are read here; larger ones, whose
  *   weights are inside, are reported as unknown);
- * - a registry id → fp32 and fp16: the on-demand cache generates either.
+ * - a registry id → fp32, fp16, int8 and int4: the on-demand cache generates any of them.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { CoreError, ErrorCode } from '../errors';
+import type { Precision } from '../onnx/graph';
 import type { ResolvedModelPath } from './paths';
 
 /** Precisions the generator builds (and so the on-demand cache can make for a registry id). */
-export const GENERATED_PRECISIONS = ['fp32', 'fp16'] as const;
+export const GENERATED_PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const satisfies readonly Precision[];
 export type GeneratedPrecision = (typeof GENERATED_PRECISIONS)[number];
 
 const MAX_GRAPH_BYTES = 64 * 1024 * 1024;
@@ -45,6 +46,10 @@ export function onnxFilePrecision(path: string): string | undefined {
   try {
     if (statSync(path).size > MAX_GRAPH_BYTES) return undefined;
     const model = onnx.ModelProto.decode(readFileSync(path));
+    // Weight-only 4-bit graphs keep their weights as packed uint8 blocks: the op tells.
+    const ops = new Set((model.graph?.node ?? []).map((n) => n.opType));
+    if (ops.has('MatMulNBits')) return 'int4';
+    if (ops.has('DynamicQuantizeMatMul') || ops.has('MatMulInteger')) return 'int8';
     const totals = new Map<string, number>();
     for (const t of model.graph?.initializer ?? []) {
       const name = NAMES[t.dataType ?? 0];

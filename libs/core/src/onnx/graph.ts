@@ -32,6 +32,11 @@
  * - `g.constInt64([..], dims?)`, `g.constFloat(v | [..], dims?)` (compute dtype), `g.constFloat32(...)`:
  *   small constants stored inline in the model file, deduplicated.
  *
+ * PROJECTIONS AND QUANTIZATION
+ * `g.projection(x, name, Float32Array [in, out], in, out, bias?)` adds a model's linear layer: a weight
+ * and MatMul in fp32/fp16, DynamicQuantizeMatMul over int8 per-channel weights in `int8`, MatMulNBits
+ * over 4-bit blocks in `int4` (see quantize.ts). Embeddings, norms and biases stay `g.weight`s.
+ *
  * PRECISION (fp16)
  * With `precision: 'fp16'`, `g.computeDtype` is 'float16': weights are fp16 and the whole graph computes
  * in fp16. Graph inputs and outputs stay float32: cast at the edges with `g.toCompute(x)` after a float
@@ -61,6 +66,8 @@ import { dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { CoreError, ErrorCode } from '../errors';
 import { floatToHalf } from '../util/safetensors';
+import { INT4_BLOCK_SIZES, quantizeInt4Blockwise, quantizeInt8PerColumn } from './quantize';
+import { transpose2d } from './weights';
 import type { Dim, TensorSpec } from '../types';
 
 export const OPSET_VERSION = 17;
@@ -71,7 +78,20 @@ export const MS_DOMAIN = 'com.microsoft';
 export const DATA_FILE = 'model.onnx.data';
 const ALIGN = 64;
 
-export type Precision = 'fp32' | 'fp16';
+/**
+ * fp32; fp16 (weights and compute); int8 (MatMul weights int8 per output channel, dynamic quantization
+ * of the activations: DynamicQuantizeMatMul); int4 (MatMul weights 4-bit blockwise, weight-only:
+ * MatMulNBits). int8 and int4 keep embeddings, norms and biases in fp32 and compute in fp32.
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4'];
+/** MatMulNBits block size when the build does not name one. */
+export const DEFAULT_INT4_BLOCK_SIZE = 32;
+/**
+ * MatMulNBits accuracy_level: 4 lets the CPU provider quantize the activations to int8 per block and
+ * use its integer kernels (onnxruntime-genai's CPU default); the GPU providers ignore it.
+ */
+export const INT4_ACCURACY_LEVEL = 4;
 export type GraphDtype = 'float32' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8' | 'float64';
 export type ComputeDtype = 'float32' | 'float16';
 
@@ -109,11 +129,17 @@ export type Attrs = Record<string, AttrValue>;
 export const floatAttr = (value: number): FloatAttr => ({ float: value });
 export const floatsAttr = (values: number[]): FloatsAttr => ({ floats: values });
 
-export type InitializerData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+export type InitializerData =
+  Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 
 export interface GraphBuilderOptions {
-  /** fp32 (default) or fp16 (weights and compute in fp16, inputs and outputs float32). */
+  /**
+   * fp32 (default), fp16 (weights and compute in fp16, inputs and outputs float32), int8 or int4
+   * (quantized `projection` weights, everything else fp32).
+   */
   precision?: Precision;
+  /** int4: values per quantization block along K (a power of two, 16 to 256; default 32). */
+  blockSize?: number;
   /** Where model.onnx and model.onnx.data go; the data file is opened at once and streamed to. */
   outDir?: string;
   /** Written into ModelProto.producer_name. */
@@ -153,6 +179,7 @@ function dtypeOfData(data: InitializerData): GraphDtype {
   if (data instanceof Uint16Array) return 'float16';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Int8Array) return 'int8';
   return 'uint8';
 }
 
@@ -192,9 +219,24 @@ function attribute(name: string, value: AttrValue): onnx.IAttributeProto {
   return { name, type: T.INTS, ints: nums };
 }
 
+/** A projection's float32 weight and its layout. */
+export interface ProjectionData {
+  data: Float32Array;
+  /** `in-out`: [inFeatures, outFeatures] (MatMul's B); `out-in`: [outFeatures, inFeatures] (nn.Linear). */
+  layout: 'in-out' | 'out-in';
+}
+
+/** A stored projection weight (GraphBuilder.projectionWeight). */
+export type ProjectionWeight =
+  | { kind: 'float'; K: number; N: number; w: string }
+  | { kind: 'int8'; K: number; N: number; q: string; scale: string }
+  | { kind: 'int4'; K: number; N: number; packed: string; scales: string; zeroPoints: string };
+
 export class GraphBuilder {
   readonly precision: Precision;
   readonly computeDtype: ComputeDtype;
+  /** int4 block size. */
+  readonly blockSize: number;
   /** Most negative finite value of the compute dtype (for additive masks). */
   readonly minValue: number;
   /** Elements in every `weight(...)`. */
@@ -214,6 +256,7 @@ export class GraphBuilder {
   private readonly dryRun: boolean;
   private fd: number | undefined;
   private usesMsDomain = false;
+  private readonly msOps = new Set<string>();
   private dataOffset = 0;
 
   constructor(
@@ -221,10 +264,17 @@ export class GraphBuilder {
     private readonly options: GraphBuilderOptions = {},
   ) {
     this.precision = options.precision ?? 'fp32';
-    if (this.precision !== 'fp32' && this.precision !== 'fp16') {
+    if (!PRECISIONS.includes(this.precision)) {
       throw new CoreError(
         ErrorCode.VALIDATION,
-        `precision must be fp32 or fp16, got ${String(this.precision)}`,
+        `precision must be one of ${PRECISIONS.join(', ')}, got ${String(this.precision)}`,
+      );
+    }
+    this.blockSize = options.blockSize ?? DEFAULT_INT4_BLOCK_SIZE;
+    if (!(INT4_BLOCK_SIZES as readonly number[]).includes(this.blockSize)) {
+      throw new CoreError(
+        ErrorCode.VALIDATION,
+        `block_size must be one of ${INT4_BLOCK_SIZES.join(', ')}, got ${String(options.blockSize)}`,
       );
     }
     this.computeDtype = this.precision === 'fp16' ? 'float16' : 'float32';
@@ -242,6 +292,11 @@ export class GraphBuilder {
       this.dataPath = join(this.tempDir, DATA_FILE);
     }
     this.fd = openSync(this.dataPath, 'w');
+  }
+
+  /** The com.microsoft op types the graph uses so far, sorted. */
+  get contribOps(): string[] {
+    return [...this.msOps].sort();
   }
 
   /** Bytes written to the external data file so far. */
@@ -428,6 +483,7 @@ export class GraphBuilder {
     const out = this.node(opType, inputs, outputs, attrs);
     this.nodes[this.nodes.length - 1]!.domain = MS_DOMAIN;
     this.usesMsDomain = true;
+    this.msOps.add(opType);
     return out;
   }
 
@@ -462,6 +518,99 @@ export class GraphBuilder {
   }
   matmul(a: string, b: string): string {
     return this.op('MatMul', [a, b]);
+  }
+
+  /** Whether projections are stored quantized (int8, int4). */
+  get quantized(): boolean {
+    return this.precision === 'int8' || this.precision === 'int4';
+  }
+
+  /**
+   * A model's projection (nn.Linear, Conv1D, fused QKV, an LM head): x @ W (+ b), W given as float32
+   * in either layout (`in-out`: [inFeatures, outFeatures]; `out-in`: nn.Linear's [out, in]), stored
+   * and applied as the precision says: a weight and MatMul (fp32, fp16); int8 per-column weights and
+   * com.microsoft DynamicQuantizeMatMul, the bias folded in (int8); 4-bit blocks and com.microsoft
+   * MatMulNBits (int4). Counted as inFeatures × outFeatures parameters whatever the storage.
+   */
+  projection(
+    x: string,
+    name: string,
+    weight: ProjectionData,
+    inFeatures: number,
+    outFeatures: number,
+    bias?: string,
+  ): string {
+    return this.applyProjection(x, this.projectionWeight(name, weight, inFeatures, outFeatures), bias);
+  }
+
+  /** Stores a projection's weight now (see `projection`); apply it later with `applyProjection`. */
+  projectionWeight(
+    name: string,
+    weight: ProjectionData,
+    inFeatures: number,
+    outFeatures: number,
+  ): ProjectionWeight {
+    const K = inFeatures;
+    const N = outFeatures;
+    const { data, layout } = weight;
+    if (!this.dryRun && data.length !== K * N) {
+      throw new CoreError(
+        ErrorCode.INVALID_MODEL,
+        `weight ${name}: ${data.length} values for dims [${K}, ${N}]`,
+      );
+    }
+    const inOut = () => (layout === 'in-out' ? data : transpose2d(data, N, K));
+    if (this.precision === 'int8') {
+      this.parameters += K * N;
+      const qw = this.dryRun ? undefined : quantizeInt8PerColumn(inOut(), K, N);
+      return {
+        kind: 'int8',
+        K,
+        N,
+        q: this.initializer(`${name}.int8`, qw?.q ?? new Int8Array(0), [K, N]),
+        scale: this.initializer(`${name}.scale`, qw?.scale ?? new Float32Array(0), [N]),
+      };
+    }
+    if (this.precision === 'int4') {
+      this.parameters += K * N;
+      const blocks = Math.ceil(K / this.blockSize);
+      const outIn = () => (layout === 'out-in' ? data : transpose2d(data, K, N));
+      const qw = this.dryRun ? undefined : quantizeInt4Blockwise(outIn(), K, N, this.blockSize);
+      return {
+        kind: 'int4',
+        K,
+        N,
+        packed: this.initializer(`${name}.int4`, qw?.packed ?? new Uint8Array(0), [
+          N,
+          blocks,
+          this.blockSize / 2,
+        ]),
+        scales: this.initializer(`${name}.scales`, qw?.scales ?? new Float32Array(0), [N * blocks]),
+        zeroPoints: this.initializer(`${name}.zero_points`, qw?.zeroPoints ?? new Uint8Array(0), [
+          N * Math.ceil(blocks / 2),
+        ]),
+      };
+    }
+    return { kind: 'float', K, N, w: this.weight(name, this.dryRun ? data : inOut(), [K, N]) };
+  }
+
+  /** x @ W (+ b) for a weight stored by `projectionWeight`. */
+  applyProjection(x: string, weight: ProjectionWeight, bias?: string): string {
+    if (weight.kind === 'float') return this.linear(x, weight.w, bias);
+    if (weight.kind === 'int8') {
+      return this.msOp(
+        'DynamicQuantizeMatMul',
+        bias ? [x, weight.q, weight.scale, '', bias] : [x, weight.q, weight.scale],
+      )[0]!;
+    }
+    const [y] = this.msOp('MatMulNBits', [x, weight.packed, weight.scales, weight.zeroPoints], {
+      K: weight.K,
+      N: weight.N,
+      bits: 4,
+      block_size: this.blockSize,
+      accuracy_level: INT4_ACCURACY_LEVEL,
+    });
+    return bias ? this.add(y!, bias) : y!;
   }
 
   /** x @ w (+ b). `w` is [in, out]. */

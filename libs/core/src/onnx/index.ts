@@ -9,12 +9,13 @@ import type { TensorSpec } from '../types';
 import type { ModelFamily } from '../models/registry';
 import { ConfigReader, type HfConfig } from './config';
 import { buildableModelTypes, familyModuleFor, type FamilyModule, type GraphFlavour } from './families';
-import { DATA_FILE, GraphBuilder, MODEL_FILE, type Precision } from './graph';
+import { DATA_FILE, DEFAULT_INT4_BLOCK_SIZE, GraphBuilder, MODEL_FILE, type Precision } from './graph';
 import { id2label, isPoolingSpec, resolveTask, tasksFor, type PoolingSpec, type Task } from './tasks';
 import { ShapeOnlyWeights, createWeightSource } from './weights';
 
 export * from './graph';
 export * from './weights';
+export * from './contrib-ops';
 export * from './tasks';
 export { ConfigReader, type HfConfig } from './config';
 export { FAMILY_MODULES, buildableModelTypes, familyModuleFor } from './families';
@@ -28,6 +29,8 @@ export interface BuildOnnxOptions {
   /** model.safetensors, every shard, or model.safetensors.index.json. */
   safetensorsPaths?: string[];
   precision?: Precision;
+  /** int4: values per MatMulNBits quantization block (16, 32, 64, 128 or 256; default 32). */
+  blockSize?: number;
   /** The head (optimum task name); default: the one the config's architectures name. */
   task?: string;
   /** sentence-transformers pooling (feature-extraction only): adds a `sentence_embedding` output. */
@@ -58,6 +61,8 @@ export interface BuildOnnxResult {
   kvCache: boolean;
   /** The graph flavour that was built. */
   graph: GraphFlavour;
+  /** The com.microsoft ops the graph uses (contrib-ops.ts says which backends run them). */
+  contribOps: string[];
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Elements in the model's weights. */
@@ -136,10 +141,10 @@ export function resolveGraphFlavour(
       `graph: the optimized (fused) graph exists for encoder models so far, not for the ${module.family} family`,
     );
   }
-  if (precision !== 'fp32') {
+  if (precision === 'fp16') {
     throw new CoreError(
       ErrorCode.UNPROCESSABLE,
-      `graph: the optimized graph is built in fp32 only, not ${precision}`,
+      `graph: the optimized graph computes in fp32 (precision fp32, int8 or int4), not fp16`,
     );
   }
   return 'optimized';
@@ -208,6 +213,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const g = new GraphBuilder(modelType, {
     outDir: opts.outDir,
     precision: opts.precision ?? 'fp32',
+    ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
     metadata: {
       model_type: modelType,
       family: module.family,
@@ -215,6 +221,8 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       task,
       ...(kvCache ? { kv_cache: 'true' } : {}),
       graph,
+      precision: opts.precision ?? 'fp32',
+      ...(opts.precision === 'int4' ? { block_size: String(opts.blockSize ?? DEFAULT_INT4_BLOCK_SIZE) } : {}),
       ...(labels ? { id2label: JSON.stringify(labels) } : {}),
       ...(opts.pooling ? { pooling: JSON.stringify(opts.pooling) } : {}),
     },
@@ -242,6 +250,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       task,
       kvCache,
       graph,
+      contribOps: g.contribOps,
       inputs: saved.inputs,
       outputs: saved.outputs,
       parameters: saved.parameters,

@@ -10,7 +10,7 @@
  * negative finite value) and multiply the attention context by a 0/1 "row has a key" factor.
  */
 import { CoreError, ErrorCode } from '../../errors';
-import { ELEM_TYPE, type GraphBuilder } from '../graph';
+import { ELEM_TYPE, type GraphBuilder, type ProjectionWeight } from '../graph';
 import type { WeightSource } from '../weights';
 
 export const BATCH = 'batch_size';
@@ -233,14 +233,34 @@ export function conv1dLayer(
   inFeatures: number,
   outFeatures: number,
 ): string {
-  const weight = g.weight(`${name}.weight`, w.get(`${name}.weight`, [inFeatures, outFeatures]), [
-    inFeatures,
-    outFeatures,
-  ]);
+  const data = w.get(`${name}.weight`, [inFeatures, outFeatures]);
+  const weight = g.projectionWeight(`${name}.weight`, { data, layout: 'in-out' }, inFeatures, outFeatures);
   const bias = g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures], { init: 'zeros' }), [
     outFeatures,
   ]);
-  return g.linear(x, weight, bias);
+  return g.applyProjection(x, weight, bias);
+}
+
+/**
+ * A causal LM's token embedding [vocab, hidden] and, when an int8/int4 text-generation graph ties its
+ * LM head to it, that head quantized from the same values (read once: a random source never returns
+ * the same tensor twice).
+ */
+export function tokenEmbedding(
+  g: GraphBuilder,
+  w: WeightSource,
+  name: string,
+  vocab: number,
+  hidden: number,
+  tiedHead: boolean,
+): { table: string; quantizedTiedHead?: ProjectionWeight } {
+  const data = w.get(name, [vocab, hidden]);
+  const table = g.weight(name, data, [vocab, hidden]);
+  if (!tiedHead || !g.quantized) return { table };
+  return {
+    table,
+    quantizedTiedHead: g.projectionWeight('lm_head.weight', { data, layout: 'out-in' }, hidden, vocab),
+  };
 }
 
 /**
@@ -282,7 +302,16 @@ export function emitCausalLmHead(
   g: GraphBuilder,
   w: WeightSource,
   task: string,
-  opts: { x: string; ids: string; embedTable: string; hidden: number; vocab: number; tied: boolean },
+  opts: {
+    x: string;
+    ids: string;
+    embedTable: string;
+    hidden: number;
+    vocab: number;
+    tied: boolean;
+    /** int8/int4 with a tied head: the head quantized from the embedding's values when they were read. */
+    quantizedTiedHead?: ProjectionWeight;
+  },
 ): void {
   const { x, ids, hidden: H, vocab } = opts;
   if (task === 'feature-extraction') {
@@ -291,6 +320,20 @@ export function emitCausalLmHead(
   }
   if (task !== 'text-generation') {
     throw new CoreError(ErrorCode.UNPROCESSABLE, `a causal language model has no ${task} head`);
+  }
+  if (g.quantized) {
+    // int8/int4: the LM head is a quantized projection like every other (onnxruntime-genai's builder
+    // quantizes it too); tied, it was quantized from the embedding table as that was read.
+    const head =
+      opts.quantizedTiedHead ??
+      g.projectionWeight(
+        'lm_head.weight',
+        { data: w.get('lm_head.weight', [vocab, H]), layout: 'out-in' },
+        H,
+        vocab,
+      );
+    g.output('logits', 'float32', [BATCH, SEQ, vocab], g.applyProjection(x, head));
+    return;
   }
   const head = opts.tied
     ? opts.embedTable

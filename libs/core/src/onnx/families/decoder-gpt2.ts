@@ -18,6 +18,7 @@ import {
   emitCausalLmHead,
   mergeHeads,
   splitHeads,
+  tokenEmbedding,
 } from './decoder-common';
 import type { FamilyContext } from './types';
 
@@ -70,7 +71,14 @@ export function buildGpt2(ctx: FamilyContext): void {
     headDim,
   });
   const { ids } = inputs;
-  const wte = g.weight('wte.weight', w.get('wte.weight', [vocab, H]), [vocab, H]);
+  const { table: wte, quantizedTiedHead } = tokenEmbedding(
+    g,
+    w,
+    'wte.weight',
+    vocab,
+    H,
+    s.tied && ctx.task === 'text-generation',
+  );
   const wpe = g.weight('wpe.weight', w.get('wpe.weight', [s.positions, H]), [s.positions, H]);
   let x = g.add(
     g.op('Gather', [wte, ids], { axis: 0 }),
@@ -104,7 +112,15 @@ export function buildGpt2(ctx: FamilyContext): void {
   throwIfAborted(signal);
   x = layerNormLayer(g, w, 'ln_f', x, H, s.eps);
   // GPT2LMHeadModel ties lm_head to wte; an untied checkpoint carries lm_head.weight [vocab, hidden].
-  emitCausalLmHead(g, w, ctx.task, { x, ids, embedTable: wte, hidden: H, vocab, tied: s.tied });
+  emitCausalLmHead(g, w, ctx.task, {
+    x,
+    ids,
+    embedTable: wte,
+    hidden: H,
+    vocab,
+    tied: s.tied,
+    quantizedTiedHead,
+  });
   inputs.declarePresents();
   ctx.progress(1, 'gpt2 built');
 }

@@ -29,6 +29,7 @@ import {
   splitHeads,
   type DecoderInputs,
   type DecoderMask,
+  tokenEmbedding,
 } from './decoder-common';
 import type { FamilyContext } from './types';
 
@@ -308,7 +309,14 @@ export function buildLlama(ctx: FamilyContext): void {
     headDim: s.headDim,
   });
   const { ids } = inputs;
-  const embed = g.weight('embed_tokens.weight', w.get('embed_tokens.weight', [vocab, H]), [vocab, H]);
+  const { table: embed, quantizedTiedHead } = tokenEmbedding(
+    g,
+    w,
+    'embed_tokens.weight',
+    vocab,
+    H,
+    s.tied && ctx.task === 'text-generation',
+  );
   let x = g.op('Gather', [embed, ids], { axis: 0 });
   const rot = rotaryTables(g, s.rope, inputs.positionIds);
   const masks = new Map<number | undefined, DecoderMask>();
@@ -325,7 +333,15 @@ export function buildLlama(ctx: FamilyContext): void {
   }
   throwIfAborted(signal);
   x = rmsNorm(g, w, 'norm.weight', x, H, s.eps);
-  emitCausalLmHead(g, w, ctx.task, { x, ids, embedTable: embed, hidden: H, vocab, tied: s.tied });
+  emitCausalLmHead(g, w, ctx.task, {
+    x,
+    ids,
+    embedTable: embed,
+    hidden: H,
+    vocab,
+    tied: s.tied,
+    quantizedTiedHead,
+  });
   inputs.declarePresents();
   ctx.progress(1, `${s.modelType} built`);
 }

@@ -295,7 +295,12 @@ function encoderLayerOptimized(
     H,
     [H, H, H],
   );
-  const qkvWeight = g.weight(`${names.attention(i).query}.qkv_packed.weight`, packed, [H, 3 * H]);
+  const qkvWeight = g.projectionWeight(
+    `${names.attention(i).query}.qkv_packed.weight`,
+    { data: packed, layout: 'in-out' },
+    H,
+    3 * H,
+  );
   const hasBias = a.qkvBias ?? true;
   const qkvBias = hasBias
     ? g.weight(
@@ -304,28 +309,44 @@ function encoderLayerOptimized(
         [3 * H],
       )
     : '';
-  const [q, k, v] = g.node('Split', [g.matmul(x, qkvWeight), g.constInt64([H, H, H])], 3, { axis: -1 });
+  const [q, k, v] = g.node('Split', [g.applyProjection(x, qkvWeight), g.constInt64([H, H, H])], 3, {
+    axis: -1,
+  });
   const [ctx] = g.msOp('MultiHeadAttention', [q!, k!, v!, qkvBias, '', attentionBias], {
     num_heads: spec.heads,
   });
-  const outWeight = g.weight(`${a.output}.weight`, w.linear(`${a.output}.weight`, H, H), [H, H]);
+  const outWeight = g.projectionWeight(
+    `${a.output}.weight`,
+    { data: w.linear(`${a.output}.weight`, H, H), layout: 'in-out' },
+    H,
+    H,
+  );
   const outBias = g.weight(`${a.output}.bias`, w.get(`${a.output}.bias`, [H]), [H]);
   const [gamma1, beta1] = layerNormWeights(g, w, names.attnLayerNorm(i), H);
   const eps = floatAttr(spec.eps);
-  const [h] = g.msOp('SkipLayerNormalization', [g.matmul(ctx!, outWeight), x, gamma1, beta1, outBias], {
-    epsilon: eps,
-  });
+  const [h] = g.msOp(
+    'SkipLayerNormalization',
+    [g.applyProjection(ctx!, outWeight), x, gamma1, beta1, outBias],
+    {
+      epsilon: eps,
+    },
+  );
   const inner = g.activation(linearLayer(g, w, names.ffnIn(i), h!, H, spec.intermediate), spec.act);
-  const ffnWeight = g.weight(
+  const ffnWeight = g.projectionWeight(
     `${names.ffnOut(i)}.weight`,
-    w.linear(`${names.ffnOut(i)}.weight`, spec.intermediate, H),
-    [spec.intermediate, H],
+    { data: w.linear(`${names.ffnOut(i)}.weight`, spec.intermediate, H), layout: 'in-out' },
+    spec.intermediate,
+    H,
   );
   const ffnBias = g.weight(`${names.ffnOut(i)}.bias`, w.get(`${names.ffnOut(i)}.bias`, [H]), [H]);
   const [gamma2, beta2] = layerNormWeights(g, w, names.outLayerNorm(i), H);
-  const [out] = g.msOp('SkipLayerNormalization', [g.matmul(inner, ffnWeight), h!, gamma2, beta2, ffnBias], {
-    epsilon: eps,
-  });
+  const [out] = g.msOp(
+    'SkipLayerNormalization',
+    [g.applyProjection(inner, ffnWeight), h!, gamma2, beta2, ffnBias],
+    {
+      epsilon: eps,
+    },
+  );
   return out!;
 }
 

@@ -6,7 +6,10 @@
 import type { GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
 
-/** Adds an nn.Linear (`<name>.weight` [out, in], optional `<name>.bias`) and applies it to x. */
+/**
+ * Adds an nn.Linear (`<name>.weight` [out, in], optional `<name>.bias`) and applies it to x: a
+ * projection, so int8/int4 builds quantize its weight.
+ */
 export function linearLayer(
   g: GraphBuilder,
   w: WeightSource,
@@ -16,12 +19,10 @@ export function linearLayer(
   outFeatures: number,
   bias = true,
 ): string {
-  const weight = g.weight(`${name}.weight`, w.linear(`${name}.weight`, inFeatures, outFeatures), [
-    inFeatures,
-    outFeatures,
-  ]);
+  const data = w.linear(`${name}.weight`, inFeatures, outFeatures);
+  const weight = g.projectionWeight(`${name}.weight`, { data, layout: 'in-out' }, inFeatures, outFeatures);
   const b = bias ? g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures]), [outFeatures]) : undefined;
-  return g.linear(x, weight, b);
+  return g.applyProjection(x, weight, b);
 }
 
 /** Adds an nn.LayerNorm (`<name>.weight`, `<name>.bias`) and applies it over the last axis. */

@@ -33,6 +33,7 @@ import {
   rmsNorm,
   sequencePositions,
   splitHeads,
+  tokenEmbedding,
 } from './decoder-common';
 import type { FamilyContext, FamilyModule } from './types';
 
@@ -212,12 +213,12 @@ function paddingBias(g: GraphBuilder, mask: string): string {
 }
 
 /** The embedding table: shared.weight, or a checkpoint's encoder.embed_tokens.weight when it lacks it. */
-function sharedEmbedding(g: GraphBuilder, w: WeightSource, s: T5Spec): string {
+function sharedEmbedding(g: GraphBuilder, w: WeightSource, s: T5Spec, tiedHead: boolean) {
   const name =
     w.has('shared.weight') || !w.has('encoder.embed_tokens.weight')
       ? 'shared.weight'
       : 'encoder.embed_tokens.weight';
-  return g.weight(name, w.get(name, [s.vocab, s.dModel]), [s.vocab, s.dModel]);
+  return tokenEmbedding(g, w, name, s.vocab, s.dModel, tiedHead);
 }
 
 /**
@@ -280,7 +281,13 @@ export function buildT5(ctx: FamilyContext): void {
   const decIds = g.input('decoder_input_ids', 'int64', [BATCH, DECODER_SEQ]);
   const past = kvCache ? t5PastInputs(g, s) : undefined;
   const caches = past?.caches;
-  const shared = sharedEmbedding(g, w, s);
+  const tied = ctx.config.bool('tie_word_embeddings', true);
+  const { table: shared, quantizedTiedHead } = sharedEmbedding(
+    g,
+    w,
+    s,
+    tied && ctx.task === 'text2text-generation',
+  );
 
   // Encoder: position bias (bidirectional buckets) + padding mask, computed once for every block.
   const encPos = sequencePositions(g, ids);
@@ -358,12 +365,25 @@ export function buildT5(ctx: FamilyContext): void {
   y = rmsNorm(g, w, 'decoder.final_layer_norm.weight', y, s.dModel, s.eps);
   if (ctx.task === 'text2text-generation') {
     // T5ForConditionalGeneration: tied → (y * d_model^-0.5) @ shared^T; untied → y @ lm_head.weight^T.
-    const tied = ctx.config.bool('tie_word_embeddings', true);
-    const head = tied
-      ? shared
-      : g.weight('lm_head.weight', w.get('lm_head.weight', [s.vocab, s.dModel]), [s.vocab, s.dModel]);
     const scaled = tied ? g.mul(y, g.constFloat(s.dModel ** -0.5)) : y;
-    const logits = logitsFromTable(g, scaled, head, decIds, s.dModel, s.vocab);
+    let logits: string;
+    if (g.quantized) {
+      // int8/int4: a quantized projection (tied: quantized from the shared table as it was read).
+      const head =
+        quantizedTiedHead ??
+        g.projectionWeight(
+          'lm_head.weight',
+          { data: w.get('lm_head.weight', [s.vocab, s.dModel]), layout: 'out-in' },
+          s.dModel,
+          s.vocab,
+        );
+      logits = g.applyProjection(scaled, head);
+    } else {
+      const head = tied
+        ? shared
+        : g.weight('lm_head.weight', w.get('lm_head.weight', [s.vocab, s.dModel]), [s.vocab, s.dModel]);
+      logits = logitsFromTable(g, scaled, head, decIds, s.dModel, s.vocab);
+    }
     g.output('logits', 'float32', [BATCH, DECODER_SEQ, s.vocab], logits);
   } else if (ctx.task === 'feature-extraction') {
     g.output('last_hidden_state', 'float32', [BATCH, DECODER_SEQ, s.dModel], y);

@@ -1,0 +1,76 @@
+/**
+ * CONTRIB_OP_PROVIDERS against where onnxruntime really places each com.microsoft node: every graph
+ * flavour and quantized precision that emits one is built (hf-tiny BERT), run once on cpu and on
+ * webgpu with the profiler on, and each node's provider read from the profile.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { HF_TINY } from '../../../../test/fixtures';
+import { readConfig, readFixtureIO, removeDir, tempDir } from './families/spec-helpers';
+import { backendOps, CONTRIB_OP_PROVIDERS } from './contrib-ops';
+import { buildOnnxModel } from './index';
+
+jest.setTimeout(120_000);
+
+const PROVIDER: Record<string, string> = { cpu: 'CPUExecutionProvider', webgpu: 'WebGpuExecutionProvider' };
+
+/** op type → the providers its nodes ran on, from one profiled run. */
+async function placement(onnxPath: string, ep: string, dir: string): Promise<Map<string, Set<string>>> {
+  const prefix = join(dir, `profile-${ep}`);
+  const session = await ort.InferenceSession.create(onnxPath, {
+    executionProviders: [ep],
+    enableProfiling: true,
+    profileFilePrefix: prefix,
+  });
+  const feeds: Record<string, ort.Tensor> = {};
+  const io = readFixtureIO(join(HF_TINY, 'bert')).inputs;
+  for (const name of session.inputNames) feeds[name] = io[name]!;
+  await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const file = readdirSync(dir).find((f) => f.startsWith(`profile-${ep}`) && f.endsWith('.json'))!;
+  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{
+    cat?: string;
+    args?: { op_name?: string; provider?: string };
+  }>;
+  const out = new Map<string, Set<string>>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.args?.op_name || !e.args.provider) continue;
+    out.set(e.args.op_name, (out.get(e.args.op_name) ?? new Set()).add(e.args.provider));
+  }
+  return out;
+}
+
+describe('contrib ops per backend', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('contrib-ops-');
+  });
+  afterAll(() => removeDir(dir));
+
+  it.each([
+    ['optimized', 'fp32'],
+    ['optimized', 'int8'],
+    ['portable', 'int4'],
+  ] as const)('%s %s: the table says where each com.microsoft node runs', async (graph, precision) => {
+    const out = join(dir, `${graph}-${precision}`);
+    const built = await buildOnnxModel({
+      config: readConfig(join(HF_TINY, 'bert')),
+      outDir: out,
+      weights: 'random',
+      graph,
+      precision,
+    });
+    expect(built.contribOps.length).toBeGreaterThan(0);
+    const table = backendOps(built.contribOps, ['cpu', 'webgpu']);
+    for (const ep of ['cpu', 'webgpu'] as const) {
+      const placed = await placement(built.onnxPath, ep, out);
+      for (const op of built.contribOps) {
+        expect(Object.keys(CONTRIB_OP_PROVIDERS)).toContain(op);
+        const expected = table[ep]!.native.includes(op) ? PROVIDER[ep]! : PROVIDER.cpu!;
+        expect([op, [...(placed.get(op) ?? [])]]).toEqual([op, [expected]]);
+      }
+    }
+  });
+});
