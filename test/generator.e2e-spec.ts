@@ -146,12 +146,19 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(tr.status).toBe('passed');
   });
 
-  it('generates an int4 (MatMulNBits) KV-cache llama whose generation checks pass on cpu and webgpu', async () => {
+  it('generates an optimized int4 (MatMulNBits) KV-cache llama whose generation checks pass on cpu and webgpu', async () => {
+    const OPTIMIZED_INT4_LLAMA_OPS = [
+      'MatMulNBits',
+      'RotaryEmbedding',
+      'SimplifiedLayerNormalization',
+      'SkipSimplifiedLayerNormalization',
+    ];
     const res = await post('/api/generator/model', {
       model_name: 'llama',
       hardware: ['cpu', 'webgpu'],
       precision: 'int4',
       block_size: 16,
+      graph: 'optimized',
       output_dir: `llama-int4-${driver}`,
     });
     expect(res.status).toBe(202);
@@ -164,9 +171,10 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(JSON.parse(readFileSync(String(results.manifest_path), 'utf8'))).toMatchObject({
       precision: 'int4',
       block_size: 16,
+      graph: 'optimized',
       backend_ops: {
-        cpu: { native: ['MatMulNBits'], cpu_fallback: [] },
-        webgpu: { native: ['MatMulNBits'], cpu_fallback: [] },
+        cpu: { native: [...OPTIMIZED_INT4_LLAMA_OPS], cpu_fallback: [] },
+        webgpu: { native: [...OPTIMIZED_INT4_LLAMA_OPS], cpu_fallback: [] },
       },
     });
     const run = await post('/api/test/run', {
@@ -211,12 +219,12 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
       expect(JSON.stringify(await json(res))).toMatch(message);
     }
     const optimized = await post('/api/generator/model', {
-      model_name: 'llama',
+      model_name: 'gpt2',
       graph: 'optimized',
       output_dir: 'never',
     });
     expect(optimized.status).toBe(422);
-    expect(JSON.stringify(await json(optimized))).toMatch(/not for the decoder family/);
+    expect(JSON.stringify(await json(optimized))).toMatch(/not for gpt2 \(the decoder family\)/);
     const kv = await post('/api/generator/model', {
       model_name: 'bert',
       kv_cache: true,

@@ -13,6 +13,9 @@ export const CONTRIB_OP_PROVIDERS: Readonly<Record<string, readonly BackendName[
   SkipLayerNormalization: ['cpu', 'cuda', 'webgpu'],
   MatMulNBits: ['cpu', 'cuda', 'webgpu'],
   DynamicQuantizeMatMul: ['cpu'],
+  RotaryEmbedding: ['cpu', 'cuda', 'webgpu'],
+  SimplifiedLayerNormalization: ['cpu', 'cuda', 'webgpu'],
+  SkipSimplifiedLayerNormalization: ['cpu', 'cuda', 'webgpu'],
 };
 
 /** Per backend: the contrib ops it runs itself, and those it leaves to the cpu provider. */

@@ -294,7 +294,16 @@ export class GraphBuilder {
     this.fd = openSync(this.dataPath, 'w');
   }
 
-  /** The com.microsoft op types the graph uses so far, sorted. */
+  /**
+   * One node of an onnxruntime contrib op registered in the default domain (SimplifiedLayerNormalization);
+   * recorded with the com.microsoft ones in `contribOps`.
+   */
+  contribOp(opType: string, inputs: string[], attrs?: Attrs): string {
+    this.msOps.add(opType);
+    return this.op(opType, inputs, attrs);
+  }
+
+  /** The onnxruntime contrib op types (com.microsoft, and SimplifiedLayerNormalization) the graph uses so far, sorted. */
   get contribOps(): string[] {
     return [...this.msOps].sort();
   }

@@ -125,6 +125,7 @@ export function resolveKvCache(module: FamilyModule, task: Task, requested: bool
  */
 export function resolveGraphFlavour(
   module: FamilyModule,
+  modelType: string,
   precision: string,
   requested: GraphFlavour | undefined,
 ): GraphFlavour {
@@ -135,10 +136,11 @@ export function resolveGraphFlavour(
       `graph must be portable or optimized, got ${String(requested)}`,
     );
   }
-  if (!module.optimized) {
+  if (!module.optimized?.includes(modelType)) {
     throw new CoreError(
       ErrorCode.UNPROCESSABLE,
-      `graph: the optimized (fused) graph exists for encoder models so far, not for the ${module.family} family`,
+      `graph: the optimized (fused) graph exists for encoders (BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT) ` +
+        `and Llama-style decoders (llama, qwen2) so far, not for ${modelType} (the ${module.family} family)`,
     );
   }
   if (precision === 'fp16') {
@@ -156,7 +158,8 @@ export function checkGraphFlavour(
   precision: string,
   requested: GraphFlavour | undefined,
 ): GraphFlavour {
-  return resolveGraphFlavour(moduleAndTask(config, undefined, undefined).module, precision, requested);
+  const { module, modelType } = moduleAndTask(config, undefined, undefined);
+  return resolveGraphFlavour(module, modelType, precision, requested);
 }
 
 /**
@@ -198,7 +201,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const { modelType, module, task } = moduleAndTask(opts.config, opts.task, opts.pooling);
   const labels = id2label(opts.config);
   const kvCache = resolveKvCache(module, task, opts.kvCache);
-  const graph = resolveGraphFlavour(module, opts.precision ?? 'fp32', opts.graph);
+  const graph = resolveGraphFlavour(module, modelType, opts.precision ?? 'fp32', opts.graph);
   const report = opts.onProgress ?? (() => undefined);
   throwIfAborted(opts.signal);
   report(0, `building ${modelType} (${module.family}) graph`);

@@ -54,7 +54,11 @@ function logitsAt(t: ort.Tensor, b: number, p: number): Float32Array {
   return (t.data as Float32Array).slice(start, start + vocab!);
 }
 
-describe.each(['gpt2', 'llama'])('KV-cache decoder graph (%s fixture)', (name) => {
+describe.each([
+  ['gpt2', 'portable'],
+  ['llama', 'portable'],
+  ['llama', 'optimized'],
+] as const)('KV-cache decoder graph (%s fixture, %s)', (name, graph) => {
   const dir = join(HF_TINY, name);
   const io = readFixtureIO(dir);
   const config = readConfig(dir);
@@ -66,6 +70,7 @@ describe.each(['gpt2', 'llama'])('KV-cache decoder graph (%s fixture)', (name) =
       weights: 'safetensors',
       safetensorsPaths: [join(dir, 'model.safetensors')],
       kvCache: true,
+      graph,
     });
     session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
   });

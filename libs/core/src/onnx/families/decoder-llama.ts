@@ -15,7 +15,8 @@
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
-import { ELEM_TYPE, type GraphBuilder } from '../graph';
+import { ELEM_TYPE, floatAttr, type GraphBuilder } from '../graph';
+import type { WeightSource } from '../weights';
 import { linearLayer } from './layers';
 import {
   attend,
@@ -62,6 +63,8 @@ export interface LlamaSpec {
   rope: RopeSpec;
   /** Per layer: the sliding window, or undefined for full attention. */
   slidingWindows: (number | undefined)[];
+  /** max_position_embeddings: the rotary caches' length in the optimized graph. */
+  maxPositions: number;
 }
 
 function record(v: unknown): Record<string, unknown> | undefined {
@@ -191,6 +194,7 @@ export function llamaSpec(config: ConfigReader): LlamaSpec {
     tied: config.bool('tie_word_embeddings', false),
     rope: ropeSpec(config, headDim),
     slidingWindows: slidingWindows(config, layers),
+    maxPositions: config.int('max_position_embeddings'),
   };
 }
 
@@ -246,6 +250,133 @@ function applyRotary(g: GraphBuilder, x: string, cos: string, sin: string, headD
   const [x1, x2] = g.node('Split', [x, g.constInt64([half, half])], 2, { axis: -1 });
   const rotated = g.concat([g.op('Neg', [x2!]), x1!], -1);
   return g.add(g.mul(x, cos), g.mul(rotated, sin));
+}
+
+/**
+ * The optimized graph's rotary caches: cos and sin of position × inv_freq for every position the
+ * model takes, [max_position_embeddings, head_dim / 2] float32 (com.microsoft RotaryEmbedding's
+ * cos_cache and sin_cache), computed with float32 rounding of the angle as the portable graph does.
+ */
+function rotaryCaches(g: GraphBuilder, rope: RopeSpec, positions: number): { cos: string; sin: string } {
+  const invFreq = ropeInvFreq(rope);
+  const half = rope.dim / 2;
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(p * invFreq[i]!);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  return {
+    cos: g.initializer('rotary.cos_cache', cos, [positions, half]),
+    sin: g.initializer('rotary.sin_cache', sin, [positions, half]),
+  };
+}
+
+/** com.microsoft RotaryEmbedding (rotate_half layout) on [batch, seq, heads × head_dim]. */
+function rotaryOp(
+  g: GraphBuilder,
+  x: string,
+  positions: string,
+  caches: { cos: string; sin: string },
+  heads: number,
+): string {
+  return g.msOp('RotaryEmbedding', [x, positions, caches.cos, caches.sin], {
+    interleaved: 0,
+    num_heads: heads,
+  })[0]!;
+}
+
+/** RMSNorm as onnxruntime's SimplifiedLayerNormalization (a contrib op in the default domain). */
+function rmsNormOp(
+  g: GraphBuilder,
+  w: WeightSource,
+  name: string,
+  x: string,
+  size: number,
+  eps: number,
+): string {
+  const weight = g.weight(name, w.get(name, [size], { init: 'ones' }), [size]);
+  return g.contribOp('SimplifiedLayerNormalization', [x, weight], {
+    axis: -1,
+    epsilon: floatAttr(eps),
+    stash_type: 1,
+  });
+}
+
+/** residual + delta, then RMSNorm, as com.microsoft SkipSimplifiedLayerNormalization: [normed, sum]. */
+function skipRmsNorm(
+  g: GraphBuilder,
+  w: WeightSource,
+  name: string,
+  delta: string,
+  residual: string,
+  size: number,
+  eps: number,
+): { normed: string; sum: string } {
+  const weight = g.weight(name, w.get(name, [size], { init: 'ones' }), [size]);
+  // Four outputs: the normed value, mean and inverse std (unused), and residual + delta.
+  const [normed, , , sum] = g.msOp(
+    'SkipSimplifiedLayerNormalization',
+    [delta, residual, weight],
+    { epsilon: floatAttr(eps) },
+    4,
+  );
+  return { normed: normed!, sum: sum! };
+}
+
+/**
+ * One layer of the optimized graph: RotaryEmbedding on the q and k projections, attention as in the
+ * portable graph, the residual add and post-attention RMSNorm fused. Takes the normed input `h` and
+ * the residual stream `x`; returns the stream after attention and the MLP's output, which the next
+ * SkipSimplifiedLayerNormalization adds.
+ */
+function layerOptimized(
+  ctx: FamilyContext,
+  s: LlamaSpec,
+  i: number,
+  x: string,
+  h: string,
+  caches: { cos: string; sin: string },
+  mask: DecoderMask,
+  inputs: DecoderInputs,
+): { x: string; delta: string } {
+  const { g, weights: w } = ctx;
+  const { hidden: H, heads, kvHeads, headDim: D } = s;
+  const p = `layers.${i}`;
+  const proj = (name: string, out: number, bias: boolean) =>
+    linearLayer(g, w, `${p}.self_attn.${name}`, h, H, out, bias);
+  const q = splitHeads(
+    g,
+    rotaryOp(g, proj('q_proj', heads * D, s.qkvBias), inputs.positionIds, caches, heads),
+    heads,
+    D,
+  );
+  let k = splitHeads(
+    g,
+    rotaryOp(g, proj('k_proj', kvHeads * D, s.qkvBias), inputs.positionIds, caches, kvHeads),
+    kvHeads,
+    D,
+  );
+  let v = splitHeads(g, proj('v_proj', kvHeads * D, s.qkvBias), kvHeads, D);
+  if (inputs.cache) ({ key: k, value: v } = inputs.cache(i, k, v));
+  const groups = heads / kvHeads;
+  const attn = attend(g, q, repeatKv(g, k, kvHeads, groups, D), repeatKv(g, v, kvHeads, groups, D), {
+    scale: 1 / Math.sqrt(D),
+    bias: mask.additive,
+    rowValid: mask.rowValid,
+  });
+  const o = linearLayer(g, w, `${p}.self_attn.o_proj`, mergeHeads(g, attn, heads, D), heads * D, H, s.oBias);
+  const post = skipRmsNorm(g, w, `${p}.post_attention_layernorm.weight`, o, x, H, s.eps);
+  const mlp = (name: string, inF: number, outF: number, input: string) =>
+    linearLayer(g, w, `${p}.mlp.${name}`, input, inF, outF, s.mlpBias);
+  const gated = g.mul(
+    g.activation(mlp('gate_proj', H, s.intermediate, post.normed), s.act),
+    mlp('up_proj', H, s.intermediate, post.normed),
+  );
+  return { x: post.sum, delta: mlp('down_proj', s.intermediate, H, gated) };
 }
 
 function layer(
@@ -318,7 +449,9 @@ export function buildLlama(ctx: FamilyContext): void {
     s.tied && ctx.task === 'text-generation',
   );
   let x = g.op('Gather', [embed, ids], { axis: 0 });
-  const rot = rotaryTables(g, s.rope, inputs.positionIds);
+  const optimized = ctx.graph === 'optimized';
+  const rot = optimized ? undefined : rotaryTables(g, s.rope, inputs.positionIds);
+  const caches = optimized ? rotaryCaches(g, s.rope, s.maxPositions) : undefined;
   const masks = new Map<number | undefined, DecoderMask>();
   const maskFor = (window: number | undefined) => {
     let m = masks.get(window);
@@ -326,13 +459,27 @@ export function buildLlama(ctx: FamilyContext): void {
     return m;
   };
   ctx.progress(0.05, 'embeddings');
-  for (let i = 0; i < s.layers; i++) {
-    throwIfAborted(signal);
-    x = layer(ctx, s, i, x, rot, maskFor(s.slidingWindows[i]), inputs);
-    ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
+  if (caches) {
+    // Optimized: each residual add fuses with the RMSNorm after it (the next layer's input norm,
+    // or the final norm).
+    let h = rmsNormOp(g, w, 'layers.0.input_layernorm.weight', x, H, s.eps);
+    for (let i = 0; i < s.layers; i++) {
+      throwIfAborted(signal);
+      const out = layerOptimized(ctx, s, i, x, h, caches, maskFor(s.slidingWindows[i]), inputs);
+      const next = i + 1 < s.layers ? `layers.${i + 1}.input_layernorm.weight` : 'norm.weight';
+      ({ normed: h, sum: x } = skipRmsNorm(g, w, next, out.delta, out.x, H, s.eps));
+      ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
+    }
+    x = h;
+  } else {
+    for (let i = 0; i < s.layers; i++) {
+      throwIfAborted(signal);
+      x = layer(ctx, s, i, x, rot!, maskFor(s.slidingWindows[i]), inputs);
+      ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
+    }
+    x = rmsNorm(g, w, 'norm.weight', x, H, s.eps);
   }
   throwIfAborted(signal);
-  x = rmsNorm(g, w, 'norm.weight', x, H, s.eps);
   emitCausalLmHead(g, w, ctx.task, {
     x,
     ids,

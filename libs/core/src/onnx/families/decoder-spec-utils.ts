@@ -12,7 +12,7 @@ import { ConfigReader, type HfConfig } from '../config';
 import { GraphBuilder } from '../graph';
 import { createWeightSource } from '../weights';
 import { withDefaultPositions } from './spec-helpers';
-import type { FamilyModule } from './types';
+import type { FamilyModule, GraphFlavour } from './types';
 
 export interface BuildWithOptions {
   weights: 'random' | 'safetensors';
@@ -23,6 +23,7 @@ export interface BuildWithOptions {
   task?: Task;
   /** Causal decoders: the KV-cache graph. */
   kvCache?: boolean;
+  graph?: GraphFlavour;
 }
 
 /** Builds `config` with `module` into a fresh temp dir; returns the model.onnx path. */
@@ -48,6 +49,7 @@ export async function buildWithModule(
       weights,
       task: options.task ?? defaultTask(config),
       kvCache: options.kvCache,
+      graph: options.graph,
       progress: () => undefined,
     });
     return (await g.save()).onnxPath;

@@ -32,6 +32,8 @@ export function buildDecoder(ctx: FamilyContext): void {
 export const decoderFamily: FamilyModule = {
   family: 'decoder',
   modelTypes: DECODER_MODEL_TYPES,
+  // Llama and Qwen2: SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization, RotaryEmbedding.
+  optimized: ['llama', 'qwen2'],
   weightPrefixes: (modelType) => PREFIXES[modelType] ?? ['', 'model.'],
   build: buildDecoder,
 };

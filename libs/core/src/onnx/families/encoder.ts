@@ -393,7 +393,7 @@ export function buildEncoder(ctx: FamilyContext): void {
 export const encoderFamily: FamilyModule = {
   family: 'encoder',
   modelTypes: ENCODER_MODEL_TYPES,
-  optimized: true,
+  optimized: ENCODER_MODEL_TYPES,
   weightPrefixes: (modelType) => PREFIXES[modelType] ?? ['', 'model.'],
   build: buildEncoder,
 };

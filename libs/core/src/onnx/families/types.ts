@@ -40,8 +40,8 @@ export interface FamilyModule {
   readonly family: ModelFamily;
   /** The config.json model_type values this module builds. */
   readonly modelTypes: readonly string[];
-  /** Whether the family builds an `optimized` graph (fused contrib ops). */
-  readonly optimized?: boolean;
+  /** The model types of the family that build an `optimized` graph (fused contrib ops). */
+  readonly optimized?: readonly string[];
   /** Prefixes a checkpoint of this model_type may put before base-model tensor names ('' first). */
   weightPrefixes(modelType: string): string[];
   build(ctx: FamilyContext): void | Promise<void>;
