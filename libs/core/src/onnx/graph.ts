@@ -33,9 +33,10 @@
  *   small constants stored inline in the model file, deduplicated.
  *
  * PROJECTIONS AND QUANTIZATION
- * `g.projection(x, name, Float32Array [in, out], in, out, bias?)` adds a model's linear layer: a weight
- * and MatMul in fp32/fp16, DynamicQuantizeMatMul over int8 per-channel weights in `int8`, MatMulNBits
- * over 4-bit blocks in `int4` (see quantize.ts). Embeddings, norms and biases stay `g.weight`s.
+ * `g.projectionWeight(name, { data, layout }, in, out)` stores a model's linear layer and
+ * `g.applyProjection(x, weight, bias?)` applies it: a weight and MatMul in fp32/fp16,
+ * DynamicQuantizeMatMul over int8 per-channel weights in `int8`, MatMulNBits over 4-bit blocks in
+ * `int4` (see quantize.ts). Embeddings, norms and biases stay `g.weight`s.
  *
  * PRECISION (fp16)
  * With `precision: 'fp16'`, `g.computeDtype` is 'float16': weights are fp16 and the whole graph computes
@@ -535,24 +536,12 @@ export class GraphBuilder {
   }
 
   /**
-   * A model's projection (nn.Linear, Conv1D, fused QKV, an LM head): x @ W (+ b), W given as float32
-   * in either layout (`in-out`: [inFeatures, outFeatures]; `out-in`: nn.Linear's [out, in]), stored
-   * and applied as the precision says: a weight and MatMul (fp32, fp16); int8 per-column weights and
-   * com.microsoft DynamicQuantizeMatMul, the bias folded in (int8); 4-bit blocks and com.microsoft
-   * MatMulNBits (int4). Counted as inFeatures × outFeatures parameters whatever the storage.
+   * Stores a model projection's weight (nn.Linear, Conv1D, fused QKV, an LM head), given as float32 in
+   * either layout (`in-out`: [inFeatures, outFeatures]; `out-in`: nn.Linear's [out, in]), as the
+   * precision says: a float weight (fp32, fp16); int8 per-column weights and a scale (int8); 4-bit
+   * blocks, scales and zero points (int4). Counted as inFeatures × outFeatures parameters whatever the
+   * storage. `applyProjection` computes x @ W (+ b) with it.
    */
-  projection(
-    x: string,
-    name: string,
-    weight: ProjectionData,
-    inFeatures: number,
-    outFeatures: number,
-    bias?: string,
-  ): string {
-    return this.applyProjection(x, this.projectionWeight(name, weight, inFeatures, outFeatures), bias);
-  }
-
-  /** Stores a projection's weight now (see `projection`); apply it later with `applyProjection`. */
   projectionWeight(
     name: string,
     weight: ProjectionData,
@@ -603,7 +592,10 @@ export class GraphBuilder {
     return { kind: 'float', K, N, w: this.weight(name, this.dryRun ? data : inOut(), [K, N]) };
   }
 
-  /** x @ W (+ b) for a weight stored by `projectionWeight`. */
+  /**
+   * x @ W (+ b) for a weight stored by `projectionWeight`: MatMul (+ Add) for a float weight;
+   * com.microsoft DynamicQuantizeMatMul, the bias folded in (int8); com.microsoft MatMulNBits (int4).
+   */
   applyProjection(x: string, weight: ProjectionWeight, bias?: string): string {
     if (weight.kind === 'float') return this.linear(x, weight.w, bias);
     if (weight.kind === 'int8') {

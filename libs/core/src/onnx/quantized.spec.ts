@@ -9,9 +9,7 @@
  * trained model's are not. int4 runs on cpu and webgpu (MatMulNBits has kernels in both); int8's
  * DynamicQuantizeMatMul is a cpu kernel only.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { HF_TINY } from '../../../../test/fixtures';
 import { TINY_T5_CONFIG } from '../generator/spec-build';
@@ -19,6 +17,7 @@ import { SeededRandom } from '../util/random';
 import {
   buildFixture,
   int64Tensor,
+  opCounts,
   readFixtureIO,
   removeDir,
   runModel,
@@ -70,13 +69,6 @@ describe('quantizers', () => {
     },
   );
 });
-
-function opCounts(onnxPath: string): Record<string, number> {
-  const model = onnx.ModelProto.decode(readFileSync(onnxPath));
-  const counts: Record<string, number> = {};
-  for (const n of model.graph!.node!) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
-  return counts;
-}
 
 /** Per position (last axis = features): mean and minimum cosine similarity, and argmax agreement. */
 function compareRows(a: Float32Array, b: Float32Array, width: number) {

@@ -63,8 +63,8 @@ export interface LlamaSpec {
   rope: RopeSpec;
   /** Per layer: the sliding window, or undefined for full attention. */
   slidingWindows: (number | undefined)[];
-  /** max_position_embeddings: the rotary caches' length in the optimized graph. */
-  maxPositions: number;
+  /** max_position_embeddings, when the config has it: the rotary caches' length in the optimized graph. */
+  maxPositions?: number;
 }
 
 function record(v: unknown): Record<string, unknown> | undefined {
@@ -194,7 +194,7 @@ export function llamaSpec(config: ConfigReader): LlamaSpec {
     tied: config.bool('tie_word_embeddings', false),
     rope: ropeSpec(config, headDim),
     slidingWindows: slidingWindows(config, layers),
-    maxPositions: config.int('max_position_embeddings'),
+    maxPositions: optionalInt(config.raw.max_position_embeddings, `${modelType} max_position_embeddings`),
   };
 }
 
@@ -328,10 +328,53 @@ function skipRmsNorm(
 }
 
 /**
- * One layer of the optimized graph: RotaryEmbedding on the q and k projections, attention as in the
- * portable graph, the residual add and post-attention RMSNorm fused. Takes the normed input `h` and
- * the residual stream `x`; returns the stream after attention and the MLP's output, which the next
- * SkipSimplifiedLayerNormalization adds.
+ * A layer's self-attention on its normed input `h`: q/k/v projections, `rotate` (RoPE on [batch,
+ * seq, heads × head_dim] projections, returning [batch, heads, seq, head_dim]), the KV cache when the
+ * graph has one, grouped-query attention with the mask, and o_proj.
+ */
+function attentionBlock(
+  ctx: FamilyContext,
+  s: LlamaSpec,
+  i: number,
+  h: string,
+  rotate: (projected: string, heads: number) => string,
+  mask: DecoderMask,
+  inputs: DecoderInputs,
+): string {
+  const { g, weights: w } = ctx;
+  const { hidden: H, heads, kvHeads, headDim: D } = s;
+  const p = `layers.${i}`;
+  const proj = (name: string, out: number, bias: boolean) =>
+    linearLayer(g, w, `${p}.self_attn.${name}`, h, H, out, bias);
+  const q = rotate(proj('q_proj', heads * D, s.qkvBias), heads);
+  let k = rotate(proj('k_proj', kvHeads * D, s.qkvBias), kvHeads);
+  let v = splitHeads(g, proj('v_proj', kvHeads * D, s.qkvBias), kvHeads, D);
+  if (inputs.cache) ({ key: k, value: v } = inputs.cache(i, k, v));
+  const groups = heads / kvHeads;
+  const attn = attend(g, q, repeatKv(g, k, kvHeads, groups, D), repeatKv(g, v, kvHeads, groups, D), {
+    scale: 1 / Math.sqrt(D),
+    bias: mask.additive,
+    rowValid: mask.rowValid,
+  });
+  return linearLayer(g, w, `${p}.self_attn.o_proj`, mergeHeads(g, attn, heads, D), heads * D, H, s.oBias);
+}
+
+/** A layer's gated MLP on its normed input: down(act(gate(h2)) * up(h2)). */
+function mlpBlock(ctx: FamilyContext, s: LlamaSpec, i: number, h2: string): string {
+  const { g, weights: w } = ctx;
+  const mlp = (name: string, inF: number, outF: number, input: string) =>
+    linearLayer(g, w, `layers.${i}.mlp.${name}`, input, inF, outF, s.mlpBias);
+  const gated = g.mul(
+    g.activation(mlp('gate_proj', s.hidden, s.intermediate, h2), s.act),
+    mlp('up_proj', s.hidden, s.intermediate, h2),
+  );
+  return mlp('down_proj', s.intermediate, s.hidden, gated);
+}
+
+/**
+ * One layer of the optimized graph: RotaryEmbedding on the q and k projections, the residual add and
+ * post-attention RMSNorm fused. Takes the normed input `h` and the residual stream `x`; returns the
+ * stream after attention and the MLP's output, which the next SkipSimplifiedLayerNormalization adds.
  */
 function layerOptimized(
   ctx: FamilyContext,
@@ -344,41 +387,14 @@ function layerOptimized(
   inputs: DecoderInputs,
 ): { x: string; delta: string } {
   const { g, weights: w } = ctx;
-  const { hidden: H, heads, kvHeads, headDim: D } = s;
-  const p = `layers.${i}`;
-  const proj = (name: string, out: number, bias: boolean) =>
-    linearLayer(g, w, `${p}.self_attn.${name}`, h, H, out, bias);
-  const q = splitHeads(
-    g,
-    rotaryOp(g, proj('q_proj', heads * D, s.qkvBias), inputs.positionIds, caches, heads),
-    heads,
-    D,
-  );
-  let k = splitHeads(
-    g,
-    rotaryOp(g, proj('k_proj', kvHeads * D, s.qkvBias), inputs.positionIds, caches, kvHeads),
-    kvHeads,
-    D,
-  );
-  let v = splitHeads(g, proj('v_proj', kvHeads * D, s.qkvBias), kvHeads, D);
-  if (inputs.cache) ({ key: k, value: v } = inputs.cache(i, k, v));
-  const groups = heads / kvHeads;
-  const attn = attend(g, q, repeatKv(g, k, kvHeads, groups, D), repeatKv(g, v, kvHeads, groups, D), {
-    scale: 1 / Math.sqrt(D),
-    bias: mask.additive,
-    rowValid: mask.rowValid,
-  });
-  const o = linearLayer(g, w, `${p}.self_attn.o_proj`, mergeHeads(g, attn, heads, D), heads * D, H, s.oBias);
-  const post = skipRmsNorm(g, w, `${p}.post_attention_layernorm.weight`, o, x, H, s.eps);
-  const mlp = (name: string, inF: number, outF: number, input: string) =>
-    linearLayer(g, w, `${p}.mlp.${name}`, input, inF, outF, s.mlpBias);
-  const gated = g.mul(
-    g.activation(mlp('gate_proj', H, s.intermediate, post.normed), s.act),
-    mlp('up_proj', H, s.intermediate, post.normed),
-  );
-  return { x: post.sum, delta: mlp('down_proj', s.intermediate, H, gated) };
+  const rotate = (projected: string, heads: number) =>
+    splitHeads(g, rotaryOp(g, projected, inputs.positionIds, caches, heads), heads, s.headDim);
+  const o = attentionBlock(ctx, s, i, h, rotate, mask, inputs);
+  const post = skipRmsNorm(g, w, `layers.${i}.post_attention_layernorm.weight`, o, x, s.hidden, s.eps);
+  return { x: post.sum, delta: mlpBlock(ctx, s, i, post.normed) };
 }
 
+/** One pre-norm layer of the portable graph. */
 function layer(
   ctx: FamilyContext,
   s: LlamaSpec,
@@ -389,43 +405,13 @@ function layer(
   inputs: DecoderInputs,
 ): string {
   const { g, weights: w } = ctx;
-  const { hidden: H, heads, kvHeads, headDim: D } = s;
   const p = `layers.${i}`;
-  const h = rmsNorm(g, w, `${p}.input_layernorm.weight`, x, H, s.eps);
-  const proj = (name: string, out: number, bias: boolean) =>
-    linearLayer(g, w, `${p}.self_attn.${name}`, h, H, out, bias);
-  const q = applyRotary(
-    g,
-    splitHeads(g, proj('q_proj', heads * D, s.qkvBias), heads, D),
-    rot.cos,
-    rot.sin,
-    D,
-  );
-  let k = applyRotary(
-    g,
-    splitHeads(g, proj('k_proj', kvHeads * D, s.qkvBias), kvHeads, D),
-    rot.cos,
-    rot.sin,
-    D,
-  );
-  let v = splitHeads(g, proj('v_proj', kvHeads * D, s.qkvBias), kvHeads, D);
-  if (inputs.cache) ({ key: k, value: v } = inputs.cache(i, k, v));
-  const groups = heads / kvHeads;
-  const attn = attend(g, q, repeatKv(g, k, kvHeads, groups, D), repeatKv(g, v, kvHeads, groups, D), {
-    scale: 1 / Math.sqrt(D),
-    bias: mask.additive,
-    rowValid: mask.rowValid,
-  });
-  const o = linearLayer(g, w, `${p}.self_attn.o_proj`, mergeHeads(g, attn, heads, D), heads * D, H, s.oBias);
-  x = g.add(x, o);
-  const h2 = rmsNorm(g, w, `${p}.post_attention_layernorm.weight`, x, H, s.eps);
-  const mlp = (name: string, inF: number, outF: number, input: string) =>
-    linearLayer(g, w, `${p}.mlp.${name}`, input, inF, outF, s.mlpBias);
-  const gated = g.mul(
-    g.activation(mlp('gate_proj', H, s.intermediate, h2), s.act),
-    mlp('up_proj', H, s.intermediate, h2),
-  );
-  return g.add(x, mlp('down_proj', s.intermediate, H, gated));
+  const h = rmsNorm(g, w, `${p}.input_layernorm.weight`, x, s.hidden, s.eps);
+  const rotate = (projected: string, heads: number) =>
+    applyRotary(g, splitHeads(g, projected, heads, s.headDim), rot.cos, rot.sin, s.headDim);
+  x = g.add(x, attentionBlock(ctx, s, i, h, rotate, mask, inputs));
+  const h2 = rmsNorm(g, w, `${p}.post_attention_layernorm.weight`, x, s.hidden, s.eps);
+  return g.add(x, mlpBlock(ctx, s, i, h2));
 }
 
 export function buildLlama(ctx: FamilyContext): void {
@@ -451,7 +437,13 @@ export function buildLlama(ctx: FamilyContext): void {
   let x = g.op('Gather', [embed, ids], { axis: 0 });
   const optimized = ctx.graph === 'optimized';
   const rot = optimized ? undefined : rotaryTables(g, s.rope, inputs.positionIds);
-  const caches = optimized ? rotaryCaches(g, s.rope, s.maxPositions) : undefined;
+  if (optimized && s.maxPositions === undefined) {
+    throw new CoreError(
+      ErrorCode.INVALID_MODEL,
+      `${s.modelType}: the optimized graph's rotary caches need max_position_embeddings in the config`,
+    );
+  }
+  const caches = optimized ? rotaryCaches(g, s.rope, s.maxPositions!) : undefined;
   const masks = new Map<number | undefined, DecoderMask>();
   const maskFor = (window: number | undefined) => {
     let m = masks.get(window);

@@ -4,9 +4,7 @@
  * hf-tiny llama fixture) and against the portable graph, on cpu and webgpu; Qwen2 (q/k/v biases) from
  * random weights. The KV-cache graph's own checks run in decoder-kv.spec.ts for both flavours.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { onnx } from 'onnx-proto';
 import { HF_TINY } from '../../../../../test/fixtures';
 import { buildOnnxModel } from '../index';
 import {
@@ -14,6 +12,7 @@ import {
   errorsAgainstFixture,
   int64Tensor,
   maxAbsDiff,
+  opCounts,
   readConfig,
   readFixtureIO,
   removeDir,
@@ -22,13 +21,6 @@ import {
 } from './spec-helpers';
 
 jest.setTimeout(180_000);
-
-function opCounts(onnxPath: string): Record<string, number> {
-  const model = onnx.ModelProto.decode(readFileSync(onnxPath));
-  const counts: Record<string, number> = {};
-  for (const n of model.graph!.node!) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
-  return counts;
-}
 
 describe('optimized llama graph (hf-tiny fixture)', () => {
   const dir = join(HF_TINY, 'llama');

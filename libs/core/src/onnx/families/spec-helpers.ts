@@ -4,6 +4,7 @@
  * absolute difference to the recorded transformers outputs.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { onnx } from 'onnx-proto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -184,4 +185,12 @@ export function describeAgainstTransformers(family: string, fixtures: string[]):
       for (const e of Object.values(errors)) expect(e).toBeLessThan(tolerance);
     });
   });
+}
+
+/** How many nodes of each op type an ONNX file's graph has. */
+export function opCounts(onnxPath: string): Record<string, number> {
+  const model = onnx.ModelProto.decode(readFileSync(onnxPath));
+  const counts: Record<string, number> = {};
+  for (const n of model.graph!.node!) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
+  return counts;
 }
