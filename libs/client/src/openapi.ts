@@ -864,9 +864,10 @@ export interface components {
              */
             task?: "feature-extraction" | "fill-mask" | "text-classification" | "token-classification" | "image-classification" | "text-generation" | "text2text-generation";
             /**
-             * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops
-             *     (com.microsoft MultiHeadAttention and SkipLayerNormalization, which cpu, cuda and webgpu run),
-             *     for encoder models in fp32 so far; other models or fp16 are a 422.
+             * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which
+             *     cpu, cuda and webgpu run: for encoders packed QKV, MultiHeadAttention and SkipLayerNormalization;
+             *     for Llama and Qwen2 SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization and
+             *     RotaryEmbedding. Other model types, or fp16, are a 422. The manifest's `backend_ops` lists them.
              * @default portable
              * @enum {string}
              */
@@ -946,9 +947,10 @@ export interface components {
              */
             task?: "feature-extraction" | "fill-mask" | "text-classification" | "token-classification" | "image-classification" | "text-generation" | "text2text-generation";
             /**
-             * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops
-             *     (com.microsoft MultiHeadAttention and SkipLayerNormalization, which cpu, cuda and webgpu run),
-             *     for encoder models in fp32 so far; other models or fp16 are a 422.
+             * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which
+             *     cpu, cuda and webgpu run: for encoders packed QKV, MultiHeadAttention and SkipLayerNormalization;
+             *     for Llama and Qwen2 SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization and
+             *     RotaryEmbedding. Other model types, or fp16, are a 422. The manifest's `backend_ops` lists them.
              * @default portable
              * @enum {string}
              */
