@@ -865,9 +865,10 @@ export interface components {
             task?: "feature-extraction" | "fill-mask" | "text-classification" | "token-classification" | "image-classification" | "text-generation" | "text2text-generation";
             /**
              * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which
-             *     cpu, cuda and webgpu run: for encoders packed QKV, MultiHeadAttention and SkipLayerNormalization;
-             *     for Llama and Qwen2 SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization and
-             *     RotaryEmbedding. Other model types, or fp16, are a 422. The manifest's `backend_ops` lists them.
+             *     cpu, cuda and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
+             *     SkipSimplifiedLayerNormalization), BiasGelu / FastGelu, packed QKV with MultiHeadAttention for
+             *     encoders and ViT/DeiT, RotaryEmbedding for Llama and Qwen2. fp16 is a 422 (fp32, int8, int4 build).
+             *     The manifest's `backend_ops` lists the ops and where each runs.
              * @default portable
              * @enum {string}
              */
@@ -948,9 +949,10 @@ export interface components {
             task?: "feature-extraction" | "fill-mask" | "text-classification" | "token-classification" | "image-classification" | "text-generation" | "text2text-generation";
             /**
              * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which
-             *     cpu, cuda and webgpu run: for encoders packed QKV, MultiHeadAttention and SkipLayerNormalization;
-             *     for Llama and Qwen2 SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization and
-             *     RotaryEmbedding. Other model types, or fp16, are a 422. The manifest's `backend_ops` lists them.
+             *     cpu, cuda and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
+             *     SkipSimplifiedLayerNormalization), BiasGelu / FastGelu, packed QKV with MultiHeadAttention for
+             *     encoders and ViT/DeiT, RotaryEmbedding for Llama and Qwen2. fp16 is a 422 (fp32, int8, int4 build).
+             *     The manifest's `backend_ops` lists the ops and where each runs.
              * @default portable
              * @enum {string}
              */

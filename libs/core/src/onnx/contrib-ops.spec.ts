@@ -1,13 +1,14 @@
 /**
- * CONTRIB_OP_PROVIDERS against where onnxruntime really places each com.microsoft node: every graph
- * flavour and quantized precision that emits one is built (hf-tiny BERT), run once on cpu and on
- * webgpu with the profiler on, and each node's provider read from the profile.
+ * CONTRIB_OP_PROVIDERS against where onnxruntime really places each contrib node: graphs that between
+ * them emit every op of the table are built (hf-tiny BERT, GPT-2 and Llama: both flavours, quantized
+ * precisions), run once on cpu and on webgpu with the profiler on, and each node's provider read from
+ * the profile.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { HF_TINY } from '../../../../test/fixtures';
-import { readConfig, readFixtureIO, removeDir, tempDir } from './families/spec-helpers';
+import { readConfig, readFixtureIO, removeDir, tempDir, withDefaultPositions } from './families/spec-helpers';
 import { backendOps, CONTRIB_OP_PROVIDERS } from './contrib-ops';
 import { buildOnnxModel } from './index';
 
@@ -16,7 +17,12 @@ jest.setTimeout(120_000);
 const PROVIDER: Record<string, string> = { cpu: 'CPUExecutionProvider', webgpu: 'WebGpuExecutionProvider' };
 
 /** op type → the providers its nodes ran on, from one profiled run. */
-async function placement(onnxPath: string, ep: string, dir: string): Promise<Map<string, Set<string>>> {
+async function placement(
+  onnxPath: string,
+  fixture: string,
+  ep: string,
+  dir: string,
+): Promise<Map<string, Set<string>>> {
   const prefix = join(dir, `profile-${ep}`);
   const session = await ort.InferenceSession.create(onnxPath, {
     executionProviders: [ep],
@@ -24,9 +30,9 @@ async function placement(onnxPath: string, ep: string, dir: string): Promise<Map
     profileFilePrefix: prefix,
   });
   const feeds: Record<string, ort.Tensor> = {};
-  const io = readFixtureIO(join(HF_TINY, 'bert')).inputs;
+  const io = readFixtureIO(join(HF_TINY, fixture)).inputs;
   for (const name of session.inputNames) feeds[name] = io[name]!;
-  await session.run(feeds);
+  await session.run(withDefaultPositions(session, feeds));
   session.endProfiling();
   await session.release();
   const file = readdirSync(dir).find((f) => f.startsWith(`profile-${ep}`) && f.endsWith('.json'))!;
@@ -49,24 +55,34 @@ describe('contrib ops per backend', () => {
   });
   afterAll(() => removeDir(dir));
 
+  const seen = new Set<string>();
+  afterAll(() => {
+    // Every row of the table was checked by one of the graphs.
+    expect([...seen].sort()).toEqual(Object.keys(CONTRIB_OP_PROVIDERS).sort());
+  });
+
   it.each([
-    ['optimized', 'fp32'],
-    ['optimized', 'int8'],
-    ['portable', 'int4'],
-  ] as const)('%s %s: the table says where each com.microsoft node runs', async (graph, precision) => {
-    const out = join(dir, `${graph}-${precision}`);
+    ['bert', 'optimized', 'fp32'],
+    ['bert', 'optimized', 'int8'],
+    ['bert', 'portable', 'int4'],
+    ['gpt2', 'optimized', 'fp32'],
+    ['llama', 'optimized', 'fp32'],
+  ] as const)('%s %s %s: the table says where each contrib node runs', async (fixture, graph, precision) => {
+    const out = join(dir, `${fixture}-${graph}-${precision}`);
     const built = await buildOnnxModel({
-      config: readConfig(join(HF_TINY, 'bert')),
+      config: readConfig(join(HF_TINY, fixture)),
       outDir: out,
       weights: 'random',
       graph,
       precision,
+      kvCache: false,
     });
     expect(built.contribOps.length).toBeGreaterThan(0);
     const table = backendOps(built.contribOps, ['cpu', 'webgpu']);
     for (const ep of ['cpu', 'webgpu'] as const) {
-      const placed = await placement(built.onnxPath, ep, out);
+      const placed = await placement(built.onnxPath, fixture, ep, out);
       for (const op of built.contribOps) {
+        seen.add(op);
         expect(Object.keys(CONTRIB_OP_PROVIDERS)).toContain(op);
         const expected = table[ep]!.native.includes(op) ? PROVIDER[ep]! : PROVIDER.cpu!;
         expect([op, [...(placed.get(op) ?? [])]]).toEqual([op, [expected]]);

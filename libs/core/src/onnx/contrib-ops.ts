@@ -11,6 +11,8 @@ import type { BackendName } from '../types';
 export const CONTRIB_OP_PROVIDERS: Readonly<Record<string, readonly BackendName[]>> = {
   MultiHeadAttention: ['cpu', 'cuda', 'webgpu'],
   SkipLayerNormalization: ['cpu', 'cuda', 'webgpu'],
+  BiasGelu: ['cpu', 'cuda', 'webgpu'],
+  FastGelu: ['cpu', 'cuda', 'webgpu'],
   MatMulNBits: ['cpu', 'cuda', 'webgpu'],
   DynamicQuantizeMatMul: ['cpu'],
   RotaryEmbedding: ['cpu', 'cuda', 'webgpu'],

@@ -41,8 +41,8 @@ export interface BuildOnnxOptions {
    */
   kvCache?: boolean;
   /**
-   * `optimized`: onnxruntime's fused contrib ops (MultiHeadAttention, SkipLayerNormalization) where
-   * the family has them (encoders, fp32); `portable` (default): standard ONNX ops only.
+   * `optimized`: onnxruntime's fused contrib ops (MultiHeadAttention, SkipLayerNormalization, ...;
+   * fp32, int8 and int4); `portable` (default): standard ONNX ops only.
    */
   graph?: GraphFlavour;
   /** Seed of random weights. */
@@ -139,8 +139,7 @@ export function resolveGraphFlavour(
   if (!module.optimized?.includes(modelType)) {
     throw new CoreError(
       ErrorCode.UNPROCESSABLE,
-      `graph: the optimized (fused) graph exists for encoders (BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT) ` +
-        `and Llama-style decoders (llama, qwen2) so far, not for ${modelType} (the ${module.family} family)`,
+      `graph: the ${module.family} family has no optimized (fused) graph for ${modelType}`,
     );
   }
   if (precision === 'fp16') {

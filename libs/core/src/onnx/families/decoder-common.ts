@@ -224,21 +224,25 @@ export function rmsNorm(
   return g.mul(g.castCompute(normed), weight);
 }
 
-/** Weight `[in, out]` stored as is (GPT-2's Conv1D). */
-export function conv1dLayer(
+/**
+ * GPT-2's Conv1D applied to x (weight `[in, out]` stored as is), with its bias kept apart when
+ * `fuseBias` (for SkipLayerNormalization or FastGelu to add it).
+ */
+export function conv1dParts(
   g: GraphBuilder,
   w: WeightSource,
   name: string,
   x: string,
   inFeatures: number,
   outFeatures: number,
-): string {
+  fuseBias = false,
+): { y: string; bias?: string } {
   const data = w.get(`${name}.weight`, [inFeatures, outFeatures]);
   const weight = g.projectionWeight(`${name}.weight`, { data, layout: 'in-out' }, inFeatures, outFeatures);
   const bias = g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures], { init: 'zeros' }), [
     outFeatures,
   ]);
-  return g.applyProjection(x, weight, bias);
+  return fuseBias ? { y: g.applyProjection(x, weight), bias } : { y: g.applyProjection(x, weight, bias) };
 }
 
 /**

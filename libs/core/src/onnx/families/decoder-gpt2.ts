@@ -9,10 +9,11 @@
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
-import { layerNormLayer } from './layers';
+import { biasActivation } from './layers';
+import { ResidualStream } from './residual';
 import {
   attend,
-  conv1dLayer,
+  conv1dParts,
   decoderInputs,
   decoderMask,
   emitCausalLmHead,
@@ -80,18 +81,22 @@ export function buildGpt2(ctx: FamilyContext): void {
     s.tied && ctx.task === 'text-generation',
   );
   const wpe = g.weight('wpe.weight', w.get('wpe.weight', [s.positions, H]), [s.positions, H]);
-  let x = g.add(
+  const x0 = g.add(
     g.op('Gather', [wte, ids], { axis: 0 }),
     g.op('Gather', [wpe, inputs.positionIds], { axis: 0 }),
   );
   const mask = decoderMask(g, inputs);
   ctx.progress(0.05, 'embeddings');
 
+  // Optimized: each residual add (and its projection's bias) fuses with the LayerNorm after it, and
+  // the MLP's bias with its activation (FastGelu for gelu_new); attention stays standard ops.
+  const fused = ctx.graph === 'optimized';
+  const stream = new ResidualStream(g, w, { kind: 'layer', size: H, eps: s.eps, fused }, x0);
   for (let i = 0; i < s.layers; i++) {
     throwIfAborted(signal);
     const p = `h.${i}`;
-    const h = layerNormLayer(g, w, `${p}.ln_1`, x, H, s.eps);
-    const qkv = conv1dLayer(g, w, `${p}.attn.c_attn`, h, H, 3 * H);
+    const h = stream.norm(`${p}.ln_1`);
+    const qkv = conv1dParts(g, w, `${p}.attn.c_attn`, h, H, 3 * H).y;
     const [q, k, v] = g.node('Split', [qkv, g.constInt64([H, H, H])], 3, { axis: -1 });
     let scale = s.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1;
     if (s.scaleByInverseLayerIdx) scale /= i + 1;
@@ -103,14 +108,16 @@ export function buildGpt2(ctx: FamilyContext): void {
       bias: mask.additive,
       rowValid: mask.rowValid,
     });
-    x = g.add(conv1dLayer(g, w, `${p}.attn.c_proj`, mergeHeads(g, attn, heads, headDim), H, H), x);
-    const h2 = layerNormLayer(g, w, `${p}.ln_2`, x, H, s.eps);
-    const inner = g.activation(conv1dLayer(g, w, `${p}.mlp.c_fc`, h2, H, s.inner), s.act);
-    x = g.add(x, conv1dLayer(g, w, `${p}.mlp.c_proj`, inner, s.inner, H));
+    const o = conv1dParts(g, w, `${p}.attn.c_proj`, mergeHeads(g, attn, heads, headDim), H, H, fused);
+    stream.add(o.y, o.bias);
+    const fc = conv1dParts(g, w, `${p}.mlp.c_fc`, stream.norm(`${p}.ln_2`), H, s.inner, fused);
+    const inner = biasActivation(g, fc.y, fc.bias, s.act, fused);
+    const out = conv1dParts(g, w, `${p}.mlp.c_proj`, inner, s.inner, H, fused);
+    stream.add(out.y, out.bias);
     ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
   }
   throwIfAborted(signal);
-  x = layerNormLayer(g, w, 'ln_f', x, H, s.eps);
+  const x = stream.norm('ln_f');
   // GPT2LMHeadModel ties lm_head to wte; an untied checkpoint carries lm_head.weight [vocab, hidden].
   emitCausalLmHead(g, w, ctx.task, {
     x,

@@ -56,6 +56,7 @@ function logitsAt(t: ort.Tensor, b: number, p: number): Float32Array {
 
 describe.each([
   ['gpt2', 'portable'],
+  ['gpt2', 'optimized'],
   ['llama', 'portable'],
   ['llama', 'optimized'],
 ] as const)('KV-cache decoder graph (%s fixture, %s)', (name, graph) => {

@@ -15,9 +15,9 @@
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
-import { ELEM_TYPE, floatAttr, type GraphBuilder } from '../graph';
-import type { WeightSource } from '../weights';
+import { ELEM_TYPE, type GraphBuilder } from '../graph';
 import { linearLayer } from './layers';
+import { ResidualStream } from './residual';
 import {
   attend,
   decoderInputs,
@@ -26,7 +26,6 @@ import {
   mergeHeads,
   optionalInt,
   repeatKv,
-  rmsNorm,
   splitHeads,
   type DecoderInputs,
   type DecoderMask,
@@ -289,44 +288,6 @@ function rotaryOp(
   })[0]!;
 }
 
-/** RMSNorm as onnxruntime's SimplifiedLayerNormalization (a contrib op in the default domain). */
-function rmsNormOp(
-  g: GraphBuilder,
-  w: WeightSource,
-  name: string,
-  x: string,
-  size: number,
-  eps: number,
-): string {
-  const weight = g.weight(name, w.get(name, [size], { init: 'ones' }), [size]);
-  return g.contribOp('SimplifiedLayerNormalization', [x, weight], {
-    axis: -1,
-    epsilon: floatAttr(eps),
-    stash_type: 1,
-  });
-}
-
-/** residual + delta, then RMSNorm, as com.microsoft SkipSimplifiedLayerNormalization: [normed, sum]. */
-function skipRmsNorm(
-  g: GraphBuilder,
-  w: WeightSource,
-  name: string,
-  delta: string,
-  residual: string,
-  size: number,
-  eps: number,
-): { normed: string; sum: string } {
-  const weight = g.weight(name, w.get(name, [size], { init: 'ones' }), [size]);
-  // Four outputs: the normed value, mean and inverse std (unused), and residual + delta.
-  const [normed, , , sum] = g.msOp(
-    'SkipSimplifiedLayerNormalization',
-    [delta, residual, weight],
-    { epsilon: floatAttr(eps) },
-    4,
-  );
-  return { normed: normed!, sum: sum! };
-}
-
 /**
  * A layer's self-attention on its normed input `h`: q/k/v projections, `rotate` (RoPE on [batch,
  * seq, heads × head_dim] projections, returning [batch, heads, seq, head_dim]), the KV cache when the
@@ -372,46 +333,23 @@ function mlpBlock(ctx: FamilyContext, s: LlamaSpec, i: number, h2: string): stri
 }
 
 /**
- * One layer of the optimized graph: RotaryEmbedding on the q and k projections, the residual add and
- * post-attention RMSNorm fused. Takes the normed input `h` and the residual stream `x`; returns the
- * stream after attention and the MLP's output, which the next SkipSimplifiedLayerNormalization adds.
+ * One pre-norm layer on the residual stream. `rotate` applies RoPE to [batch, seq, heads × head_dim]
+ * projections and returns [batch, heads, seq, head_dim]: standard ops in the portable graph,
+ * com.microsoft RotaryEmbedding in the optimized one (where the stream fuses each residual add with
+ * the RMSNorm after it).
  */
-function layerOptimized(
-  ctx: FamilyContext,
-  s: LlamaSpec,
-  i: number,
-  x: string,
-  h: string,
-  caches: { cos: string; sin: string },
-  mask: DecoderMask,
-  inputs: DecoderInputs,
-): { x: string; delta: string } {
-  const { g, weights: w } = ctx;
-  const rotate = (projected: string, heads: number) =>
-    splitHeads(g, rotaryOp(g, projected, inputs.positionIds, caches, heads), heads, s.headDim);
-  const o = attentionBlock(ctx, s, i, h, rotate, mask, inputs);
-  const post = skipRmsNorm(g, w, `layers.${i}.post_attention_layernorm.weight`, o, x, s.hidden, s.eps);
-  return { x: post.sum, delta: mlpBlock(ctx, s, i, post.normed) };
-}
-
-/** One pre-norm layer of the portable graph. */
 function layer(
   ctx: FamilyContext,
   s: LlamaSpec,
   i: number,
-  x: string,
-  rot: { cos: string; sin: string },
+  stream: ResidualStream,
+  rotate: (projected: string, heads: number) => string,
   mask: DecoderMask,
   inputs: DecoderInputs,
-): string {
-  const { g, weights: w } = ctx;
+): void {
   const p = `layers.${i}`;
-  const h = rmsNorm(g, w, `${p}.input_layernorm.weight`, x, s.hidden, s.eps);
-  const rotate = (projected: string, heads: number) =>
-    applyRotary(g, splitHeads(g, projected, heads, s.headDim), rot.cos, rot.sin, s.headDim);
-  x = g.add(x, attentionBlock(ctx, s, i, h, rotate, mask, inputs));
-  const h2 = rmsNorm(g, w, `${p}.post_attention_layernorm.weight`, x, s.hidden, s.eps);
-  return g.add(x, mlpBlock(ctx, s, i, h2));
+  stream.add(attentionBlock(ctx, s, i, stream.norm(`${p}.input_layernorm`), rotate, mask, inputs));
+  stream.add(mlpBlock(ctx, s, i, stream.norm(`${p}.post_attention_layernorm`)));
 }
 
 export function buildLlama(ctx: FamilyContext): void {
@@ -434,43 +372,42 @@ export function buildLlama(ctx: FamilyContext): void {
     H,
     s.tied && ctx.task === 'text-generation',
   );
-  let x = g.op('Gather', [embed, ids], { axis: 0 });
   const optimized = ctx.graph === 'optimized';
-  const rot = optimized ? undefined : rotaryTables(g, s.rope, inputs.positionIds);
   if (optimized && s.maxPositions === undefined) {
     throw new CoreError(
       ErrorCode.INVALID_MODEL,
       `${s.modelType}: the optimized graph's rotary caches need max_position_embeddings in the config`,
     );
   }
-  const caches = optimized ? rotaryCaches(g, s.rope, s.maxPositions!) : undefined;
+  let rotate: (projected: string, heads: number) => string;
+  if (optimized) {
+    const caches = rotaryCaches(g, s.rope, s.maxPositions!);
+    rotate = (projected, heads) =>
+      splitHeads(g, rotaryOp(g, projected, inputs.positionIds, caches, heads), heads, s.headDim);
+  } else {
+    const rot = rotaryTables(g, s.rope, inputs.positionIds);
+    rotate = (projected, heads) =>
+      applyRotary(g, splitHeads(g, projected, heads, s.headDim), rot.cos, rot.sin, s.headDim);
+  }
   const masks = new Map<number | undefined, DecoderMask>();
   const maskFor = (window: number | undefined) => {
     let m = masks.get(window);
     if (!m) masks.set(window, (m = decoderMask(g, inputs, window)));
     return m;
   };
+  const stream = new ResidualStream(
+    g,
+    w,
+    { kind: 'rms', size: H, eps: s.eps, fused: optimized },
+    g.op('Gather', [embed, ids], { axis: 0 }),
+  );
   ctx.progress(0.05, 'embeddings');
-  if (caches) {
-    // Optimized: each residual add fuses with the RMSNorm after it (the next layer's input norm,
-    // or the final norm).
-    let h = rmsNormOp(g, w, 'layers.0.input_layernorm.weight', x, H, s.eps);
-    for (let i = 0; i < s.layers; i++) {
-      throwIfAborted(signal);
-      const out = layerOptimized(ctx, s, i, x, h, caches, maskFor(s.slidingWindows[i]), inputs);
-      const next = i + 1 < s.layers ? `layers.${i + 1}.input_layernorm.weight` : 'norm.weight';
-      ({ normed: h, sum: x } = skipRmsNorm(g, w, next, out.delta, out.x, H, s.eps));
-      ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
-    }
-    x = h;
-  } else {
-    for (let i = 0; i < s.layers; i++) {
-      throwIfAborted(signal);
-      x = layer(ctx, s, i, x, rot!, maskFor(s.slidingWindows[i]), inputs);
-      ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
-    }
-    x = rmsNorm(g, w, 'norm.weight', x, H, s.eps);
+  for (let i = 0; i < s.layers; i++) {
+    throwIfAborted(signal);
+    layer(ctx, s, i, stream, rotate, maskFor(s.slidingWindows[i]), inputs);
+    ctx.progress(0.05 + (0.85 * (i + 1)) / s.layers, `layer ${i + 1}/${s.layers}`);
   }
+  const x = stream.norm('norm');
   throwIfAborted(signal);
   emitCausalLmHead(g, w, ctx.task, {
     x,

@@ -32,8 +32,9 @@ export function buildDecoder(ctx: FamilyContext): void {
 export const decoderFamily: FamilyModule = {
   family: 'decoder',
   modelTypes: DECODER_MODEL_TYPES,
-  // Llama and Qwen2: SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization, RotaryEmbedding.
-  optimized: ['llama', 'qwen2'],
+  // GPT-2: SkipLayerNormalization, FastGelu. Llama and Qwen2: SimplifiedLayerNormalization,
+  // SkipSimplifiedLayerNormalization, RotaryEmbedding.
+  optimized: ['gpt2', 'llama', 'qwen2'],
   weightPrefixes: (modelType) => PREFIXES[modelType] ?? ['', 'model.'],
   build: buildDecoder,
 };

@@ -8,15 +8,19 @@
  */
 import { CoreError, ErrorCode, throwIfAborted } from '../../errors';
 import type { ConfigReader } from '../config';
-import { ELEM_TYPE, floatAttr, type GraphBuilder } from '../graph';
+import { ELEM_TYPE, type GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
 import { emitEncoderHead } from './heads';
 import {
   additiveMask,
+  biasActivation,
   embeddingTable,
+  fusedSelfAttention,
   layerNormLayer,
   linearLayer,
+  linearParts,
   selfAttention,
+  skipLayerNorm,
   type AttentionWeights,
 } from './layers';
 import type { FamilyContext, FamilyModule } from './types';
@@ -250,34 +254,11 @@ function encoderLayer(
   return layerNormLayer(g, w, names.outLayerNorm(i), g.add(out, h), hidden, spec.eps);
 }
 
-/** [in, a] ‖ [in, b] ‖ ... → [in, a + b + ...]: weights stored [in, out] joined along out. */
-function joinColumns(parts: Float32Array[], rows: number, widths: number[]): Float32Array {
-  const total = widths.reduce((a, b) => a + b, 0);
-  const out = new Float32Array(rows * total);
-  for (let r = 0; r < rows; r++) {
-    let at = r * total;
-    parts.forEach((p, k) => {
-      out.set(p.subarray(r * widths[k]!, (r + 1) * widths[k]!), at);
-      at += widths[k]!;
-    });
-  }
-  return out;
-}
-
-/** `<name>.weight` / `<name>.bias` of an nn.LayerNorm as initializers. */
-function layerNormWeights(g: GraphBuilder, w: WeightSource, name: string, size: number): [string, string] {
-  return [
-    g.weight(`${name}.weight`, w.get(`${name}.weight`, [size], { init: 'ones' }), [size]),
-    g.weight(`${name}.bias`, w.get(`${name}.bias`, [size], { init: 'zeros' }), [size]),
-  ];
-}
-
 /**
  * The same post-LN layer with onnxruntime's fused contrib ops, as its transformer optimizer and
- * onnxruntime-genai emit them: one packed QKV MatMul, com.microsoft MultiHeadAttention (q/k/v
- * biases inside, the padding mask as an additive attention_bias) and SkipLayerNormalization for each
- * "residual + bias + LayerNorm". cpu, cuda and webgpu implement both ops in onnxruntime 1.30 (webgpu's
- * MultiHeadAttention lacks key_padding_mask, hence attention_bias).
+ * onnxruntime-genai emit them: packed QKV with MultiHeadAttention, BiasGelu / FastGelu, and
+ * SkipLayerNormalization for each "residual + bias + LayerNorm". cpu, cuda and webgpu run them all
+ * in onnxruntime 1.30.
  */
 function encoderLayerOptimized(
   g: GraphBuilder,
@@ -288,66 +269,12 @@ function encoderLayerOptimized(
   attentionBias: string,
 ): string {
   const { hidden: H, names } = spec;
-  const a = names.attention(i);
-  const qkvNames = [a.query, a.key, a.value];
-  const packed = joinColumns(
-    qkvNames.map((n) => w.linear(`${n}.weight`, H, H)),
-    H,
-    [H, H, H],
-  );
-  const qkvWeight = g.projectionWeight(
-    `${names.attention(i).query}.qkv_packed.weight`,
-    { data: packed, layout: 'in-out' },
-    H,
-    3 * H,
-  );
-  const hasBias = a.qkvBias ?? true;
-  const qkvBias = hasBias
-    ? g.weight(
-        `${a.query}.qkv_packed.bias`,
-        Float32Array.from(qkvNames.flatMap((n) => [...w.get(`${n}.bias`, [H])])),
-        [3 * H],
-      )
-    : '';
-  const [q, k, v] = g.node('Split', [g.applyProjection(x, qkvWeight), g.constInt64([H, H, H])], 3, {
-    axis: -1,
-  });
-  const [ctx] = g.msOp('MultiHeadAttention', [q!, k!, v!, qkvBias, '', attentionBias], {
-    num_heads: spec.heads,
-  });
-  const outWeight = g.projectionWeight(
-    `${a.output}.weight`,
-    { data: w.linear(`${a.output}.weight`, H, H), layout: 'in-out' },
-    H,
-    H,
-  );
-  const outBias = g.weight(`${a.output}.bias`, w.get(`${a.output}.bias`, [H]), [H]);
-  const [gamma1, beta1] = layerNormWeights(g, w, names.attnLayerNorm(i), H);
-  const eps = floatAttr(spec.eps);
-  const [h] = g.msOp(
-    'SkipLayerNormalization',
-    [g.applyProjection(ctx!, outWeight), x, gamma1, beta1, outBias],
-    {
-      epsilon: eps,
-    },
-  );
-  const inner = g.activation(linearLayer(g, w, names.ffnIn(i), h!, H, spec.intermediate), spec.act);
-  const ffnWeight = g.projectionWeight(
-    `${names.ffnOut(i)}.weight`,
-    { data: w.linear(`${names.ffnOut(i)}.weight`, spec.intermediate, H), layout: 'in-out' },
-    spec.intermediate,
-    H,
-  );
-  const ffnBias = g.weight(`${names.ffnOut(i)}.bias`, w.get(`${names.ffnOut(i)}.bias`, [H]), [H]);
-  const [gamma2, beta2] = layerNormWeights(g, w, names.outLayerNorm(i), H);
-  const [out] = g.msOp(
-    'SkipLayerNormalization',
-    [g.applyProjection(inner, ffnWeight), h!, gamma2, beta2, ffnBias],
-    {
-      epsilon: eps,
-    },
-  );
-  return out!;
+  const attn = fusedSelfAttention(g, w, x, names.attention(i), H, spec.heads, attentionBias);
+  const h = skipLayerNorm(g, w, names.attnLayerNorm(i), attn.y, x, attn.bias, H, spec.eps);
+  const ffnIn = linearParts(g, w, names.ffnIn(i), h, H, spec.intermediate, true);
+  const inner = biasActivation(g, ffnIn.y, ffnIn.bias, spec.act, true);
+  const out = linearParts(g, w, names.ffnOut(i), inner, spec.intermediate, H, true);
+  return skipLayerNorm(g, w, names.outLayerNorm(i), out.y, h, out.bias, H, spec.eps);
 }
 
 export function buildEncoder(ctx: FamilyContext): void {

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { SeededRandom } from '../../util/random';
 import { writeSafetensors } from '../../util/safetensors';
 import { buildWithModule, int64Tensor, maxAbsDiffWhere, runModel } from './decoder-spec-utils';
+import { opCounts } from './spec-helpers';
 import { bucketTable, relativePositionBucket, t5Family } from './t5';
 
 jest.setTimeout(180_000);
@@ -438,87 +439,140 @@ describe('t5 family properties (random weights)', () => {
   });
 });
 
-describe('t5 KV-cache graph (encoder once, decoder self-attention past, cross-attention keys/values cached)', () => {
+// The reference is always the portable full pass: the optimized graph (every residual add fused with
+// the RMSNorm after it) is held to it too.
+describe.each(['portable', 'optimized'] as const)(
+  't5 KV-cache graph, %s (encoder once, decoder self-attention past, cross-attention keys/values cached)',
+  (graph) => {
+    const config = { ...BASE, feed_forward_proj: 'gated-gelu', initializer_range: 0.3 };
+    const dirs: string[] = [];
+    let full: string;
+    let cached: string;
+
+    beforeAll(async () => {
+      const build = async (kvCache: boolean, flavour: 'portable' | 'optimized') => {
+        const path = await buildWithModule(t5Family, config, {
+          weights: 'random',
+          seed: 5,
+          task: 'text2text-generation',
+          kvCache,
+          graph: flavour,
+        });
+        dirs.push(dirname(path));
+        return path;
+      };
+      full = await build(false, 'portable');
+      cached = await build(true, graph);
+    });
+    afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+    it('decoding token by token with the cache gives the logits of the full pass (encoder run at the first step only)', async () => {
+      const ort = await import('onnxruntime-node');
+      const session = await ort.InferenceSession.create(cached, { executionProviders: ['cpu'] });
+      try {
+        expect(session.inputNames.slice(0, 4)).toEqual([
+          'input_ids',
+          'attention_mask',
+          'encoder_attention_mask',
+          'decoder_input_ids',
+        ]);
+        expect(session.outputNames.slice(0, 5)).toEqual([
+          'logits',
+          'present.0.decoder.key',
+          'present.0.decoder.value',
+          'present.0.encoder.key',
+          'present.0.encoder.value',
+        ]);
+        const reference = (
+          await runModel(full, {
+            input_ids: int64Tensor(IDS),
+            attention_mask: int64Tensor(MASK),
+            decoder_input_ids: int64Tensor(DEC),
+          })
+        ).logits!;
+        const vocab = BASE.vocab_size;
+        const steps = DEC[0]!.length;
+        const empty = (n: number) =>
+          new ort.Tensor('float32', new Float32Array(0), [2, BASE.num_heads, n, BASE.d_kv]);
+        const noTokens = new ort.Tensor('int64', new BigInt64Array(0), [2, 0]);
+        let past: Record<string, import('onnxruntime-node').Tensor> = {};
+        for (const name of session.inputNames) if (name.startsWith('past_key_values.')) past[name] = empty(0);
+        let worst = 0;
+        for (let p = 0; p < steps; p++) {
+          const out = await session.run({
+            input_ids: p === 0 ? int64Tensor(IDS) : noTokens,
+            attention_mask: p === 0 ? int64Tensor(MASK) : noTokens,
+            encoder_attention_mask: int64Tensor(MASK),
+            decoder_input_ids: int64Tensor(DEC.map((r) => [r[p]!])),
+            ...past,
+          });
+          expect(out['present.0.decoder.key']!.dims).toEqual([2, BASE.num_heads, p + 1, BASE.d_kv]);
+          expect(out['present.2.encoder.key']!.dims).toEqual([2, BASE.num_heads, IDS[0]!.length, BASE.d_kv]);
+          const logits = out.logits!.data as Float32Array;
+          for (let b = 0; b < 2; b++) {
+            const ref = (reference.data as Float32Array).subarray(
+              (b * steps + p) * vocab,
+              (b * steps + p + 1) * vocab,
+            );
+            worst = Math.max(worst, maxAbsDiffWhere(logits.subarray(b * vocab, (b + 1) * vocab), ref));
+          }
+          past = {};
+          for (const [name, t] of Object.entries(out)) {
+            if (name.startsWith('present.')) past[`past_key_values.${name.slice('present.'.length)}`] = t;
+          }
+        }
+        console.log(
+          `t5 ${graph} cached decoding vs portable full pass max abs error ${worst.toExponential(3)}`,
+        );
+        expect(worst).toBeLessThan(1e-4);
+      } finally {
+        await session.release();
+      }
+    });
+  },
+);
+
+describe('t5 optimized graph (each residual add fused with the RMSNorm after it)', () => {
   const config = { ...BASE, feed_forward_proj: 'gated-gelu', initializer_range: 0.3 };
   const dirs: string[] = [];
   let full: string;
-  let cached: string;
+  let optimized: string;
 
   beforeAll(async () => {
-    const build = async (kvCache: boolean) => {
+    const build = async (graph: 'portable' | 'optimized') => {
       const path = await buildWithModule(t5Family, config, {
         weights: 'random',
         seed: 5,
         task: 'text2text-generation',
-        kvCache,
+        kvCache: false,
+        graph,
       });
       dirs.push(dirname(path));
       return path;
     };
-    full = await build(false);
-    cached = await build(true);
+    full = await build('portable');
+    optimized = await build('optimized');
   });
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  it('decoding token by token with the cache gives the logits of the full pass (encoder run at the first step only)', async () => {
-    const ort = await import('onnxruntime-node');
-    const session = await ort.InferenceSession.create(cached, { executionProviders: ['cpu'] });
-    try {
-      expect(session.inputNames.slice(0, 4)).toEqual([
-        'input_ids',
-        'attention_mask',
-        'encoder_attention_mask',
-        'decoder_input_ids',
-      ]);
-      expect(session.outputNames.slice(0, 5)).toEqual([
-        'logits',
-        'present.0.decoder.key',
-        'present.0.decoder.value',
-        'present.0.encoder.key',
-        'present.0.encoder.value',
-      ]);
-      const reference = (
-        await runModel(full, {
-          input_ids: int64Tensor(IDS),
-          attention_mask: int64Tensor(MASK),
-          decoder_input_ids: int64Tensor(DEC),
-        })
-      ).logits!;
-      const vocab = BASE.vocab_size;
-      const steps = DEC[0]!.length;
-      const empty = (n: number) =>
-        new ort.Tensor('float32', new Float32Array(0), [2, BASE.num_heads, n, BASE.d_kv]);
-      const noTokens = new ort.Tensor('int64', new BigInt64Array(0), [2, 0]);
-      let past: Record<string, import('onnxruntime-node').Tensor> = {};
-      for (const name of session.inputNames) if (name.startsWith('past_key_values.')) past[name] = empty(0);
-      let worst = 0;
-      for (let p = 0; p < steps; p++) {
-        const out = await session.run({
-          input_ids: p === 0 ? int64Tensor(IDS) : noTokens,
-          attention_mask: p === 0 ? int64Tensor(MASK) : noTokens,
-          encoder_attention_mask: int64Tensor(MASK),
-          decoder_input_ids: int64Tensor(DEC.map((r) => [r[p]!])),
-          ...past,
-        });
-        expect(out['present.0.decoder.key']!.dims).toEqual([2, BASE.num_heads, p + 1, BASE.d_kv]);
-        expect(out['present.2.encoder.key']!.dims).toEqual([2, BASE.num_heads, IDS[0]!.length, BASE.d_kv]);
-        const logits = out.logits!.data as Float32Array;
-        for (let b = 0; b < 2; b++) {
-          const ref = (reference.data as Float32Array).subarray(
-            (b * steps + p) * vocab,
-            (b * steps + p + 1) * vocab,
-          );
-          worst = Math.max(worst, maxAbsDiffWhere(logits.subarray(b * vocab, (b + 1) * vocab), ref));
-        }
-        past = {};
-        for (const [name, t] of Object.entries(out)) {
-          if (name.startsWith('present.')) past[`past_key_values.${name.slice('present.'.length)}`] = t;
-        }
-      }
-      console.log(`t5 cached decoding vs full pass max abs error ${worst.toExponential(3)}`);
-      expect(worst).toBeLessThan(1e-4);
-    } finally {
-      await session.release();
-    }
+  it.each([
+    ['cpu', 1e-4],
+    ['webgpu', 1e-3],
+  ])('its full pass gives the portable logits on %s (within %s)', async (ep, tolerance) => {
+    // One fused add + norm per sublayer (the last one the stack's final norm); the first norm of
+    // each stack is plain.
+    const ops = opCounts(optimized);
+    expect(ops.SkipSimplifiedLayerNormalization).toBe(2 * BASE.num_layers + 3 * BASE.num_decoder_layers);
+    expect(ops.SimplifiedLayerNormalization).toBe(2);
+    expect(ops.ReduceMean ?? 0).toBe(0);
+    const feeds = {
+      input_ids: int64Tensor(IDS),
+      attention_mask: int64Tensor(MASK),
+      decoder_input_ids: int64Tensor(DEC),
+    };
+    const [a, b] = [await runModel(optimized, feeds, [ep]), await runModel(full, feeds, [ep])];
+    const err = maxAbsDiffWhere(a.logits!.data as Float32Array, b.logits!.data as Float32Array);
+    console.log(`t5 optimized full pass on ${ep} vs portable max abs error ${err.toExponential(3)}`);
+    expect(err).toBeLessThan(tolerance);
   });
 });

@@ -24,13 +24,13 @@ import type { ConfigReader } from '../config';
 import type { GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
 import { linearLayer } from './layers';
+import { ResidualStream } from './residual';
 import {
   BATCH,
   SEQ,
   attend,
   logitsFromTable,
   mergeHeads,
-  rmsNorm,
   sequencePositions,
   splitHeads,
   tokenEmbedding,
@@ -304,17 +304,18 @@ export function buildT5(ctx: FamilyContext): void {
     ),
     encMask,
   );
-  let x = g.op('Gather', [shared, ids], { axis: 0 });
+  // Optimized: every residual add fuses with the RMSNorm after it (SkipSimplifiedLayerNormalization).
+  const norms = { kind: 'rms' as const, size: s.dModel, eps: s.eps, fused: ctx.graph === 'optimized' };
+  const enc = new ResidualStream(g, w, norms, g.op('Gather', [shared, ids], { axis: 0 }));
   for (let i = 0; i < s.layers; i++) {
     throwIfAborted(signal);
     const p = `encoder.block.${i}.layer`;
-    const h = rmsNorm(g, w, `${p}.0.layer_norm.weight`, x, s.dModel, s.eps);
-    x = g.add(x, t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, encBias));
-    const h2 = rmsNorm(g, w, `${p}.1.layer_norm.weight`, x, s.dModel, s.eps);
-    x = g.add(x, t5FeedForward(g, w, s, `${p}.1.DenseReluDense`, h2));
+    const h = enc.norm(`${p}.0.layer_norm`);
+    enc.add(t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, encBias));
+    enc.add(t5FeedForward(g, w, s, `${p}.1.DenseReluDense`, enc.norm(`${p}.1.layer_norm`)));
     ctx.progress((0.95 * (i + 1)) / total, `encoder block ${i + 1}/${s.layers}`);
   }
-  const encoded = rmsNorm(g, w, 'encoder.final_layer_norm.weight', x, s.dModel, s.eps);
+  const encoded = enc.norm('encoder.final_layer_norm');
   const crossMask = kvCache ? paddingBias(g, crossMaskInput) : encMask;
 
   // Decoder: unidirectional buckets + causal mask; cross-attention sees only the encoder padding mask.
@@ -345,24 +346,22 @@ export function buildT5(ctx: FamilyContext): void {
     ),
     causal,
   );
-  let y = g.op('Gather', [shared, decIds], { axis: 0 });
+  const dec = new ResidualStream(g, w, norms, g.op('Gather', [shared, decIds], { axis: 0 }));
   for (let i = 0; i < s.decoderLayers; i++) {
     throwIfAborted(signal);
     const p = `decoder.block.${i}.layer`;
-    const h = rmsNorm(g, w, `${p}.0.layer_norm.weight`, y, s.dModel, s.eps);
+    const h = dec.norm(`${p}.0.layer_norm`);
     const cache = caches?.[i];
-    y = g.add(y, t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, decBias, cache?.decoder));
-    const h2 = rmsNorm(g, w, `${p}.1.layer_norm.weight`, y, s.dModel, s.eps);
-    y = g.add(
-      y,
+    dec.add(t5Attention(g, w, s, { prefix: `${p}.0.SelfAttention` }, h, h, decBias, cache?.decoder));
+    const h2 = dec.norm(`${p}.1.layer_norm`);
+    dec.add(
       t5Attention(g, w, s, { prefix: `${p}.1.EncDecAttention` }, h2, encoded, crossMask, cache?.encoder),
     );
-    const h3 = rmsNorm(g, w, `${p}.2.layer_norm.weight`, y, s.dModel, s.eps);
-    y = g.add(y, t5FeedForward(g, w, s, `${p}.2.DenseReluDense`, h3));
+    dec.add(t5FeedForward(g, w, s, `${p}.2.DenseReluDense`, dec.norm(`${p}.2.layer_norm`)));
     ctx.progress((0.95 * (s.layers + i + 1)) / total, `decoder block ${i + 1}/${s.decoderLayers}`);
   }
   throwIfAborted(signal);
-  y = rmsNorm(g, w, 'decoder.final_layer_norm.weight', y, s.dModel, s.eps);
+  const y = dec.norm('decoder.final_layer_norm');
   if (ctx.task === 'text2text-generation') {
     // T5ForConditionalGeneration: tied → (y * d_model^-0.5) @ shared^T; untied → y @ lm_head.weight^T.
     const scaled = tied ? g.mul(y, g.constFloat(s.dModel ** -0.5)) : y;
@@ -397,6 +396,7 @@ export function buildT5(ctx: FamilyContext): void {
 export const t5Family: FamilyModule = {
   family: 'encoder-decoder',
   modelTypes: ['t5'],
+  optimized: ['t5'],
   weightPrefixes: () => [''],
   build: buildT5,
 };

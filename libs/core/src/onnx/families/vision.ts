@@ -10,7 +10,8 @@ import type { ConfigReader } from '../config';
 import type { GraphBuilder } from '../graph';
 import type { WeightSource } from '../weights';
 import { emitVisionHead } from './heads';
-import { layerNormLayer, linearLayer, selfAttention } from './layers';
+import { biasActivation, fusedSelfAttention, linearParts, selfAttention } from './layers';
+import { ResidualStream } from './residual';
 import type { FamilyContext, FamilyModule } from './types';
 
 const BATCH = 'batch_size';
@@ -90,33 +91,39 @@ function embeddings(g: GraphBuilder, w: WeightSource, spec: VisionSpec, pixels: 
   return g.add(g.concat([...tokens, patches], 1), positions);
 }
 
-/** One pre-LN ViT layer. */
-function visionLayer(g: GraphBuilder, w: WeightSource, spec: VisionSpec, i: number, x: string): string {
+/**
+ * One pre-LN ViT layer on the residual stream. Optimized: packed QKV with MultiHeadAttention,
+ * BiasGelu / FastGelu, and each residual add fused with the LayerNorm after it.
+ */
+function visionLayer(
+  g: GraphBuilder,
+  w: WeightSource,
+  spec: VisionSpec,
+  i: number,
+  stream: ResidualStream,
+  fused: boolean,
+): void {
   const p = `encoder.layer.${i}`;
   const { hidden: H } = spec;
-  const normed = layerNormLayer(g, w, `${p}.layernorm_before`, x, H, spec.eps);
-  const attn = selfAttention(
-    g,
-    w,
-    normed,
-    {
-      query: `${p}.attention.attention.query`,
-      key: `${p}.attention.attention.key`,
-      value: `${p}.attention.attention.value`,
-      output: `${p}.attention.output.dense`,
-      qkvBias: spec.qkvBias,
-    },
-    H,
-    spec.heads,
-    undefined,
-  );
-  const h = g.add(attn, x);
-  const normed2 = layerNormLayer(g, w, `${p}.layernorm_after`, h, H, spec.eps);
-  const inner = g.activation(
-    linearLayer(g, w, `${p}.intermediate.dense`, normed2, H, spec.intermediate),
-    spec.act,
-  );
-  return g.add(linearLayer(g, w, `${p}.output.dense`, inner, spec.intermediate, H), h);
+  const normed = stream.norm(`${p}.layernorm_before`);
+  const names = {
+    query: `${p}.attention.attention.query`,
+    key: `${p}.attention.attention.key`,
+    value: `${p}.attention.attention.value`,
+    output: `${p}.attention.output.dense`,
+    qkvBias: spec.qkvBias,
+  };
+  if (fused) {
+    const attn = fusedSelfAttention(g, w, normed, names, H, spec.heads, undefined);
+    stream.add(attn.y, attn.bias);
+  } else {
+    stream.add(selfAttention(g, w, normed, names, H, spec.heads, undefined));
+  }
+  const normed2 = stream.norm(`${p}.layernorm_after`);
+  const ffnIn = linearParts(g, w, `${p}.intermediate.dense`, normed2, H, spec.intermediate, fused);
+  const inner = biasActivation(g, ffnIn.y, ffnIn.bias, spec.act, fused);
+  const out = linearParts(g, w, `${p}.output.dense`, inner, spec.intermediate, H, fused);
+  stream.add(out.y, out.bias);
 }
 
 export function buildVision(ctx: FamilyContext): void {
@@ -125,15 +132,21 @@ export function buildVision(ctx: FamilyContext): void {
   ctx.config.headDim(spec.hidden, spec.heads);
   const S = spec.imageSize;
   const pixels = g.input('pixel_values', 'float32', [BATCH, spec.channels, S, S]);
-  let x = embeddings(g, w, spec, g.toCompute(pixels));
+  const fused = ctx.graph === 'optimized';
+  const stream = new ResidualStream(
+    g,
+    w,
+    { kind: 'layer', size: spec.hidden, eps: spec.eps, fused },
+    embeddings(g, w, spec, g.toCompute(pixels)),
+  );
   ctx.progress(0.05, 'embeddings');
   for (let i = 0; i < spec.layers; i++) {
     throwIfAborted(signal);
-    x = visionLayer(g, w, spec, i, x);
+    visionLayer(g, w, spec, i, stream, fused);
     ctx.progress(0.05 + (0.9 * (i + 1)) / spec.layers, `layer ${i + 1}/${spec.layers}`);
   }
   throwIfAborted(signal);
-  x = layerNormLayer(g, w, 'layernorm', x, spec.hidden, spec.eps);
+  const x = stream.norm('layernorm');
   emitVisionHead(ctx, {
     modelType: spec.modelType,
     x,
@@ -148,6 +161,7 @@ export function buildVision(ctx: FamilyContext): void {
 export const visionFamily: FamilyModule = {
   family: 'vision',
   modelTypes: VISION_MODEL_TYPES,
+  optimized: VISION_MODEL_TYPES,
   weightPrefixes: (modelType) => (modelType === 'deit' ? ['', 'deit.', 'vit.'] : ['', 'vit.', 'deit.']),
   build: buildVision,
 };
