@@ -19,15 +19,12 @@ export function linearLayer(
   outFeatures: number,
   bias = true,
 ): string {
-  const data = w.linear(`${name}.weight`, inFeatures, outFeatures);
-  const weight = g.projectionWeight(`${name}.weight`, { data, layout: 'in-out' }, inFeatures, outFeatures);
-  const b = bias ? g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures]), [outFeatures]) : undefined;
-  return g.applyProjection(x, weight, b);
+  return linearParts(g, w, name, x, inFeatures, outFeatures, false, bias).y;
 }
 
 /**
- * An nn.Linear applied to x with its bias kept apart (`fuseBias`), for an op that adds it itself
- * (SkipLayerNormalization, BiasGelu, FastGelu); otherwise `linearLayer`, bias included.
+ * An nn.Linear applied to x, with its bias kept apart when `fuseBias` (for an op that adds it itself:
+ * SkipLayerNormalization, BiasGelu, FastGelu); otherwise bias included, as `linearLayer`.
  */
 export function linearParts(
   g: GraphBuilder,
@@ -39,13 +36,12 @@ export function linearParts(
   fuseBias: boolean,
   bias = true,
 ): { y: string; bias?: string } {
-  if (!fuseBias || !bias) return { y: linearLayer(g, w, name, x, inFeatures, outFeatures, bias) };
   const data = w.linear(`${name}.weight`, inFeatures, outFeatures);
   const weight = g.projectionWeight(`${name}.weight`, { data, layout: 'in-out' }, inFeatures, outFeatures);
-  return {
-    y: g.applyProjection(x, weight),
-    bias: g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures]), [outFeatures]),
-  };
+  const b = bias ? g.weight(`${name}.bias`, w.get(`${name}.bias`, [outFeatures]), [outFeatures]) : undefined;
+  return fuseBias && b
+    ? { y: g.applyProjection(x, weight), bias: b }
+    : { y: g.applyProjection(x, weight, b) };
 }
 
 /**
