@@ -146,6 +146,53 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     expect(tr.status).toBe('passed');
   });
 
+  it('gives webgpu its own int8 graph (MatMulNBits, bits 8), which the Test Suite runs beside cpu', async () => {
+    const res = await post('/api/generator/model', {
+      model_name: 'bert',
+      hardware: ['cpu', 'webgpu'],
+      precision: 'int8',
+      graph: 'optimized',
+      output_dir: `bert-int8-${driver}`,
+    });
+    expect(res.status).toBe(202);
+    const { task_id } = await json<{ task_id: string }>(res);
+    expect((await waitFor(`${server.url}/api/generator/status/${task_id}`)).status).toBe('completed');
+    const results = await json<Record<string, unknown>>(
+      await fetch(`${server.url}/api/generator/results/${task_id}`),
+    );
+    const manifest = JSON.parse(readFileSync(String(results.manifest_path), 'utf8')) as {
+      files: Array<{ path: string; role: string }>;
+      backend_ops: Record<string, { native: string[]; cpu_fallback: string[] }>;
+    };
+    const fused = ['BiasGelu', 'MultiHeadAttention', 'SkipLayerNormalization'];
+    expect(manifest).toMatchObject({
+      precision: 'int8',
+      backend_graphs: { webgpu: 'model.webgpu.onnx' },
+      backend_ops: {
+        cpu: {
+          native: ['BiasGelu', 'DynamicQuantizeMatMul', 'MultiHeadAttention', 'SkipLayerNormalization'],
+        },
+        webgpu: { native: [...fused, 'MatMulNBits'].sort(), cpu_fallback: [] },
+      },
+    });
+    expect(manifest.files.filter((f) => f.role === 'onnx').map((f) => f.path)).toEqual([
+      'model.onnx',
+      'model.webgpu.onnx',
+    ]);
+    const run = await post('/api/test/run', {
+      model_name: `models/bert-int8-${driver}`,
+      hardware: ['cpu', 'webgpu'],
+      test_type: 'comprehensive',
+    });
+    const { run_id } = await json<{ run_id: string }>(run);
+    expect((await waitFor(`${server.url}/api/test/status/${run_id}`)).status).toBe('completed');
+    const tr = await json<{ status: string; precision: string; test_details: Array<{ status: string }> }>(
+      await fetch(`${server.url}/api/test/results/${run_id}`),
+    );
+    expect(tr.test_details.filter((d) => d.status === 'failed')).toEqual([]);
+    expect(tr).toMatchObject({ status: 'passed', precision: 'int8' });
+  });
+
   it('generates an optimized int4 (MatMulNBits) KV-cache llama whose generation checks pass on cpu and webgpu', async () => {
     const OPTIMIZED_INT4_LLAMA_OPS = [
       'MatMulNBits',

@@ -75,9 +75,11 @@ export class GenerateModelRequestDto {
 
   /**
    * fp32; fp16 (weights and compute); int8 (projection weights int8 per output channel, activations
-   * quantized at run time: com.microsoft DynamicQuantizeMatMul, a cpu kernel); int4 (projection
-   * weights in 4-bit blocks, weight-only: com.microsoft MatMulNBits, cpu, cuda and webgpu). int8 and
-   * int4 keep embeddings and norms in fp32 and quantize the LM head too.
+   * quantized at run time: com.microsoft DynamicQuantizeMatMul, a cpu kernel; cuda and webgpu get
+   * their own graph, `model.<backend>.onnx`, with the same int8 weights as MatMulNBits with bits 8,
+   * weight-only: the manifest's `backend_graphs`); int4 (projection weights in 4-bit blocks,
+   * weight-only: com.microsoft MatMulNBits, cpu, cuda and webgpu). int8 and int4 keep embeddings and
+   * norms in fp32 and quantize the LM head too.
    */
   @ApiPropertyOptional({ enum: GENERATED_PRECISIONS, default: 'fp32' })
   @Optional()

@@ -24,7 +24,7 @@ import { metadataExtras, renderImplementation } from './render';
 import { id2label } from '../onnx/tasks';
 import { assertSlug } from './slug';
 import { isFamily, type TemplateInfo } from './templates';
-import { backendOps, type GraphFlavour } from '../onnx';
+import { backendOps, type BackendGraph, type GraphFlavour } from '../onnx';
 
 export const ONNX_FILE = 'model.onnx';
 export const ONNX_DATA_FILE = 'model.onnx.data';
@@ -56,8 +56,13 @@ export interface GenerateOptions {
   blockSize?: number;
   /** The graph flavour (recorded in the manifest; default portable). */
   graph?: GraphFlavour;
-  /** The com.microsoft ops the graph uses: the manifest says which backends run them. */
+  /** The com.microsoft ops model.onnx uses: the manifest says which backends run them. */
   contribOps?: string[];
+  /**
+   * Per backend, the graph file it loads when that is not model.onnx (buildOnnxModel's
+   * backendGraphs): the implementation loads it on that backend and the manifest lists it.
+   */
+  backendGraphs?: Partial<Record<BackendName, BackendGraph>>;
   seed?: number;
   /** A tokenizer.json to copy beside the implementation (its tokenizer_config.json comes along). */
   tokenizerPath?: string;
@@ -205,6 +210,21 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
   try {
     throwIfAborted(signal);
     progress(0.05, 'render');
+    const backends = [...new Set(opts.backends)];
+    const graphs: Partial<Record<BackendName, BackendGraph>> = {};
+    for (const b of backends) {
+      const own = opts.backendGraphs?.[b];
+      if (own && own.file !== ONNX_FILE) {
+        if (!/^model\.[a-z0-9]+\.onnx$/.test(own.file) || !existsSync(join(dir, own.file)))
+          throw validation(`the ${b} graph ${own.file} is not in ${dir}`, 'backendGraphs');
+        graphs[b] = own;
+      } else graphs[b] = { file: ONNX_FILE, contribOps: opts.contribOps ?? own?.contribOps ?? [] };
+    }
+    const ownGraphs = Object.fromEntries(
+      Object.entries(graphs)
+        .filter(([, g]) => g.file !== ONNX_FILE)
+        .map(([b, g]) => [b, g.file]),
+    ) as Partial<Record<BackendName, string>>;
     const rendered = renderImplementation({
       slug,
       modelId: opts.modelId,
@@ -219,6 +239,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       templateContext: opts.templateContext,
       generatorVersion: version,
       onnxFile: ONNX_FILE,
+      backendGraphs: ownGraphs,
       tokenizerJson,
       tokenizerFile,
       tokenizerConfigFile,
@@ -243,6 +264,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       { path: `${slug}.js`, role: 'compiled' },
       { path: `${slug}.spec.ts`, role: 'spec' },
       { path: ONNX_FILE, role: 'onnx' },
+      ...[...new Set(Object.values(ownGraphs))].sort().map((path) => ({ path, role: 'onnx' as const })),
     ];
     if (existsSync(join(dir, ONNX_DATA_FILE))) files.push({ path: ONNX_DATA_FILE, role: 'onnx-data' });
     if (tokenizerFile) files.push({ path: tokenizerFile, role: 'tokenizer' });
@@ -255,7 +277,7 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       config: opts.config ?? {},
       template: rendered.template.name,
       template_context: rendered.settings,
-      backends: [...new Set(opts.backends)],
+      backends,
       generator: { name: GENERATOR_NAME, version },
       onnxruntime_version: onnxruntimeVersion(),
       weights_source: opts.weightsSource,
@@ -268,7 +290,11 @@ export async function generateImplementation(opts: GenerateOptions): Promise<Gen
       ...(labels ? { id2label: labels } : {}),
       ...(opts.pooling ? { pooling: opts.pooling } : {}),
       graph: opts.graph ?? 'portable',
-      backend_ops: backendOps(opts.contribOps ?? [], [...new Set(opts.backends)]),
+      ...(Object.keys(ownGraphs).length > 0 ? { backend_graphs: ownGraphs } : {}),
+      backend_ops: Object.assign(
+        {},
+        ...backends.map((b) => backendOps(graphs[b]!.contribOps, [b])),
+      ) as GenerationManifest['backend_ops'],
       kv_cache: opts.inputs.some((i) => i.name.startsWith('past_key_values.')),
       has_tokenizer: tokenizerFile !== undefined,
       created_at: new Date().toISOString(),

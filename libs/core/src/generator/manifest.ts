@@ -63,6 +63,13 @@ export interface GenerationManifest {
    * it leaves to the cpu provider (onnxruntime 1.30's kernel registries; contrib-ops.ts).
    */
   backend_ops?: Partial<Record<BackendName, BackendOps>>;
+  /**
+   * The backends that load their own graph instead of model.onnx, and its file (beside it, reading the
+   * same model.onnx.data): an int8 model's cuda and webgpu graphs use MatMulNBits with bits 8 where
+   * model.onnx has DynamicQuantizeMatMul, which their providers lack. Absent when every backend loads
+   * model.onnx.
+   */
+  backend_graphs?: Partial<Record<BackendName, string>>;
   has_tokenizer: boolean;
   created_at: string;
   files: ManifestFile[];

@@ -7,7 +7,13 @@ import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { throwIfAborted } from '../errors';
 import type { ResolvedModel } from '../models/registry';
-import { buildOnnxModel, DEFAULT_INT4_BLOCK_SIZE, type GraphFlavour, type Precision } from '../onnx';
+import {
+  backendGraphFile,
+  buildOnnxModel,
+  DEFAULT_INT4_BLOCK_SIZE,
+  type GraphFlavour,
+  type Precision,
+} from '../onnx';
 import type { BackendName, RunContext } from '../types';
 import { generateImplementation, GenerateResult, ONNX_DATA_FILE, ONNX_FILE } from './generate';
 import { slugify } from './slug';
@@ -49,6 +55,7 @@ export async function runGenerationPipeline(opts: PipelineOptions, ctx: RunConte
   } catch (err) {
     // A failed or cancelled generation leaves neither its graph nor (when it made it) its folder.
     rmSync(join(outDir, ONNX_FILE), { force: true });
+    for (const b of opts.backends) rmSync(join(outDir, backendGraphFile(b)), { force: true });
     rmSync(join(outDir, ONNX_DATA_FILE), { force: true });
     if (!existed) {
       try {
@@ -79,6 +86,7 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     pooling: task === 'feature-extraction' ? source.pooling : undefined,
     kvCache: opts.kvCache,
     graph: opts.graph,
+    backends: opts.backends,
     seed: opts.seed ?? 0,
     onProgress: report(0.02, 0.68),
     signal: ctx.signal,
@@ -102,6 +110,7 @@ async function pipeline(opts: PipelineOptions, ctx: RunContext): Promise<Pipelin
     ...(opts.precision === 'int4' ? { blockSize: opts.blockSize ?? DEFAULT_INT4_BLOCK_SIZE } : {}),
     graph: built.graph,
     contribOps: built.contribOps,
+    backendGraphs: built.backendGraphs,
     seed: opts.weights === 'random' ? (opts.seed ?? 0) : undefined,
     tokenizerPath: source.tokenizerPath,
     onProgress: report(0.7, 0.3),

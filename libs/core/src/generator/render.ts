@@ -62,6 +62,8 @@ export interface RenderOptions {
   generatorVersion: string;
   /** File names beside the implementation. */
   onnxFile?: string;
+  /** The backends that load another graph than `onnxFile`, and its file. */
+  backendGraphs?: Partial<Record<BackendName, string>>;
   /** The parsed tokenizer.json, when the model has one (used for the pad token). */
   tokenizerJson?: Record<string, unknown>;
   tokenizerFile?: string;
@@ -226,6 +228,7 @@ export function renderImplementation(opts: RenderOptions): RenderResult {
       (family === 'decoder' || family === 'encoder-decoder') && outputs.some((o) => o.name === 'logits'),
     hasTokenizer,
     onnxFile: opts.onnxFile ?? 'model.onnx',
+    backendGraphs: opts.backendGraphs ?? {},
     tokenizerFile: opts.tokenizerFile ?? null,
     tokenizerConfigFile: opts.tokenizerConfigFile ?? null,
     needsHalf: inputs.some((i) => i.dtype === 'float16'),

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';
-import { buildOnnxModel, type BuildOnnxResult, type GraphFlavour } from '../onnx';
+import { buildOnnxModel, type BuildOnnxResult, type GraphFlavour, type Precision } from '../onnx';
 import type { BackendName } from '../types';
 import { generateImplementation, type GenerateResult } from './generate';
 
@@ -41,6 +41,8 @@ export interface SpecBuildOptions {
   safetensors?: string;
   kvCache?: boolean;
   graph?: GraphFlavour;
+  /** Default fp32. */
+  precision?: Precision;
   backends?: BackendName[];
   tokenizerPath?: string;
 }
@@ -61,6 +63,8 @@ export async function buildImplementation(
     safetensorsPaths: safetensors ? [safetensors] : undefined,
     kvCache: options.kvCache,
     graph: options.graph,
+    precision: options.precision,
+    backends: options.backends,
     seed: 1,
   });
   const generated = await generateImplementation({
@@ -74,8 +78,10 @@ export async function buildImplementation(
     task: built.task,
     backends: options.backends ?? ['cpu'],
     weightsSource: safetensors ? 'safetensors' : 'random',
-    precision: 'fp32',
+    precision: options.precision ?? 'fp32',
     graph: built.graph,
+    contribOps: built.contribOps,
+    backendGraphs: built.backendGraphs,
     tokenizerPath: options.tokenizerPath,
   });
   return { built, generated };

@@ -9,12 +9,28 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { HF_TINY } from '../../../../test/fixtures';
 import { readConfig, readFixtureIO, removeDir, tempDir, withDefaultPositions } from './families/spec-helpers';
+import { loadGeneratedModule } from '../generator/loader';
+import { buildImplementation } from '../generator/spec-build';
 import { backendOps, CONTRIB_OP_PROVIDERS } from './contrib-ops';
 import { buildOnnxModel } from './index';
 
 jest.setTimeout(120_000);
 
 const PROVIDER: Record<string, string> = { cpu: 'CPUExecutionProvider', webgpu: 'WebGpuExecutionProvider' };
+
+/** op type → provider set, from a profile file's node events. */
+function placementIn(profile: string): Map<string, Set<string>> {
+  const events = JSON.parse(readFileSync(profile, 'utf8')) as Array<{
+    cat?: string;
+    args?: { op_name?: string; provider?: string };
+  }>;
+  const out = new Map<string, Set<string>>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.args?.op_name || !e.args.provider) continue;
+    out.set(e.args.op_name, (out.get(e.args.op_name) ?? new Set()).add(e.args.provider));
+  }
+  return out;
+}
 
 /** op type → the providers its nodes ran on, from one profiled run. */
 async function placement(
@@ -36,16 +52,7 @@ async function placement(
   session.endProfiling();
   await session.release();
   const file = readdirSync(dir).find((f) => f.startsWith(`profile-${ep}`) && f.endsWith('.json'))!;
-  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{
-    cat?: string;
-    args?: { op_name?: string; provider?: string };
-  }>;
-  const out = new Map<string, Set<string>>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.args?.op_name || !e.args.provider) continue;
-    out.set(e.args.op_name, (out.get(e.args.op_name) ?? new Set()).add(e.args.provider));
-  }
-  return out;
+  return placementIn(join(dir, file));
 }
 
 describe('contrib ops per backend', () => {
@@ -87,6 +94,39 @@ describe('contrib ops per backend', () => {
         const expected = table[ep]!.native.includes(op) ? PROVIDER[ep]! : PROVIDER.cpu!;
         expect([op, [...(placed.get(op) ?? [])]]).toEqual([op, [expected]]);
       }
+    }
+  });
+
+  it('an int8 implementation built for webgpu loads model.webgpu.onnx there: no node falls back to cpu', async () => {
+    const out = join(dir, 'bert-int8-impl');
+    const { built, generated } = await buildImplementation(out, 'bert', {
+      precision: 'int8',
+      graph: 'optimized',
+      backends: ['cpu', 'webgpu'],
+    });
+    expect(generated.manifest.backend_graphs).toEqual({ webgpu: 'model.webgpu.onnx' });
+    expect(generated.manifest.backend_ops!.webgpu!.cpu_fallback).toEqual([]);
+    expect(generated.manifest.backend_ops!.cpu!.native).toContain('DynamicQuantizeMatMul');
+    const { implementation } = loadGeneratedModule(generated.jsPath);
+    const contribOps: Record<string, string[]> = {
+      cpu: built.contribOps,
+      webgpu: built.backendGraphs.webgpu!.contribOps,
+    };
+    for (const backend of ['cpu', 'webgpu'] as const) {
+      const prefix = join(out, `impl-profile-${backend}`);
+      const handle = await implementation.load({
+        backend,
+        sessionOptions: { executionProviders: [backend], enableProfiling: true, profileFilePrefix: prefix },
+      });
+      await handle.run(readFixtureIO(join(HF_TINY, 'bert')).inputs);
+      // The profile is written when the session ends.
+      await handle.release();
+      const file = readdirSync(out).find((f) => f.startsWith(`impl-profile-${backend}`))!;
+      const placed = placementIn(join(out, file));
+      for (const op of contribOps[backend]!) {
+        expect([op, [...(placed.get(op) ?? [])]]).toEqual([op, [PROVIDER[backend]]]);
+      }
+      expect(placed.has(backend === 'cpu' ? 'DynamicQuantizeMatMul' : 'MatMulNBits')).toBe(true);
     }
   });
 });

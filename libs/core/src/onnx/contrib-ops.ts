@@ -20,6 +20,11 @@ export const CONTRIB_OP_PROVIDERS: Readonly<Record<string, readonly BackendName[
   SkipSimplifiedLayerNormalization: ['cpu', 'cuda', 'webgpu'],
 };
 
+/** Whether `backend`'s execution provider runs every one of `contribOps` itself. */
+export function runsAllNatively(contribOps: readonly string[], backend: BackendName): boolean {
+  return contribOps.every((op) => CONTRIB_OP_PROVIDERS[op]?.includes(backend) ?? backend === 'cpu');
+}
+
 /** Per backend: the contrib ops it runs itself, and those it leaves to the cpu provider. */
 export interface BackendOps {
   native: string[];

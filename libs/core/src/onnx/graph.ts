@@ -67,7 +67,7 @@ import { dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { CoreError, ErrorCode } from '../errors';
 import { floatToHalf } from '../util/safetensors';
-import { INT4_BLOCK_SIZES, quantizeInt4Blockwise, quantizeInt8PerColumn } from './quantize';
+import { INT4_BLOCK_SIZES, int8ToNBits, quantizeInt4Blockwise, quantizeInt8PerColumn } from './quantize';
 import { transpose2d } from './weights';
 import type { Dim, TensorSpec } from '../types';
 
@@ -77,6 +77,13 @@ export const MODEL_FILE = 'model.onnx';
 /** onnxruntime's contrib operator domain. */
 export const MS_DOMAIN = 'com.microsoft';
 export const DATA_FILE = 'model.onnx.data';
+/**
+ * The graph a backend loads when model.onnx uses an op its execution provider lacks and the build made
+ * it one without (`int8Fallback`): model.cuda.onnx, model.webgpu.onnx. It reads model.onnx.data too.
+ */
+export function backendGraphFile(backend: string): string {
+  return `model.${backend}.onnx`;
+}
 const ALIGN = 64;
 
 /**
@@ -86,6 +93,8 @@ const ALIGN = 64;
  */
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'int4';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'int4'];
+/** The int8 fallback graph's MatMulNBits block size (every block of a column shares its scale). */
+export const INT8_FALLBACK_BLOCK_SIZE = 32;
 /** MatMulNBits block size when the build does not name one. */
 export const DEFAULT_INT4_BLOCK_SIZE = 32;
 /**
@@ -141,6 +150,13 @@ export interface GraphBuilderOptions {
   precision?: Precision;
   /** int4: values per quantization block along K (a power of two, 16 to 256; default 32). */
   blockSize?: number;
+  /**
+   * int8: also build the fallback graph for the execution providers without DynamicQuantizeMatMul
+   * (cuda, webgpu): every projection there is MatMulNBits with bits 8 over the same int8 weights
+   * (`int8ToNBits`), weight-only. `save(dir, { fallbackFiles })` writes it beside model.onnx; both
+   * graphs read the one model.onnx.data.
+   */
+  int8Fallback?: boolean;
   /** Where model.onnx and model.onnx.data go; the data file is opened at once and streamed to. */
   outDir?: string;
   /** Written into ModelProto.producer_name. */
@@ -157,6 +173,10 @@ export interface GraphBuilderOptions {
 export interface SavedGraph {
   onnxPath: string;
   dataPath: string;
+  /** The contrib ops model.onnx uses. */
+  contribOps: string[];
+  /** With `int8Fallback`: the fallback graph's files (as `fallbackFiles` named them) and contrib ops. */
+  fallback?: { paths: string[]; contribOps: string[] };
   /** Bytes in model.onnx.data plus model.onnx. */
   bytesWritten: number;
   /** Elements in every `weight(...)` tensor. */
@@ -230,7 +250,15 @@ export interface ProjectionData {
 /** A stored projection weight (GraphBuilder.projectionWeight). */
 export type ProjectionWeight =
   | { kind: 'float'; K: number; N: number; w: string }
-  | { kind: 'int8'; K: number; N: number; q: string; scale: string }
+  | {
+      kind: 'int8';
+      K: number;
+      N: number;
+      q: string;
+      scale: string;
+      /** The fallback graph's MatMulNBits (bits 8) form of the same weight (`int8Fallback`). */
+      nbits?: { packed: string; scales: string; blockSize: number };
+    }
   | { kind: 'int4'; K: number; N: number; packed: string; scales: string; zeroPoints: string };
 
 export class GraphBuilder {
@@ -258,6 +286,8 @@ export class GraphBuilder {
   private fd: number | undefined;
   private usesMsDomain = false;
   private readonly msOps = new Set<string>();
+  /** Nodes and initializers that belong to one graph only (`int8Fallback`); the rest are in both. */
+  private readonly onlyIn = new Map<object, 'primary' | 'fallback'>();
   private dataOffset = 0;
 
   constructor(
@@ -306,7 +336,26 @@ export class GraphBuilder {
 
   /** The onnxruntime contrib op types (com.microsoft, and SimplifiedLayerNormalization) the graph uses so far, sorted. */
   get contribOps(): string[] {
-    return [...this.msOps].sort();
+    return this.contribOpsOf('primary');
+  }
+
+  /** The contrib ops of the fallback graph (`int8Fallback`), or undefined when it has none. */
+  get fallbackContribOps(): string[] | undefined {
+    return this.hasFallback ? this.contribOpsOf('fallback') : undefined;
+  }
+
+  private get hasFallback(): boolean {
+    return [...this.onlyIn.values()].includes('fallback');
+  }
+
+  private contribOpsOf(graph: 'primary' | 'fallback'): string[] {
+    const ops = new Set<string>();
+    for (const n of this.nodesOf(graph)) if (this.msOps.has(n.opType!)) ops.add(n.opType!);
+    return [...ops].sort();
+  }
+
+  private nodesOf(graph: 'primary' | 'fallback'): onnx.INodeProto[] {
+    return this.nodes.filter((n) => (this.onlyIn.get(n) ?? graph) === graph);
   }
 
   /** Bytes written to the external data file so far. */
@@ -480,6 +529,40 @@ export class GraphBuilder {
     return typeof outputs === 'number' || Array.isArray(outputs) ? outNames : outNames[0]!;
   }
 
+  /** A node of one graph only (`int8Fallback`), its output named by the caller (already claimed). */
+  private pushNode(
+    graph: 'primary' | 'fallback',
+    opType: string,
+    inputs: string[],
+    output: string,
+    attrs?: Attrs,
+    domain?: string,
+  ): void {
+    const node: onnx.INodeProto = {
+      opType,
+      name: this.uniqueName(`n_${opType.toLowerCase()}`),
+      input: inputs,
+      output: [output],
+      attribute: Object.entries(attrs ?? {}).map(([k, v]) => attribute(k, v)),
+      ...(domain ? { domain } : {}),
+    };
+    this.nodes.push(node);
+    this.onlyIn.set(node, graph);
+  }
+
+  /** An initializer only one graph reads (the other graph leaves it out). */
+  private initializerIn(
+    graph: 'primary' | 'fallback',
+    name: string,
+    data: InitializerData,
+    dims: number[],
+  ): string {
+    const before = this.initializers.length;
+    this.initializer(name, data, dims);
+    if (this.initializers.length > before) this.onlyIn.set(this.initializers[before]!, graph);
+    return name;
+  }
+
   /** One node with one auto-named output. */
   op(opType: string, inputs: string[], attrs?: Attrs): string {
     return this.node(opType, inputs, undefined, attrs);
@@ -561,12 +644,32 @@ export class GraphBuilder {
     if (this.precision === 'int8') {
       this.parameters += K * N;
       const qw = this.dryRun ? undefined : quantizeInt8PerColumn(inOut(), K, N);
+      const q = this.initializerIn('primary', `${name}.int8`, qw?.q ?? new Int8Array(0), [K, N]);
+      const scale = this.initializerIn('primary', `${name}.scale`, qw?.scale ?? new Float32Array(0), [N]);
+      if (!this.options.int8Fallback) return { kind: 'int8', K, N, q, scale };
+      const blockSize = INT8_FALLBACK_BLOCK_SIZE;
+      const nb = qw ? int8ToNBits(qw, K, N, blockSize) : undefined;
+      const blocks = Math.ceil(K / blockSize);
       return {
         kind: 'int8',
         K,
         N,
-        q: this.initializer(`${name}.int8`, qw?.q ?? new Int8Array(0), [K, N]),
-        scale: this.initializer(`${name}.scale`, qw?.scale ?? new Float32Array(0), [N]),
+        q,
+        scale,
+        nbits: {
+          packed: this.initializerIn('fallback', `${name}.int8_nbits`, nb?.packed ?? new Uint8Array(0), [
+            N,
+            blocks,
+            blockSize,
+          ]),
+          scales: this.initializerIn(
+            'fallback',
+            `${name}.int8_nbits.scales`,
+            nb?.scales ?? new Float32Array(0),
+            [N * blocks],
+          ),
+          blockSize,
+        },
       };
     }
     if (this.precision === 'int4') {
@@ -599,10 +702,27 @@ export class GraphBuilder {
   applyProjection(x: string, weight: ProjectionWeight, bias?: string): string {
     if (weight.kind === 'float') return this.linear(x, weight.w, bias);
     if (weight.kind === 'int8') {
-      return this.msOp(
+      const y = this.msOp(
         'DynamicQuantizeMatMul',
         bias ? [x, weight.q, weight.scale, '', bias] : [x, weight.q, weight.scale],
       )[0]!;
+      if (!weight.nbits) return y;
+      // The fallback graph computes the same value with its own nodes, under the same name.
+      const dqmm = this.nodes[this.nodes.length - 1]!;
+      this.onlyIn.set(dqmm, 'primary');
+      const attrs = { K: weight.K, N: weight.N, bits: 8, block_size: weight.nbits.blockSize };
+      const product = bias ? this.uniqueName('matmulnbits') : y;
+      this.pushNode(
+        'fallback',
+        'MatMulNBits',
+        [x, weight.nbits.packed, weight.nbits.scales],
+        product,
+        attrs,
+        MS_DOMAIN,
+      );
+      this.msOps.add('MatMulNBits');
+      if (bias) this.pushNode('fallback', 'Add', [product, bias], y);
+      return y;
     }
     const [y] = this.msOp('MatMulNBits', [x, weight.packed, weight.scales, weight.zeroPoints], {
       K: weight.K,
@@ -707,8 +827,11 @@ export class GraphBuilder {
     return this.op('Slice', [x, this.constInt64([start]), this.constInt64([end]), this.constInt64([axis])]);
   }
 
-  /** Writes model.onnx (and moves the data file when built in a temp dir). */
-  async save(outDir?: string): Promise<SavedGraph> {
+  /**
+   * Writes model.onnx (and moves the data file when built in a temp dir); with `int8Fallback`, the
+   * fallback graph to each of `fallbackFiles` (names in the same folder).
+   */
+  async save(outDir?: string, options: { fallbackFiles?: string[] } = {}): Promise<SavedGraph> {
     if (this.dryRun) throw new CoreError(ErrorCode.INTERNAL, 'a dry-run graph cannot be saved');
     const dir = outDir ?? this.options.outDir;
     if (!dir) throw new CoreError(ErrorCode.INTERNAL, 'GraphBuilder.save needs an outDir');
@@ -719,7 +842,7 @@ export class GraphBuilder {
     const dataPath = join(dir, DATA_FILE);
     if (dataPath !== this.dataPath) moveFile(this.dataPath, dataPath);
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
-    const model: onnx.IModelProto = {
+    const modelOf = (graph: 'primary' | 'fallback'): onnx.IModelProto => ({
       irVersion: IR_VERSION,
       producerName: this.options.producer ?? 'ipfs-accelerate',
       producerVersion: '1',
@@ -730,19 +853,32 @@ export class GraphBuilder {
       metadataProps: Object.entries(this.options.metadata ?? {}).map(([key, value]) => ({ key, value })),
       graph: {
         name: this.name,
-        node: this.nodes,
-        initializer: this.initializers,
+        node: this.nodesOf(graph),
+        initializer: this.initializers.filter((t) => (this.onlyIn.get(t) ?? graph) === graph),
         input: this.inputs,
         output: this.outputs,
       },
-    };
-    const bytes = onnx.ModelProto.encode(model).finish();
+    });
+    const bytes = onnx.ModelProto.encode(modelOf('primary')).finish();
     const onnxPath = join(dir, MODEL_FILE);
     await writeFile(onnxPath, bytes);
+    let bytesWritten = this.dataOffset + bytes.length;
+    let fallback: SavedGraph['fallback'];
+    if (this.hasFallback && options.fallbackFiles?.length) {
+      const fallbackBytes = onnx.ModelProto.encode(modelOf('fallback')).finish();
+      const paths = options.fallbackFiles.map((f) => join(dir, f));
+      for (const path of paths) {
+        await writeFile(path, fallbackBytes);
+        bytesWritten += fallbackBytes.length;
+      }
+      fallback = { paths, contribOps: this.contribOpsOf('fallback') };
+    }
     return {
       onnxPath,
       dataPath,
-      bytesWritten: this.dataOffset + bytes.length,
+      contribOps: this.contribOps,
+      ...(fallback ? { fallback } : {}),
+      bytesWritten,
       parameters: this.parameters,
       inputs: this.inputSpecs.map((s) => ({ ...s, shape: [...s.shape] })),
       outputs: this.outputSpecs.map((s) => ({ ...s, shape: [...s.shape] })),

@@ -5,11 +5,19 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreError, ErrorCode, throwIfAborted } from '../errors';
-import type { TensorSpec } from '../types';
+import type { BackendName, TensorSpec } from '../types';
 import type { ModelFamily } from '../models/registry';
 import { ConfigReader, type HfConfig } from './config';
 import { buildableModelTypes, familyModuleFor, type FamilyModule, type GraphFlavour } from './families';
-import { DATA_FILE, DEFAULT_INT4_BLOCK_SIZE, GraphBuilder, MODEL_FILE, type Precision } from './graph';
+import { CONTRIB_OP_PROVIDERS, runsAllNatively } from './contrib-ops';
+import {
+  backendGraphFile,
+  DATA_FILE,
+  DEFAULT_INT4_BLOCK_SIZE,
+  GraphBuilder,
+  MODEL_FILE,
+  type Precision,
+} from './graph';
 import { id2label, isPoolingSpec, resolveTask, tasksFor, type PoolingSpec, type Task } from './tasks';
 import { ShapeOnlyWeights, createWeightSource } from './weights';
 
@@ -45,6 +53,12 @@ export interface BuildOnnxOptions {
    * fp32, int8 and int4); `portable` (default): standard ONNX ops only.
    */
   graph?: GraphFlavour;
+  /**
+   * The backends the model is built for (default: cpu). Where one lacks an op of the graph and a
+   * fallback exists (int8 on cuda and webgpu: MatMulNBits with bits 8 in place of
+   * DynamicQuantizeMatMul), that backend gets its own graph file, `model.<backend>.onnx`.
+   */
+  backends?: BackendName[];
   /** Seed of random weights. */
   seed?: number;
   onProgress?: (fraction: number, step: string) => void;
@@ -61,14 +75,23 @@ export interface BuildOnnxResult {
   kvCache: boolean;
   /** The graph flavour that was built. */
   graph: GraphFlavour;
-  /** The com.microsoft ops the graph uses (contrib-ops.ts says which backends run them). */
+  /** The com.microsoft ops model.onnx uses (contrib-ops.ts says which backends run them). */
   contribOps: string[];
+  /** Per backend built for: the graph file it loads (beside model.onnx) and that graph's contrib ops. */
+  backendGraphs: Partial<Record<BackendName, BackendGraph>>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Elements in the model's weights. */
   parameters: number;
   /** Bytes written (model.onnx + model.onnx.data). */
   bytesWritten: number;
+}
+
+/** The graph one backend loads. */
+export interface BackendGraph {
+  /** model.onnx, or model.<backend>.onnx. */
+  file: string;
+  contribOps: string[];
 }
 
 function moduleAndTask(
@@ -212,9 +235,12 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
     std: config.num('initializer_range', 0.02),
     prefixes: module.weightPrefixes(modelType),
   });
+  const backends = [...new Set<BackendName>(opts.backends ?? ['cpu'])];
   const g = new GraphBuilder(modelType, {
     outDir: opts.outDir,
     precision: opts.precision ?? 'fp32',
+    // int8 needs a fallback graph for the backends without DynamicQuantizeMatMul.
+    int8Fallback: backends.some((b) => !CONTRIB_OP_PROVIDERS.DynamicQuantizeMatMul!.includes(b)),
     ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
     metadata: {
       model_type: modelType,
@@ -243,7 +269,21 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
     });
     throwIfAborted(opts.signal);
     report(0.96, 'writing model.onnx');
-    const saved = await g.save();
+    // A backend that cannot run every op of model.onnx itself gets the fallback graph, where one was
+    // built and it runs all of that one's ops.
+    const primaryOps = g.contribOps;
+    const fallbackOps = g.fallbackContribOps;
+    const useFallback = (b: BackendName): boolean =>
+      fallbackOps !== undefined && !runsAllNatively(primaryOps, b) && runsAllNatively(fallbackOps, b);
+    const saved = await g.save(undefined, {
+      fallbackFiles: backends.filter(useFallback).map(backendGraphFile),
+    });
+    const backendGraphs: Partial<Record<BackendName, BackendGraph>> = {};
+    for (const b of backends) {
+      backendGraphs[b] = useFallback(b)
+        ? { file: backendGraphFile(b), contribOps: saved.fallback!.contribOps }
+        : { file: MODEL_FILE, contribOps: saved.contribOps };
+    }
     report(1, 'done');
     return {
       onnxPath: saved.onnxPath,
@@ -252,7 +292,8 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
       task,
       kvCache,
       graph,
-      contribOps: g.contribOps,
+      contribOps: saved.contribOps,
+      backendGraphs,
       inputs: saved.inputs,
       outputs: saved.outputs,
       parameters: saved.parameters,
@@ -261,6 +302,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   } catch (err) {
     g.abort();
     rmSync(join(opts.outDir, MODEL_FILE), { force: true });
+    for (const b of backends) rmSync(join(opts.outDir, backendGraphFile(b)), { force: true });
     rmSync(join(opts.outDir, DATA_FILE), { force: true });
     throw err;
   } finally {

@@ -135,3 +135,32 @@ export function dequantizeInt4(weight: Int4Weight, K: number, N: number, blockSi
   }
   return out;
 }
+
+/** The same int8 weight as com.microsoft MatMulNBits (bits 8) takes it. */
+export interface Int8NBitsWeight {
+  /** [N, blocks, blockSize]: q + 128 (MatMulNBits' default 8-bit zero point), zero padded. */
+  packed: Uint8Array;
+  /** [N × blocks]: each column's scale, repeated for every block. */
+  scales: Float32Array;
+  blocks: number;
+}
+
+/**
+ * Re-lays an int8 per-column weight ([K, N], quantizeInt8PerColumn) for MatMulNBits with bits 8, for
+ * the execution providers that have no DynamicQuantizeMatMul (cuda, webgpu): the same quantized
+ * values and scales, so both graphs hold one set of weights; those providers then compute with float
+ * activations (weight-only) where the cpu one quantizes them too. The padding of the last block
+ * stores 128, which dequantizes to 0.
+ */
+export function int8ToNBits(weight: Int8Weight, K: number, N: number, blockSize: number): Int8NBitsWeight {
+  const blocks = Math.ceil(K / blockSize);
+  const row = blocks * blockSize;
+  const packed = new Uint8Array(N * row).fill(128);
+  const scales = new Float32Array(N * blocks);
+  for (let n = 0; n < N; n++) {
+    scales.fill(weight.scale[n]!, n * blocks, (n + 1) * blocks);
+    const base = n * row;
+    for (let k = 0; k < K; k++) packed[base + k] = weight.q[k * N + n]! + 128;
+  }
+  return { packed, scales, blocks };
+}

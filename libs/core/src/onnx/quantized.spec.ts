@@ -6,10 +6,11 @@
  * token at ≥ 90% of the 64 positions of a fixed prompt set, except llama int4: ≥ 80% (measured 84%).
  * The hf-tiny checkpoints are randomly initialized (hidden size 32, vocabulary 99): their logits are
  * nearly flat, and the tiny llama's top-2 margins are often below int4's error (1 - cosine 4e-3); a
- * trained model's are not. int4 runs on cpu and webgpu (MatMulNBits has kernels in both); int8's
- * DynamicQuantizeMatMul is a cpu kernel only.
+ * trained model's are not. int4 runs on cpu and webgpu (MatMulNBits has kernels in both). int8's
+ * DynamicQuantizeMatMul is a cpu kernel only: built for webgpu too, the model gets model.webgpu.onnx,
+ * MatMulNBits (bits 8) over the same int8 weights, and that graph runs on webgpu.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { HF_TINY } from '../../../../test/fixtures';
 import { TINY_T5_CONFIG } from '../generator/spec-build';
@@ -23,9 +24,15 @@ import {
   runModel,
   tempDir,
 } from './families/spec-helpers';
-import { buildOnnxModel, type BuildOnnxOptions, type GraphFlavour } from './index';
+import { buildOnnxModel, type BuildOnnxOptions, type BuildOnnxResult, type GraphFlavour } from './index';
 import type { Precision } from './graph';
-import { dequantizeInt4, dequantizeInt8, quantizeInt4Blockwise, quantizeInt8PerColumn } from './quantize';
+import {
+  dequantizeInt4,
+  dequantizeInt8,
+  int8ToNBits,
+  quantizeInt4Blockwise,
+  quantizeInt8PerColumn,
+} from './quantize';
 import { transpose2d } from './weights';
 
 jest.setTimeout(180_000);
@@ -48,6 +55,28 @@ describe('quantizers', () => {
       }
     }
     expect(Array.from({ length: K }, (_, k) => back[k * N + 3])).toEqual(new Array(K).fill(0));
+  });
+
+  it('int8 for MatMulNBits (bits 8): the same values and scales, [N, blocks, block] with 128 as zero', () => {
+    const [K, N, block] = [37, 6, 16];
+    const q = quantizeInt8PerColumn(randomMatrix(K, N, 3), K, N);
+    const nb = int8ToNBits(q, K, N, block);
+    const blocks = Math.ceil(K / block);
+    expect(nb.blocks).toBe(blocks);
+    expect(nb.packed.length).toBe(N * blocks * block);
+    expect(nb.scales.length).toBe(N * blocks);
+    const back = dequantizeInt8(q, K, N);
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b < blocks; b++) expect(nb.scales[n * blocks + b]).toBe(q.scale[n]);
+      for (let i = 0; i < blocks * block; i++) {
+        const stored = nb.packed[n * blocks * block + i]!;
+        // What MatMulNBits computes for this element: (stored - 128) × scale; padding is 0.
+        // (+ 0 makes -0 compare as 0.)
+        expect(Math.fround((stored - 128) * nb.scales[n * blocks]!) + 0).toBe(
+          i < K ? back[i * N + n]! + 0 : 0,
+        );
+      }
+    }
   });
 
   it.each([16, 32, 128])(
@@ -109,8 +138,8 @@ interface Case {
   name: string;
   /** Least share of positions with the fp32 graph's greedy token, per precision. */
   agreement?: Partial<Record<Precision, number>>;
-  /** Builds the model in a precision and flavour into a folder; returns model.onnx. */
-  build(outDir: string, precision: Precision, graph: GraphFlavour): Promise<string>;
+  /** Builds the model in a precision and flavour into a folder, for cpu and webgpu. */
+  build(outDir: string, precision: Precision, graph: GraphFlavour): Promise<BuildOnnxResult>;
   feeds(): Record<string, ort.Tensor>;
   output: string;
   lm: boolean;
@@ -130,8 +159,8 @@ function fixtureCase(
     output,
     lm,
     flavours,
-    build: async (outDir, precision, graph) =>
-      (await buildFixture(dir, outDir, { ...extra, precision, graph })).onnxPath,
+    build: (outDir, precision, graph) =>
+      buildFixture(dir, outDir, { ...extra, precision, graph, backends: ['cpu', 'webgpu'] }),
     feeds: () => {
       if (!lm) return readFixtureIO(dir).inputs;
       const rows = promptSet(99);
@@ -145,20 +174,19 @@ const t5Case: Case = {
   output: 'logits',
   lm: true,
   flavours: ['portable', 'optimized'],
-  build: async (outDir, precision, graph) =>
-    (
-      await buildOnnxModel({
-        // The shared tiny T5 draws its weights with std 0.5 (to make its outputs far from trivial); here
-        // a realistic scale, as a trained model's activations have.
-        config: { ...TINY_T5_CONFIG, initializer_range: 0.05 },
-        outDir,
-        weights: 'random',
-        seed: 3,
-        precision,
-        graph,
-        kvCache: false,
-      })
-    ).onnxPath,
+  build: (outDir, precision, graph) =>
+    buildOnnxModel({
+      // The shared tiny T5 draws its weights with std 0.5 (to make its outputs far from trivial); here
+      // a realistic scale, as a trained model's activations have.
+      config: { ...TINY_T5_CONFIG, initializer_range: 0.05 },
+      outDir,
+      weights: 'random',
+      seed: 3,
+      precision,
+      graph,
+      kvCache: false,
+      backends: ['cpu', 'webgpu'],
+    }),
   feeds: () => {
     const rows = promptSet(50);
     return {
@@ -189,8 +217,9 @@ describe.each(CASES)('$name quantized against fp32', (c) => {
     (['int8', 'int4'] as const).map((precision) => ({ graph, precision })),
   );
   it.each(combos)('$precision $graph', async ({ graph, precision }) => {
-    const reference = await c.build(join(out, `fp32-${graph}`), 'fp32', graph);
-    const quantized = await c.build(join(out, `${precision}-${graph}`), precision, graph);
+    const reference = (await c.build(join(out, `fp32-${graph}`), 'fp32', graph)).onnxPath;
+    const built = await c.build(join(out, `${precision}-${graph}`), precision, graph);
+    const quantized = built.onnxPath;
     const ops = opCounts(quantized);
     const fused = precision === 'int8' ? 'DynamicQuantizeMatMul' : 'MatMulNBits';
     expect(ops[fused]).toBeGreaterThan(0);
@@ -200,11 +229,26 @@ describe.each(CASES)('$name quantized against fp32', (c) => {
     expect((ops.MatMul ?? 0) + ops[fused]!).toBe((ref.MatMul ?? 0) + (ref.Gemm ?? 0));
     expect(ops.Gemm ?? 0).toBe(0);
 
+    // cpu loads model.onnx; webgpu its own graph where int8 needs one.
+    const webgpuGraph = built.backendGraphs.webgpu!;
+    if (precision === 'int8') {
+      expect(webgpuGraph.file).toBe('model.webgpu.onnx');
+      const own = opCounts(join(dirname(quantized), webgpuGraph.file));
+      expect(own.DynamicQuantizeMatMul ?? 0).toBe(0);
+      expect(own.MatMulNBits).toBe(ops.DynamicQuantizeMatMul);
+      expect(webgpuGraph.contribOps).toEqual(
+        [...built.contribOps.filter((op) => op !== 'DynamicQuantizeMatMul'), 'MatMulNBits'].sort(),
+      );
+    } else {
+      expect(webgpuGraph).toEqual({ file: 'model.onnx', contribOps: built.contribOps });
+    }
+    expect(built.backendGraphs.cpu).toEqual({ file: 'model.onnx', contribOps: built.contribOps });
+
     const feeds = c.feeds();
-    const eps = precision === 'int4' ? ['cpu', 'webgpu'] : ['cpu'];
     const want = (await runModel(reference, feeds))[c.output]!;
-    for (const ep of eps) {
-      const got = (await runModel(quantized, feeds, [ep]))[c.output]!;
+    for (const ep of ['cpu', 'webgpu'] as const) {
+      const path = join(dirname(quantized), built.backendGraphs[ep]!.file);
+      const got = (await runModel(path, feeds, [ep]))[c.output]!;
       expect(got.dims).toEqual(want.dims);
       const width = want.dims[want.dims.length - 1]!;
       const r = compareRows(got.data as Float32Array, want.data as Float32Array, width);
