@@ -398,10 +398,12 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
     expect(body.details.available_precisions).toEqual(['fp32']);
     expect(body.message).toContain('fp32');
     // Without precision, results report what ran (the file's own precision).
-    const first = await json<{ configurations: Array<{ precision: string }> }>(
+    const first = await json<{ configurations: Array<{ precision: string; graph: string }> }>(
       await fetch(`${server.url}/api/benchmark/results/${runs[0]!}`),
     );
     expect(first.configurations.every((c) => c.precision === 'fp32')).toBe(true);
+    // An exported graph (not the generator's): its flavour cannot be told.
+    expect(first.configurations.every((c) => c.graph === 'unknown')).toBe(true);
     // A registry id in fp16 and int8: generated (fp16 weights and compute; int8 projection weights)
     // and measured as such.
     for (const precision of ['fp16', 'int8']) {
@@ -415,10 +417,12 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       expect(res.status).toBe(202);
       const { run_id } = await json<{ run_id: string }>(res);
       expect((await waitFor(`${server.url}/api/benchmark/status/${run_id}`)).status).toBe('completed');
-      const r = await json<{ configurations: Array<{ precision: string; status: string }> }>(
+      const r = await json<{ configurations: Array<{ precision: string; graph: string; status: string }> }>(
         await fetch(`${server.url}/api/benchmark/results/${run_id}`),
       );
-      expect(r.configurations.map((c) => [c.precision, c.status])).toEqual([[precision, 'ok']]);
+      expect(r.configurations.map((c) => [c.precision, c.graph, c.status])).toEqual([
+        [precision, 'portable', 'ok'],
+      ]);
     }
   });
 });

@@ -190,7 +190,7 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
       await fetch(`${server.url}/api/test/results/${run_id}`),
     );
     expect(tr.test_details.filter((d) => d.status === 'failed')).toEqual([]);
-    expect(tr).toMatchObject({ status: 'passed', precision: 'int8' });
+    expect(tr).toMatchObject({ status: 'passed', precision: 'int8', graph: 'optimized' });
   });
 
   it('generates an optimized int4 (MatMulNBits) KV-cache llama whose generation checks pass on cpu and webgpu', async () => {

@@ -87,6 +87,7 @@ export const TEST_RESULTS: TestResultsDto = {
   ],
   performance_metrics: { cpu: { latency_ms: 1.6, throughput_items_per_sec: 625, memory_mb: 182.4 } },
   precision: 'fp32',
+  graph: 'portable',
 };
 
 export const TEST_RUNS: TestRunListDto = { items: [status('test', RUN_ID, true)], next_cursor: null };
@@ -187,6 +188,7 @@ const CONFIGURATION: ConfigurationResultDto = {
   batch_size: 1,
   sequence_length: 128,
   precision: 'fp32',
+  graph: 'portable',
   status: 'ok',
   execution_provider: 'cpu',
   device: { cores: 2 },

@@ -760,6 +760,11 @@ export interface components {
             };
             /** @description The precision of the graph that was tested (`unknown` when the model does not tell). */
             precision?: string;
+            /**
+             * @description The graph flavour that was tested: `portable`, `optimized` (the generator's fused graph), or
+             *     `unknown` for a graph the generator did not build.
+             */
+            graph?: string;
             run_id: string;
             model_name: string;
             hardware: string[];
@@ -1306,6 +1311,11 @@ export interface components {
             model: string;
             batch_size: number;
             precision: string;
+            /**
+             * @description The graph flavour that ran: `portable`, `optimized` (the generator's fused graph), or `unknown`
+             *     for a graph the generator did not build.
+             */
+            graph: string;
             /** @description Why skipped or failed. */
             reason?: string;
             warmup_iterations: number;
@@ -2120,7 +2130,8 @@ export interface operations {
                      *           "memory_mb": 182.4
                      *         }
                      *       },
-                     *       "precision": "fp32"
+                     *       "precision": "fp32",
+                     *       "graph": "portable"
                      *     }
                      */
                     "application/json": components["schemas"]["TestResultsDto"];
@@ -2173,7 +2184,8 @@ export interface operations {
                      *           "memory_mb": 182.4
                      *         }
                      *       },
-                     *       "precision": "fp32"
+                     *       "precision": "fp32",
+                     *       "graph": "portable"
                      *     }
                      */
                     "application/xml": components["schemas"]["TestResultsDto"];
@@ -3799,6 +3811,7 @@ export interface operations {
                      *           "batch_size": 1,
                      *           "sequence_length": 128,
                      *           "precision": "fp32",
+                     *           "graph": "portable",
                      *           "status": "ok",
                      *           "execution_provider": "cpu",
                      *           "device": {
@@ -3905,6 +3918,7 @@ export interface operations {
                      *           "batch_size": 1,
                      *           "sequence_length": 128,
                      *           "precision": "fp32",
+                     *           "graph": "portable",
                      *           "status": "ok",
                      *           "execution_provider": "cpu",
                      *           "device": {
@@ -4011,6 +4025,7 @@ export interface operations {
                      *           "batch_size": 1,
                      *           "sequence_length": 128,
                      *           "precision": "fp32",
+                     *           "graph": "portable",
                      *           "status": "ok",
                      *           "execution_provider": "cpu",
                      *           "device": {
@@ -4117,6 +4132,7 @@ export interface operations {
                      *           "batch_size": 1,
                      *           "sequence_length": 128,
                      *           "precision": "fp32",
+                     *           "graph": "portable",
                      *           "status": "ok",
                      *           "execution_provider": "cpu",
                      *           "device": {

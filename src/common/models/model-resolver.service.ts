@@ -6,6 +6,7 @@ import { ResolvedModelPath, resolveModelPath } from '../../../libs/core/src/mode
 import {
   checkPrecision,
   GENERATED_PRECISIONS,
+  modelGraph,
   modelPrecision,
   type GeneratedPrecision,
 } from '../../../libs/core/src/models/precision';
@@ -20,6 +21,8 @@ export interface ModelLease {
   resolved: ResolvedModelPath;
   /** The precision of what will run (undefined when it cannot be told from the model). */
   precision?: string;
+  /** Its graph flavour, portable or optimized (undefined for a graph the generator did not build). */
+  graph?: string;
   release(): void;
 }
 
@@ -148,7 +151,12 @@ export class ModelResolver {
     if (source.kind === 'path') {
       const own = modelPrecision(source.resolved);
       if (precision !== undefined) checkPrecision(name, precision, own ? [own] : undefined);
-      return { resolved: source.resolved, precision: own, release: () => undefined };
+      return {
+        resolved: source.resolved,
+        precision: own,
+        graph: modelGraph(source.resolved),
+        release: () => undefined,
+      };
     }
     const wanted = precision ?? 'fp32';
     checkPrecision(name, wanted, GENERATED_PRECISIONS);
@@ -167,11 +175,8 @@ export class ModelResolver {
       wanted as GeneratedPrecision,
     );
     try {
-      return {
-        resolved: resolveModelPath(lease.dir, this.roots()),
-        precision: wanted,
-        release: lease.release,
-      };
+      const resolved = resolveModelPath(lease.dir, this.roots());
+      return { resolved, precision: wanted, graph: modelGraph(resolved), release: lease.release };
     } catch (err) {
       lease.release();
       throw err;
@@ -182,12 +187,12 @@ export class ModelResolver {
   async withModel<T>(
     name: string,
     ctx: RunContext,
-    fn: (resolved: ResolvedModelPath, precision: string | undefined) => Promise<T>,
+    fn: (resolved: ResolvedModelPath, precision: string | undefined, graph: string | undefined) => Promise<T>,
     precision?: string,
   ): Promise<T> {
     const lease = await this.acquireForRun(name, ctx, precision);
     try {
-      return await fn(lease.resolved, lease.precision);
+      return await fn(lease.resolved, lease.precision, lease.graph);
     } finally {
       lease.release();
     }

@@ -455,6 +455,11 @@ export class ConfigurationResultDto {
   @ApiProperty({ type: Number, nullable: true })
   sequence_length: number | null;
   precision: string;
+  /**
+   * The graph flavour that ran: `portable`, `optimized` (the generator's fused graph), or `unknown`
+   * for a graph the generator did not build.
+   */
+  graph: string;
   /** `ok` (measured), `skipped` (backend unavailable) or `failed`. */
   @ApiProperty({ enum: ['ok', 'skipped', 'failed'] })
   status: 'ok' | 'skipped' | 'failed';

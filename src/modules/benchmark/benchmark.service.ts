@@ -172,6 +172,7 @@ export class BenchmarkService {
         name,
         path: leases[i]!.resolved,
         precision: leases[i]!.precision ?? request.precision ?? 'unknown',
+        graph: leases[i]!.graph ?? 'unknown',
       }));
       return await this.measure(op, ctx, resolved);
     } finally {
@@ -182,7 +183,7 @@ export class BenchmarkService {
   private async measure(
     op: OperationRecord,
     ctx: RunContext,
-    resolved: Array<{ name: string; path: ResolvedModelPath; precision: string }>,
+    resolved: Array<{ name: string; path: ResolvedModelPath; precision: string; graph: string }>,
   ): Promise<StoredBenchmark> {
     const request = op.request as unknown as RunBenchmarkRequestDto & { models: string[] };
     // Content ids first: what is measured is what they name (comparisons match on them).
@@ -192,11 +193,12 @@ export class BenchmarkService {
     }
     const coreRequest: BenchmarkRequest = {
       ...coreSettings(request),
-      models: resolved.map(({ name, path, precision }) => ({
+      models: resolved.map(({ name, path, precision, graph }) => ({
         name,
         kind: path.kind,
         path: path.path,
         precision,
+        graph,
       })),
     };
     const result = await runBenchmarkIsolated(coreRequest, {

@@ -212,6 +212,12 @@ export class TestResultsDto {
   /** The precision of the graph that was tested (`unknown` when the model does not tell). */
   @ApiPropertyOptional()
   precision?: string;
+  /**
+   * The graph flavour that was tested: `portable`, `optimized` (the generator's fused graph), or
+   * `unknown` for a graph the generator did not build.
+   */
+  @ApiPropertyOptional()
+  graph?: string;
 }
 
 export class TestRunListDto {

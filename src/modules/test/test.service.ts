@@ -93,7 +93,8 @@ export class TestService {
     return this.models.withModel(
       request.model_name,
       ctx,
-      (resolved, precision) => this.runTests(op, ctx, resolved, precision ?? request.precision ?? 'unknown'),
+      (resolved, precision, graph) =>
+        this.runTests(op, ctx, resolved, precision ?? request.precision ?? 'unknown', graph ?? 'unknown'),
       request.precision,
     );
   }
@@ -103,6 +104,7 @@ export class TestService {
     ctx: RunContext,
     resolved: ResolvedModelPath,
     precision: string,
+    graph: string,
   ): Promise<TestResults> {
     const request = op.request as unknown as RunTestRequestDto;
     const root = this.config.dataDir;
@@ -133,7 +135,7 @@ export class TestService {
     } finally {
       removeConfined(root, tmpDir);
     }
-    results = { ...results, precision };
+    results = { ...results, precision, graph };
     if (request.save_results) {
       const dir = join(root, 'test-results');
       const withId = { run_id: op.id, ...results };

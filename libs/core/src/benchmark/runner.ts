@@ -343,6 +343,7 @@ function emptyResult(plan: ConfigurationPlan, precision: string): ConfigurationR
     batch_size: plan.batch,
     sequence_length: plan.seq,
     precision: plan.ref.precision ?? precision,
+    graph: plan.ref.graph ?? 'unknown',
     status: 'ok',
     execution_provider: plan.detection?.execution_provider ?? null,
     device: plan.detection?.device ?? null,

@@ -11,6 +11,8 @@ export type BenchmarkModelRef = ModelRef & {
   name: string;
   /** The precision of this model's graph (what runs); default: the request's `precision`. */
   precision?: string;
+  /** Its graph flavour (portable, optimized); default: unknown. */
+  graph?: string;
 };
 
 export interface WarmupSettings {
@@ -184,6 +186,8 @@ export interface ConfigurationResult {
   batch_size: number;
   sequence_length: number | null;
   precision: string;
+  /** The graph flavour that ran: portable, optimized, or unknown (a graph the generator did not build). */
+  graph: string;
   status: ConfigurationStatus;
   /** Why skipped or failed. */
   reason?: string;

@@ -5,7 +5,7 @@ import { ModelCache } from '../generator/model-cache';
 import { buildOnnxModel } from '../onnx';
 import { readConfig, removeDir, tempDir } from '../onnx/families/spec-helpers';
 import { resolveModelPath } from './paths';
-import { checkPrecision, modelPrecision, onnxFilePrecision } from './precision';
+import { checkPrecision, modelGraph, modelPrecision, onnxFilePrecision } from './precision';
 import { resolveModel } from './registry';
 
 jest.setTimeout(180_000);
@@ -29,6 +29,32 @@ describe('model precision', () => {
       expect(modelPrecision(resolveModelPath(built.onnxPath, [dir]))).toBe(precision);
     }
     expect(onnxFilePrecision(join(HF_TINY, 'bert', 'torch_export.onnx'))).toBe('fp32');
+  });
+
+  it("an int8 model's webgpu graph (MatMulNBits, bits 8) reads as int8, not int4", async () => {
+    const built = await buildOnnxModel({
+      config: readConfig(join(HF_TINY, 'bert')),
+      outDir: join(dir, 'int8-webgpu'),
+      weights: 'random',
+      precision: 'int8',
+      backends: ['cpu', 'webgpu'],
+    });
+    expect(built.backendGraphs.webgpu!.file).toBe('model.webgpu.onnx');
+    expect(onnxFilePrecision(join(dir, 'int8-webgpu', 'model.webgpu.onnx'))).toBe('int8');
+  });
+
+  it('reads the graph flavour from the metadata the generator writes; unknown for other graphs', async () => {
+    for (const graph of ['portable', 'optimized'] as const) {
+      const built = await buildOnnxModel({
+        config: readConfig(join(HF_TINY, 'bert')),
+        outDir: join(dir, graph),
+        weights: 'random',
+        graph,
+      });
+      expect(modelGraph(resolveModelPath(built.onnxPath, [dir]))).toBe(graph);
+    }
+    const fixture = join(HF_TINY, 'bert', 'torch_export.onnx');
+    expect(modelGraph(resolveModelPath(fixture, [HF_TINY]))).toBeUndefined();
   });
 
   it('refuses a precision the model lacks with a 422 naming the ones it has', () => {

@@ -30,12 +30,23 @@ const NAMES: Partial<Record<number, string>> = {
   [T.DOUBLE]: 'fp64',
 };
 
-function manifestPrecision(dir: string): string | undefined {
+/** A string field of the manifest.json in `dir`, or undefined. */
+function manifestField(dir: string, key: 'precision' | 'graph'): string | undefined {
   const path = join(dir, 'manifest.json');
   if (!existsSync(path)) return undefined;
   try {
-    const m = JSON.parse(readFileSync(path, 'utf8')) as { precision?: unknown };
-    return typeof m.precision === 'string' ? m.precision : undefined;
+    const m = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    return typeof m[key] === 'string' ? m[key] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ModelProto of a graph file small enough to read here (weights outside it), or undefined. */
+function readGraph(path: string): onnx.ModelProto | undefined {
+  try {
+    if (statSync(path).size > MAX_GRAPH_BYTES) return undefined;
+    return onnx.ModelProto.decode(readFileSync(path));
   } catch {
     return undefined;
   }
@@ -43,12 +54,17 @@ function manifestPrecision(dir: string): string | undefined {
 
 /** The element type holding most initializer values of an ONNX graph file, or undefined. */
 export function onnxFilePrecision(path: string): string | undefined {
+  const model = readGraph(path);
+  if (!model) return undefined;
   try {
-    if (statSync(path).size > MAX_GRAPH_BYTES) return undefined;
-    const model = onnx.ModelProto.decode(readFileSync(path));
-    // Weight-only 4-bit graphs keep their weights as packed uint8 blocks: the op tells.
-    const ops = new Set((model.graph?.node ?? []).map((n) => n.opType));
-    if (ops.has('MatMulNBits')) return 'int4';
+    // Weight-only graphs keep their weights as packed uint8 blocks: the op (and its bits) tells.
+    const nodes = model.graph?.node ?? [];
+    const nbits = nodes.find((n) => n.opType === 'MatMulNBits');
+    if (nbits) {
+      const bits = nbits.attribute?.find((a) => a.name === 'bits')?.i;
+      return bits !== undefined && bits !== null && Number(bits) === 8 ? 'int8' : 'int4';
+    }
+    const ops = new Set(nodes.map((n) => n.opType));
     if (ops.has('DynamicQuantizeMatMul') || ops.has('MatMulInteger')) return 'int8';
     const totals = new Map<string, number>();
     for (const t of model.graph?.initializer ?? []) {
@@ -67,11 +83,25 @@ export function onnxFilePrecision(path: string): string | undefined {
 
 /** The precision of a resolved model file or implementation, or undefined when it cannot be told. */
 export function modelPrecision(resolved: ResolvedModelPath): string | undefined {
-  const fromManifest = manifestPrecision(resolved.dir);
+  const fromManifest = manifestField(resolved.dir, 'precision');
   if (fromManifest) return fromManifest;
   if (resolved.kind === 'onnx-file') return onnxFilePrecision(resolved.path);
   const beside = join(resolved.dir, 'model.onnx');
   return existsSync(beside) ? onnxFilePrecision(beside) : undefined;
+}
+
+/**
+ * The graph flavour (portable, optimized) of a resolved model file or implementation: its manifest's,
+ * else the `graph` metadata the generator writes into model.onnx; undefined for a graph from
+ * elsewhere.
+ */
+export function modelGraph(resolved: ResolvedModelPath): string | undefined {
+  const fromManifest = manifestField(resolved.dir, 'graph');
+  if (fromManifest) return fromManifest;
+  const path = resolved.kind === 'onnx-file' ? resolved.path : join(resolved.dir, 'model.onnx');
+  if (!existsSync(path)) return undefined;
+  const value = readGraph(path)?.metadataProps?.find((p) => p.key === 'graph')?.value;
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /**

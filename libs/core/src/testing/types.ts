@@ -128,6 +128,11 @@ export interface TestResults {
   performance_metrics: Partial<Record<BackendName, BackendPerformance>>;
   /** The precision of the graph that was tested (set by the server; unknown when it cannot be told). */
   precision?: string;
+  /**
+   * The graph flavour that was tested, portable or optimized (set by the server; unknown for a graph
+   * the generator did not build).
+   */
+  graph?: string;
 }
 
 /** A check that did not hold; `metrics` travel into the detail. */
