@@ -1,8 +1,13 @@
 /**
- * Graph flavours and precisions side by side on this machine (random weights at the real size, cpu):
+ * Graph flavours and precisions side by side on this machine (random weights at the real size, on
+ * `--backend`, default cpu):
  *
  *   npx ts-node --transpile-only bench/quantized.ts [--encoder bert-base-uncased] [--decoder ID]
  *                                                    [--runs 20] [--tokens 32] [--skip-decoder]
+ *                                                    [--backend cpu|cuda|webgpu]
+ *
+ * With a GPU backend every variant is generated for it too, so it runs the graph that backend loads
+ * (an int8 model's model.<backend>.onnx: MatMulNBits with bits 8).
  *
  * 1. Encoder (default bert-base-uncased, task feature-extraction), batch 1 and 8 at sequence 128:
  *    portable fp32, optimized fp32, portable int8, optimized int8 and optimized int4, their sessions
@@ -21,13 +26,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { percentileSorted } from '../libs/core/src/benchmark/stats';
 import { runGenerationPipeline } from '../libs/core/src/generator/pipeline';
 import { loadImplementation } from '../libs/core/src/models/load';
 import { resolveModel } from '../libs/core/src/models/registry';
 import type { GraphFlavour, Precision } from '../libs/core/src/onnx';
+import type { BackendName } from '../libs/core/src/types';
 import { peakRssBytes } from '../libs/core/src/util/peak-rss';
 
 interface Variant {
@@ -38,9 +44,12 @@ interface Built {
   seconds: number;
   peak_rss_bytes: number;
   bytes_written: number;
+  /** The graph the benchmarked backend loads. */
   onnx_path: string;
   js_path: string;
 }
+
+const BACKEND = arg('backend', 'cpu') as BackendName;
 
 const label = (v: Variant) => `${v.graph} ${v.precision}`;
 const median = (xs: number[]) =>
@@ -74,7 +83,7 @@ async function buildChild(id: string, graph: GraphFlavour, precision: Precision,
       precision,
       graph,
       task,
-      backends: ['cpu'],
+      backends: [...new Set<BackendName>(['cpu', BACKEND])],
       seed: 0,
     },
     { signal: new AbortController().signal, onProgress: () => undefined },
@@ -83,7 +92,7 @@ async function buildChild(id: string, graph: GraphFlavour, precision: Precision,
     seconds: (performance.now() - t) / 1000,
     peak_rss_bytes: peakRssBytes(),
     bytes_written: r.bytesWritten,
-    onnx_path: r.onnxPath,
+    onnx_path: join(dirname(r.onnxPath), r.manifest.backend_graphs?.[BACKEND] ?? 'model.onnx'),
     js_path: r.jsPath,
   };
   console.log(JSON.stringify(built));
@@ -92,7 +101,19 @@ async function buildChild(id: string, graph: GraphFlavour, precision: Precision,
 function build(id: string, v: Variant, task: string, out: string): Built {
   const line = execFileSync(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', __filename, '--child', id, v.graph, v.precision, task, out],
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      __filename,
+      '--backend',
+      BACKEND,
+      '--child',
+      id,
+      v.graph,
+      v.precision,
+      task,
+      out,
+    ],
     { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
   );
   const built = JSON.parse(line.trim().split('\n').pop()!) as Built;
@@ -117,14 +138,16 @@ async function encoder(id: string, root: string, runs: number): Promise<void> {
     const built = build(id, v, 'feature-extraction', join(root, `enc-${i}`));
     sessions.push(
       await ort.InferenceSession.create(built.onnx_path, {
-        executionProviders: ['cpu'],
+        executionProviders: [BACKEND],
         graphOptimizationLevel: 'all',
       }),
     );
   }
   const vocab = Number(resolveModel(id).config.vocab_size);
   const SEQ = 128;
-  console.log(`\n${id}, cpu, sequence ${SEQ}, ${runs} rounds, round-robin with rotating order; median ms`);
+  console.log(
+    `\n${id}, ${BACKEND}, sequence ${SEQ}, ${runs} rounds, round-robin with rotating order; median ms`,
+  );
   console.log(`| batch | ${variants.map(label).join(' | ')} |`);
   console.log(`| ---: |${variants.map(() => ' ---: |').join('')}`);
   for (const batch of [1, 8]) {
@@ -179,7 +202,7 @@ async function decoder(id: string, root: string, tokens: number, runs: number): 
   for (const [i, v] of variants.entries()) {
     const built = build(id, v, 'text-generation', join(root, `dec-${i}`));
     const impl = await loadImplementation({ kind: 'module', path: built.js_path });
-    handles.push(await impl.load({ backend: 'cpu' }));
+    handles.push(await impl.load({ backend: BACKEND }));
   }
   const vocab = Number(resolveModel(id).config.vocab_size);
   const prompt = seededIds(128, vocab);
@@ -197,7 +220,9 @@ async function decoder(id: string, root: string, tokens: number, runs: number): 
   }
   for (const h of handles) await h.release();
   const tps = steps.map((s) => 1000 / (s.reduce((a, b) => a + b, 0) / s.length));
-  console.log(`\n${id}, cpu, batch 1, prompt 128, ${tokens} new tokens, ${runs} generate() each, alternated`);
+  console.log(
+    `\n${id}, ${BACKEND}, batch 1, prompt 128, ${tokens} new tokens, ${runs} generate() each, alternated`,
+  );
   console.log('| variant | TTFT ms (median) | TPOT p50 ms | decode tokens/s | vs fp32 |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   variants.forEach((v, i) => {

@@ -17,6 +17,7 @@ import { workflowAction } from './actions/workflow.action';
 import { completionScript, Shell, SHELLS } from './completion';
 import { VERSION } from '../common/version';
 import { CliContext, createContext, EXIT, GlobalOptions, reportError } from './context';
+import { INT4_BLOCK_SIZES } from '../../libs/core/src/onnx/quantize';
 
 const BACKENDS = ['cpu', 'cuda', 'webgpu'] as const;
 type Backend = (typeof BACKENDS)[number];
@@ -178,7 +179,7 @@ export function buildProgram(setOutcome: (p: Promise<Outcome>) => void): Command
     )
     .addOption(
       new Option('--block-size <n>', 'int4: values per quantization block (default 32)')
-        .choices(['16', '32', '64', '128', '256'])
+        .choices(INT4_BLOCK_SIZES.map(String))
         .argParser(Number),
     )
     .action(withContext((ctx, model: string, opts) => generateAction(ctx, model, opts)));

@@ -871,12 +871,13 @@ export interface components {
              */
             task?: "feature-extraction" | "fill-mask" | "text-classification" | "token-classification" | "image-classification" | "text-generation" | "text2text-generation";
             /**
-             * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which
-             *     cpu, cuda and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
+             * @description `portable`: standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which cpu, cuda
+             *     and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
              *     SkipSimplifiedLayerNormalization), BiasGelu / FastGelu, packed QKV with MultiHeadAttention for
              *     encoders and ViT/DeiT, RotaryEmbedding for Llama and Qwen2. fp16 is a 422 (fp32, int8, int4 build).
-             *     The manifest's `backend_ops` lists the ops and where each runs.
-             * @default portable
+             *     Left out: `optimized` when `hardware` names cuda or webgpu (and the precision is not fp16),
+             *     `portable` for cpu alone (where the fused graph is not faster). The manifest's `graph` says which
+             *     was built and `backend_ops` lists the ops and where each runs.
              * @enum {string}
              */
             graph?: "portable" | "optimized";
@@ -957,12 +958,13 @@ export interface components {
              */
             task?: "feature-extraction" | "fill-mask" | "text-classification" | "token-classification" | "image-classification" | "text-generation" | "text2text-generation";
             /**
-             * @description `portable` (default): standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which
-             *     cpu, cuda and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
+             * @description `portable`: standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which cpu, cuda
+             *     and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
              *     SkipSimplifiedLayerNormalization), BiasGelu / FastGelu, packed QKV with MultiHeadAttention for
              *     encoders and ViT/DeiT, RotaryEmbedding for Llama and Qwen2. fp16 is a 422 (fp32, int8, int4 build).
-             *     The manifest's `backend_ops` lists the ops and where each runs.
-             * @default portable
+             *     Left out: `optimized` when `hardware` names cuda or webgpu (and the precision is not fp16),
+             *     `portable` for cpu alone (where the fused graph is not faster). The manifest's `graph` says which
+             *     was built and `backend_ops` lists the ops and where each runs.
              * @enum {string}
              */
             graph?: "portable" | "optimized";

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { HF_TINY } from '../../../../test/fixtures';
 import { CancelledError, CoreError, ErrorCode } from '../errors';
 import { countParameters } from '../models/registry';
-import { buildOnnxModel, buildableModelTypes } from './index';
+import { buildOnnxModel, buildableModelTypes, checkGraphFlavour } from './index';
 import { readConfig, removeDir, tempDir } from './families/spec-helpers';
 
 describe('buildOnnxModel', () => {
@@ -94,6 +94,25 @@ describe('buildOnnxModel', () => {
   it('knows the encoder and vision model types', () => {
     expect(buildableModelTypes()).toEqual(
       expect.arrayContaining(['bert', 'roberta', 'xlm-roberta', 'electra', 'distilbert', 'vit', 'deit']),
+    );
+  });
+});
+
+describe('graph flavour', () => {
+  const bert = () => readConfig(join(HF_TINY, 'bert'));
+  it('left out: optimized when a GPU is a target (not for fp16), portable for cpu alone', () => {
+    expect(checkGraphFlavour(bert(), 'fp32', undefined)).toBe('portable');
+    expect(checkGraphFlavour(bert(), 'fp32', undefined, ['cpu'])).toBe('portable');
+    expect(checkGraphFlavour(bert(), 'fp32', undefined, ['cpu', 'webgpu'])).toBe('optimized');
+    expect(checkGraphFlavour(bert(), 'int4', undefined, ['cuda'])).toBe('optimized');
+    expect(checkGraphFlavour(bert(), 'fp16', undefined, ['cuda', 'webgpu'])).toBe('portable');
+  });
+
+  it('a request is kept, and optimized with fp16 is a 422', () => {
+    expect(checkGraphFlavour(bert(), 'fp32', 'portable', ['webgpu'])).toBe('portable');
+    expect(checkGraphFlavour(bert(), 'fp32', 'optimized', ['cpu'])).toBe('optimized');
+    expect(() => checkGraphFlavour(bert(), 'fp16', 'optimized', ['cpu'])).toThrow(
+      expect.objectContaining({ code: ErrorCode.UNPROCESSABLE }) as Error,
     );
   });
 });

@@ -50,7 +50,8 @@ export interface BuildOnnxOptions {
   kvCache?: boolean;
   /**
    * `optimized`: onnxruntime's fused contrib ops (MultiHeadAttention, SkipLayerNormalization, ...;
-   * fp32, int8 and int4); `portable` (default): standard ONNX ops only.
+   * fp32, int8 and int4); `portable`: standard ONNX ops only. Default: optimized when `backends`
+   * holds a GPU and the model has that graph, else portable (resolveGraphFlavour).
    */
   graph?: GraphFlavour;
   /**
@@ -144,15 +145,24 @@ export function resolveKvCache(module: FamilyModule, task: Task, requested: bool
 
 /**
  * The graph flavour of a build: `optimized` where the family has fused contrib ops and the precision
- * is fp32 (a 422 naming why otherwise), `portable` by default.
+ * is not fp16 (a 422 naming why otherwise). Left out, what serves the target backends best:
+ * `optimized` when one of them is a GPU (cuda, webgpu) and the model has that graph, since fused
+ * attention and norms save kernel launches and memory passes there (and measure as fast as the
+ * portable graph on cpu: bench/quantized.ts, bench/op-profile.ts); `portable` (standard ONNX ops,
+ * for any runtime) for cpu alone, where the fused graph is not faster, and for fp16.
  */
 export function resolveGraphFlavour(
   module: FamilyModule,
   modelType: string,
   precision: string,
   requested: GraphFlavour | undefined,
+  backends: readonly BackendName[] = ['cpu'],
 ): GraphFlavour {
-  if (requested === undefined || requested === 'portable') return 'portable';
+  if (requested === undefined) {
+    const gpu = backends.some((b) => b === 'cuda' || b === 'webgpu');
+    return gpu && precision !== 'fp16' && module.optimized?.includes(modelType) ? 'optimized' : 'portable';
+  }
+  if (requested === 'portable') return 'portable';
   if (requested !== 'optimized') {
     throw new CoreError(
       ErrorCode.VALIDATION,
@@ -179,9 +189,10 @@ export function checkGraphFlavour(
   config: Record<string, unknown>,
   precision: string,
   requested: GraphFlavour | undefined,
+  backends?: readonly BackendName[],
 ): GraphFlavour {
   const { module, modelType } = moduleAndTask(config, undefined, undefined);
-  return resolveGraphFlavour(module, modelType, precision, requested);
+  return resolveGraphFlavour(module, modelType, precision, requested, backends);
 }
 
 /**
@@ -223,7 +234,8 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const { modelType, module, task } = moduleAndTask(opts.config, opts.task, opts.pooling);
   const labels = id2label(opts.config);
   const kvCache = resolveKvCache(module, task, opts.kvCache);
-  const graph = resolveGraphFlavour(module, modelType, opts.precision ?? 'fp32', opts.graph);
+  const backends = [...new Set<BackendName>(opts.backends ?? ['cpu'])];
+  const graph = resolveGraphFlavour(module, modelType, opts.precision ?? 'fp32', opts.graph, backends);
   const report = opts.onProgress ?? (() => undefined);
   throwIfAborted(opts.signal);
   report(0, `building ${modelType} (${module.family}) graph`);
@@ -235,7 +247,6 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
     std: config.num('initializer_range', 0.02),
     prefixes: module.weightPrefixes(modelType),
   });
-  const backends = [...new Set<BackendName>(opts.backends ?? ['cpu'])];
   const g = new GraphBuilder(modelType, {
     outDir: opts.outDir,
     precision: opts.precision ?? 'fp32',

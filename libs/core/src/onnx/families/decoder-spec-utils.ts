@@ -11,7 +11,9 @@ import { defaultTask, type Task } from '../tasks';
 import { ConfigReader, type HfConfig } from '../config';
 import { GraphBuilder } from '../graph';
 import { createWeightSource } from '../weights';
-import { withDefaultPositions } from './spec-helpers';
+import { int64Tensor, withDefaultPositions } from './spec-helpers';
+
+export { int64Tensor };
 import type { FamilyModule, GraphFlavour } from './types';
 
 export interface BuildWithOptions {
@@ -59,14 +61,6 @@ export async function buildWithModule(
   } finally {
     weights.close();
   }
-}
-
-export function int64Tensor(rows: number[][]): ort.Tensor {
-  const flat = rows.flat();
-  return new ort.Tensor('int64', BigInt64Array.from(flat.map((v) => BigInt(v))), [
-    rows.length,
-    rows[0]!.length,
-  ]);
 }
 
 /** Runs one session on `feeds`; returns every output as float32 data with dims. */
