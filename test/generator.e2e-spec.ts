@@ -115,11 +115,12 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     });
   });
 
-  it('generates an optimized encoder graph (fused contrib ops) that the Test Suite passes on cpu and webgpu', async () => {
+  it('builds the optimized (fused) graph by default for a GPU target, in fp16 too, and the Test Suite passes it on cpu and webgpu', async () => {
+    // No `graph`: webgpu among the targets makes it the fused one.
     const res = await post('/api/generator/model', {
       model_name: 'bert',
       hardware: ['cpu', 'webgpu'],
-      graph: 'optimized',
+      precision: 'fp16',
       output_dir: `bert-optimized-${driver}`,
     });
     expect(res.status).toBe(202);
@@ -128,9 +129,13 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
     const results = await json<Record<string, unknown>>(
       await fetch(`${server.url}/api/generator/results/${task_id}`),
     );
-    expect(results).toMatchObject({ graph: 'optimized', kv_cache: false });
+    expect(results).toMatchObject({ graph: 'optimized', precision: 'fp16', kv_cache: false });
     expect(JSON.parse(readFileSync(String(results.manifest_path), 'utf8'))).toMatchObject({
       graph: 'optimized',
+      precision: 'fp16',
+      backend_ops: {
+        webgpu: { native: ['BiasGelu', 'MultiHeadAttention', 'SkipLayerNormalization'], cpu_fallback: [] },
+      },
     });
     const run = await post('/api/test/run', {
       model_name: `models/bert-optimized-${driver}`,
@@ -265,14 +270,15 @@ describe.each(DRIVERS)('Generator API (%s driver)', (driver) => {
       expect(res.status).toBe(status);
       expect(JSON.stringify(await json(res))).toMatch(message);
     }
-    const optimized = await post('/api/generator/model', {
+    const flavour = await post('/api/generator/model', {
       model_name: 'gpt2',
-      graph: 'optimized',
-      precision: 'fp16',
+      graph: 'fused',
       output_dir: 'never',
     });
-    expect(optimized.status).toBe(422);
-    expect(JSON.stringify(await json(optimized))).toMatch(/optimized graph computes in fp32/);
+    expect(flavour.status).toBe(400);
+    expect(JSON.stringify(await json(flavour))).toMatch(
+      /graph must be one of the following values: portable, optimized/,
+    );
     const kv = await post('/api/generator/model', {
       model_name: 'bert',
       kv_cache: true,

@@ -115,9 +115,9 @@ export class GenerateModelRequestDto {
    * `portable`: standard ONNX ops only. `optimized`: onnxruntime's fused contrib ops, which cpu, cuda
    * and webgpu run: every residual add fused with the norm after it (SkipLayerNormalization,
    * SkipSimplifiedLayerNormalization), BiasGelu / FastGelu, packed QKV with MultiHeadAttention for
-   * encoders and ViT/DeiT, RotaryEmbedding for Llama and Qwen2. fp16 is a 422 (fp32, int8, int4 build).
-   * Left out: `optimized` when `hardware` names cuda or webgpu (and the precision is not fp16),
-   * `portable` for cpu alone (where the fused graph is not faster). The manifest's `graph` says which
+   * encoders and ViT/DeiT, RotaryEmbedding for Llama and Qwen2; in every precision (fp16: the fused
+   * ops compute in fp16). Left out: `optimized` when `hardware` names cuda or webgpu, `portable` for
+   * cpu alone (where the fused graph is not faster). The manifest's `graph` says which
    * was built and `backend_ops` lists the ops and where each runs.
    */
   @ApiPropertyOptional({ enum: ['portable', 'optimized'] })

@@ -139,7 +139,7 @@ export class GeneratorService {
     const outDir = this.outputDir(spec, source);
     this.weightsOf(spec, source);
     checkKvCache(source.config, spec.task, spec.kv_cache);
-    checkGraphFlavour(source.config, spec.precision, spec.graph, spec.hardware);
+    checkGraphFlavour(source.config, spec.graph, spec.hardware);
     if (spec.block_size !== undefined && spec.precision !== 'int4') {
       throw new CoreError(
         ErrorCode.UNPROCESSABLE,

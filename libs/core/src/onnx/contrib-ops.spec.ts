@@ -97,6 +97,25 @@ describe('contrib ops per backend', () => {
     }
   });
 
+  it.each(['bert', 'gpt2', 'llama'])(
+    '%s optimized fp16: webgpu runs every contrib node in fp16 itself',
+    async (fixture) => {
+      const out = join(dir, `${fixture}-optimized-fp16`);
+      const built = await buildOnnxModel({
+        config: readConfig(join(HF_TINY, fixture)),
+        outDir: out,
+        weights: 'random',
+        graph: 'optimized',
+        precision: 'fp16',
+        kvCache: false,
+      });
+      const placed = await placement(built.onnxPath, fixture, 'webgpu', out);
+      for (const op of built.contribOps) {
+        expect([op, [...(placed.get(op) ?? [])]]).toEqual([op, [PROVIDER.webgpu]]);
+      }
+    },
+  );
+
   it('an int8 implementation built for webgpu loads model.webgpu.onnx there: no node falls back to cpu', async () => {
     const out = join(dir, 'bert-int8-impl');
     const { built, generated } = await buildImplementation(out, 'bert', {

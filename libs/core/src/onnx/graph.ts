@@ -430,6 +430,11 @@ export class GraphBuilder {
     return this.initializer(name, this.precision === 'fp16' ? toHalfBits(data) : data, dims);
   }
 
+  /** A float32 table (not a model parameter) stored in the compute dtype, external data. */
+  computeInitializer(name: string, data: Float32Array, dims: number[]): string {
+    return this.initializer(name, this.computeDtype === 'float16' ? toHalfBits(data) : data, dims);
+  }
+
   /** Any tensor as external data (Uint16Array = fp16 bits). Returns its name. */
   initializer(name: string, data: InitializerData, dims: number[]): string {
     if (this.dryRun) return this.claim(name);

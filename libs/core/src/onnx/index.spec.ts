@@ -100,19 +100,18 @@ describe('buildOnnxModel', () => {
 
 describe('graph flavour', () => {
   const bert = () => readConfig(join(HF_TINY, 'bert'));
-  it('left out: optimized when a GPU is a target (not for fp16), portable for cpu alone', () => {
-    expect(checkGraphFlavour(bert(), 'fp32', undefined)).toBe('portable');
-    expect(checkGraphFlavour(bert(), 'fp32', undefined, ['cpu'])).toBe('portable');
-    expect(checkGraphFlavour(bert(), 'fp32', undefined, ['cpu', 'webgpu'])).toBe('optimized');
-    expect(checkGraphFlavour(bert(), 'int4', undefined, ['cuda'])).toBe('optimized');
-    expect(checkGraphFlavour(bert(), 'fp16', undefined, ['cuda', 'webgpu'])).toBe('portable');
+  it('left out: optimized when a GPU is a target, portable for cpu alone', () => {
+    expect(checkGraphFlavour(bert(), undefined)).toBe('portable');
+    expect(checkGraphFlavour(bert(), undefined, ['cpu'])).toBe('portable');
+    expect(checkGraphFlavour(bert(), undefined, ['cpu', 'webgpu'])).toBe('optimized');
+    expect(checkGraphFlavour(bert(), undefined, ['cuda'])).toBe('optimized');
   });
 
-  it('a request is kept, and optimized with fp16 is a 422', () => {
-    expect(checkGraphFlavour(bert(), 'fp32', 'portable', ['webgpu'])).toBe('portable');
-    expect(checkGraphFlavour(bert(), 'fp32', 'optimized', ['cpu'])).toBe('optimized');
-    expect(() => checkGraphFlavour(bert(), 'fp16', 'optimized', ['cpu'])).toThrow(
-      expect.objectContaining({ code: ErrorCode.UNPROCESSABLE }) as Error,
+  it('a request is kept whatever the backends; anything else is a 400', () => {
+    expect(checkGraphFlavour(bert(), 'portable', ['webgpu'])).toBe('portable');
+    expect(checkGraphFlavour(bert(), 'optimized', ['cpu'])).toBe('optimized');
+    expect(() => checkGraphFlavour(bert(), 'fused' as never, ['cpu'])).toThrow(
+      expect.objectContaining({ code: ErrorCode.VALIDATION }) as Error,
     );
   });
 });

@@ -50,7 +50,7 @@ export interface BuildOnnxOptions {
   kvCache?: boolean;
   /**
    * `optimized`: onnxruntime's fused contrib ops (MultiHeadAttention, SkipLayerNormalization, ...;
-   * fp32, int8 and int4); `portable`: standard ONNX ops only. Default: optimized when `backends`
+   * every precision); `portable`: standard ONNX ops only. Default: optimized when `backends`
    * holds a GPU and the model has that graph, else portable (resolveGraphFlavour).
    */
   graph?: GraphFlavour;
@@ -144,23 +144,22 @@ export function resolveKvCache(module: FamilyModule, task: Task, requested: bool
 }
 
 /**
- * The graph flavour of a build: `optimized` where the family has fused contrib ops and the precision
- * is not fp16 (a 422 naming why otherwise). Left out, what serves the target backends best:
- * `optimized` when one of them is a GPU (cuda, webgpu) and the model has that graph, since fused
- * attention and norms save kernel launches and memory passes there (and measure as fast as the
- * portable graph on cpu: bench/quantized.ts, bench/op-profile.ts); `portable` (standard ONNX ops,
- * for any runtime) for cpu alone, where the fused graph is not faster, and for fp16.
+ * The graph flavour of a build: `optimized` where the family has fused contrib ops (a 422 naming why
+ * otherwise), in every precision. Left out, what serves the target backends best: `optimized` when
+ * one of them is a GPU (cuda, webgpu) and the model has that graph, since fused attention and norms
+ * save kernel launches and memory passes there (and measure as fast as the portable graph on cpu:
+ * bench/quantized.ts, bench/op-profile.ts); `portable` (standard ONNX ops, for any runtime) for cpu
+ * alone, where the fused graph is not faster.
  */
 export function resolveGraphFlavour(
   module: FamilyModule,
   modelType: string,
-  precision: string,
   requested: GraphFlavour | undefined,
   backends: readonly BackendName[] = ['cpu'],
 ): GraphFlavour {
   if (requested === undefined) {
     const gpu = backends.some((b) => b === 'cuda' || b === 'webgpu');
-    return gpu && precision !== 'fp16' && module.optimized?.includes(modelType) ? 'optimized' : 'portable';
+    return gpu && module.optimized?.includes(modelType) ? 'optimized' : 'portable';
   }
   if (requested === 'portable') return 'portable';
   if (requested !== 'optimized') {
@@ -175,24 +174,17 @@ export function resolveGraphFlavour(
       `graph: the ${module.family} family has no optimized (fused) graph for ${modelType}`,
     );
   }
-  if (precision === 'fp16') {
-    throw new CoreError(
-      ErrorCode.UNPROCESSABLE,
-      `graph: the optimized graph computes in fp32 (precision fp32, int8 or int4), not fp16`,
-    );
-  }
   return 'optimized';
 }
 
-/** Checks a requested graph flavour for `config` and precision before anything is built. */
+/** Checks a requested graph flavour for `config` before anything is built; returns the build's. */
 export function checkGraphFlavour(
   config: Record<string, unknown>,
-  precision: string,
   requested: GraphFlavour | undefined,
   backends?: readonly BackendName[],
 ): GraphFlavour {
   const { module, modelType } = moduleAndTask(config, undefined, undefined);
-  return resolveGraphFlavour(module, modelType, precision, requested, backends);
+  return resolveGraphFlavour(module, modelType, requested, backends);
 }
 
 /**
@@ -235,7 +227,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
   const labels = id2label(opts.config);
   const kvCache = resolveKvCache(module, task, opts.kvCache);
   const backends = [...new Set<BackendName>(opts.backends ?? ['cpu'])];
-  const graph = resolveGraphFlavour(module, modelType, opts.precision ?? 'fp32', opts.graph, backends);
+  const graph = resolveGraphFlavour(module, modelType, opts.graph, backends);
   const report = opts.onProgress ?? (() => undefined);
   throwIfAborted(opts.signal);
   report(0, `building ${modelType} (${module.family}) graph`);

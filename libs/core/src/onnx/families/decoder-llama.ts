@@ -253,8 +253,9 @@ function applyRotary(g: GraphBuilder, x: string, cos: string, sin: string, headD
 
 /**
  * The optimized graph's rotary caches: cos and sin of position × inv_freq for every position the
- * model takes, [max_position_embeddings, head_dim / 2] float32 (com.microsoft RotaryEmbedding's
- * cos_cache and sin_cache), computed with float32 rounding of the angle as the portable graph does.
+ * model takes, [max_position_embeddings, head_dim / 2] in the compute dtype (com.microsoft
+ * RotaryEmbedding's cos_cache and sin_cache), computed with float32 rounding of the angle as the
+ * portable graph does.
  */
 function rotaryCaches(g: GraphBuilder, rope: RopeSpec, positions: number): { cos: string; sin: string } {
   const invFreq = ropeInvFreq(rope);
@@ -269,8 +270,8 @@ function rotaryCaches(g: GraphBuilder, rope: RopeSpec, positions: number): { cos
     }
   }
   return {
-    cos: g.initializer('rotary.cos_cache', cos, [positions, half]),
-    sin: g.initializer('rotary.sin_cache', sin, [positions, half]),
+    cos: g.computeInitializer('rotary.cos_cache', cos, [positions, half]),
+    sin: g.computeInitializer('rotary.sin_cache', sin, [positions, half]),
   };
 }
 

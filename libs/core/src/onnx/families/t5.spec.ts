@@ -575,4 +575,45 @@ describe('t5 optimized graph (each residual add fused with the RMSNorm after it)
     console.log(`t5 optimized full pass on ${ep} vs portable max abs error ${err.toExponential(3)}`);
     expect(err).toBeLessThan(tolerance);
   });
+
+  it.each(['cpu', 'webgpu'])(
+    'in fp16 it is as close to the fp32 logits as the portable fp16 graph on %s',
+    async (ep) => {
+      const build = async (graph: 'portable' | 'optimized') => {
+        const path = await buildWithModule(t5Family, config, {
+          weights: 'random',
+          seed: 5,
+          task: 'text2text-generation',
+          kvCache: false,
+          graph,
+          precision: 'fp16',
+        });
+        dirs.push(dirname(path));
+        return path;
+      };
+      const [opt16, port16] = [await build('optimized'), await build('portable')];
+      const feeds = {
+        input_ids: int64Tensor(IDS),
+        attention_mask: int64Tensor(MASK),
+        decoder_input_ids: int64Tensor(DEC),
+      };
+      const [a, b, ref] = [
+        await runModel(opt16, feeds, [ep]),
+        await runModel(port16, feeds, [ep]),
+        await runModel(full, feeds, [ep]),
+      ];
+      // Both fp16 graphs round differently: each is measured against the fp32 graph, and the fused
+      // one must be about as close as the portable one (what fp16 costs anyway).
+      const fp32 = ref.logits!.data as Float32Array;
+      const optErr = maxAbsDiffWhere(a.logits!.data as Float32Array, fp32);
+      const portErr = maxAbsDiffWhere(b.logits!.data as Float32Array, fp32);
+      const scale = maxAbsDiffWhere(fp32, new Float32Array(fp32.length));
+      console.log(
+        `t5 fp16 on ${ep} vs fp32: optimized ${optErr.toExponential(3)}, portable ${portErr.toExponential(3)} ` +
+          `(logits up to ${scale.toFixed(2)})`,
+      );
+      expect(optErr).toBeLessThan(2 * portErr + 1e-3);
+      expect(optErr).toBeLessThan(5e-2 * Math.max(1, scale));
+    },
+  );
 });
