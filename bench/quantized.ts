@@ -7,7 +7,8 @@
  *                                                    [--backend cpu|cuda|webgpu]
  *
  * With a GPU backend every variant is generated for it too, so it runs the graph that backend loads
- * (an int8 model's model.<backend>.onnx: MatMulNBits with bits 8).
+ * (an int8 model's model.<backend>.onnx: MatMulNBits with bits 8), and the encoder table adds
+ * portable and optimized fp16.
  *
  * 1. Encoder (default bert-base-uncased, task feature-extraction), batch 1 and 8 at sequence 128:
  *    portable fp32, optimized fp32, portable int8, optimized int8 and optimized int4, their sessions
@@ -131,6 +132,13 @@ async function encoder(id: string, root: string, runs: number): Promise<void> {
     { graph: 'portable', precision: 'int8' },
     { graph: 'optimized', precision: 'int8' },
     { graph: 'optimized', precision: 'int4' },
+    // fp16 is for GPUs (the cpu provider has few fp16 kernels).
+    ...(BACKEND === 'cpu'
+      ? []
+      : ([
+          { graph: 'portable', precision: 'fp16' },
+          { graph: 'optimized', precision: 'fp16' },
+        ] as const)),
   ];
   console.log(`\n${id}: generator builds (one child process each)`);
   const sessions: ort.InferenceSession[] = [];
