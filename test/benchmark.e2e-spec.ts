@@ -420,9 +420,9 @@ describe.each(DRIVERS)('Benchmark API (%s driver)', (driver) => {
       const r = await json<{ configurations: Array<{ precision: string; graph: string; status: string }> }>(
         await fetch(`${server.url}/api/benchmark/results/${run_id}`),
       );
-      // The cache generates for every backend: the fused graph, which fp16 does not have.
+      // The cache generates for every backend, GPUs included: the fused graph.
       expect(r.configurations.map((c) => [c.precision, c.graph, c.status])).toEqual([
-        [precision, precision === 'fp16' ? 'portable' : 'optimized', 'ok'],
+        [precision, 'optimized', 'ok'],
       ]);
     }
   });
