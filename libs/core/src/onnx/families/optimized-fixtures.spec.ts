@@ -93,18 +93,17 @@ describe.each(Object.keys(EXPECTED_OPS))('optimized graph (%s fixture)', (name) 
 });
 
 describe('graph flavour requests that cannot be built', () => {
-  it('is a 422 for fp16, naming why', async () => {
+  it('is a 400 for a flavour that does not exist, naming the ones that do', async () => {
     await expect(
       buildOnnxModel({
         config: readConfig(join(HF_TINY, 'bert')),
-        outDir: tempDir('opt-fp16-'),
+        outDir: tempDir('opt-unknown-'),
         weights: 'random',
-        precision: 'fp16',
-        graph: 'optimized',
+        graph: 'fused' as never,
       }),
     ).rejects.toMatchObject({
-      code: ErrorCode.UNPROCESSABLE,
-      message: expect.stringMatching(/computes in fp32.*not fp16/),
+      code: ErrorCode.VALIDATION,
+      message: expect.stringMatching(/graph must be portable or optimized/),
     });
   });
 });
