@@ -110,6 +110,7 @@ export function BenchmarkView({ r }: { r: BenchmarkResults }) {
         <thead>
           <tr>
             <th scope="col">Configuration</th>
+            <th scope="col">Graph</th>
             <th scope="col">Status</th>
             <th scope="col">n</th>
             <th scope="col">p50</th>
@@ -127,6 +128,10 @@ export function BenchmarkView({ r }: { r: BenchmarkResults }) {
           {configs.map((c) => (
             <tr key={c.label}>
               <th scope="row">{c.label}</th>
+              <td title="precision and graph flavour that ran">
+                {c.precision}
+                {c.graph && c.graph !== 'unknown' ? ` ${c.graph}` : ''}
+              </td>
               <td
                 class={c.status === 'ok' ? 'pass' : c.status === 'skipped' ? 'skip' : 'fail'}
                 title={c.reason}
