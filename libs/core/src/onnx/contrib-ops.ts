@@ -20,9 +20,14 @@ export const CONTRIB_OP_PROVIDERS: Readonly<Record<string, readonly BackendName[
   SkipSimplifiedLayerNormalization: ['cpu', 'cuda', 'webgpu'],
 };
 
+/** Whether `backend`'s execution provider has a kernel for `op` (an op not in the table: cpu only). */
+export function runsNatively(op: string, backend: BackendName): boolean {
+  return CONTRIB_OP_PROVIDERS[op]?.includes(backend) ?? backend === 'cpu';
+}
+
 /** Whether `backend`'s execution provider runs every one of `contribOps` itself. */
 export function runsAllNatively(contribOps: readonly string[], backend: BackendName): boolean {
-  return contribOps.every((op) => CONTRIB_OP_PROVIDERS[op]?.includes(backend) ?? backend === 'cpu');
+  return contribOps.every((op) => runsNatively(op, backend));
 }
 
 /** Per backend: the contrib ops it runs itself, and those it leaves to the cpu provider. */
@@ -39,8 +44,8 @@ export function backendOps(
   for (const backend of backends) {
     const ops = [...new Set(contribOps)].sort();
     out[backend] = {
-      native: ops.filter((op) => CONTRIB_OP_PROVIDERS[op]?.includes(backend) ?? backend === 'cpu'),
-      cpu_fallback: ops.filter((op) => !(CONTRIB_OP_PROVIDERS[op]?.includes(backend) ?? backend === 'cpu')),
+      native: ops.filter((op) => runsNatively(op, backend)),
+      cpu_fallback: ops.filter((op) => !runsNatively(op, backend)),
     };
   }
   return out;

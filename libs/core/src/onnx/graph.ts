@@ -427,7 +427,7 @@ export class GraphBuilder {
       );
     }
     this.parameters += data.length;
-    return this.initializer(name, this.precision === 'fp16' ? toHalfBits(data) : data, dims);
+    return this.computeInitializer(name, data, dims);
   }
 
   /** A float32 table (not a model parameter) stored in the compute dtype, external data. */

@@ -9,7 +9,7 @@ import type { BackendName, TensorSpec } from '../types';
 import type { ModelFamily } from '../models/registry';
 import { ConfigReader, type HfConfig } from './config';
 import { buildableModelTypes, familyModuleFor, type FamilyModule, type GraphFlavour } from './families';
-import { CONTRIB_OP_PROVIDERS, runsAllNatively } from './contrib-ops';
+import { runsAllNatively, runsNatively } from './contrib-ops';
 import {
   backendGraphFile,
   DATA_FILE,
@@ -243,7 +243,7 @@ export async function buildOnnxModel(opts: BuildOnnxOptions): Promise<BuildOnnxR
     outDir: opts.outDir,
     precision: opts.precision ?? 'fp32',
     // int8 needs a fallback graph for the backends without DynamicQuantizeMatMul.
-    int8Fallback: backends.some((b) => !CONTRIB_OP_PROVIDERS.DynamicQuantizeMatMul!.includes(b)),
+    int8Fallback: backends.some((b) => !runsNatively('DynamicQuantizeMatMul', b)),
     ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
     metadata: {
       model_type: modelType,
