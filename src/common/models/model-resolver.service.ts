@@ -6,6 +6,7 @@ import { ResolvedModelPath, resolveModelPath } from '../../../libs/core/src/mode
 import {
   checkPrecision,
   GENERATED_PRECISIONS,
+  modelFacts,
   modelGraph,
   modelPrecision,
   type GeneratedPrecision,
@@ -149,14 +150,10 @@ export class ModelResolver {
   async acquireForRun(name: string, ctx: RunContext, precision?: string): Promise<ModelLease> {
     const source = this.source(name);
     if (source.kind === 'path') {
-      const own = modelPrecision(source.resolved);
+      // One read of the manifest (and, without one, of the graph) says both.
+      const { precision: own, graph } = modelFacts(source.resolved);
       if (precision !== undefined) checkPrecision(name, precision, own ? [own] : undefined);
-      return {
-        resolved: source.resolved,
-        precision: own,
-        graph: modelGraph(source.resolved),
-        release: () => undefined,
-      };
+      return { resolved: source.resolved, precision: own, graph, release: () => undefined };
     }
     const wanted = precision ?? 'fp32';
     checkPrecision(name, wanted, GENERATED_PRECISIONS);

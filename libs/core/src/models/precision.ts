@@ -30,13 +30,13 @@ const NAMES: Partial<Record<number, string>> = {
   [T.DOUBLE]: 'fp64',
 };
 
-/** A string field of the manifest.json in `dir`, or undefined. */
-function manifestField(dir: string, key: 'precision' | 'graph'): string | undefined {
+/** The manifest.json in `dir` as an object, or undefined. */
+function readManifest(dir: string): Record<string, unknown> | undefined {
   const path = join(dir, 'manifest.json');
   if (!existsSync(path)) return undefined;
   try {
-    const m = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-    return typeof m[key] === 'string' ? m[key] : undefined;
+    const m: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return m && typeof m === 'object' ? (m as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
@@ -52,10 +52,8 @@ function readGraph(path: string): onnx.ModelProto | undefined {
   }
 }
 
-/** The element type holding most initializer values of an ONNX graph file, or undefined. */
-export function onnxFilePrecision(path: string): string | undefined {
-  const model = readGraph(path);
-  if (!model) return undefined;
+/** The element type holding most initializer values of a graph, or undefined. */
+function graphPrecision(model: onnx.ModelProto): string | undefined {
   try {
     // Weight-only graphs keep their weights as packed uint8 blocks: the op (and its bits) tells.
     const nodes = model.graph?.node ?? [];
@@ -81,27 +79,45 @@ export function onnxFilePrecision(path: string): string | undefined {
   }
 }
 
-/** The precision of a resolved model file or implementation, or undefined when it cannot be told. */
-export function modelPrecision(resolved: ResolvedModelPath): string | undefined {
-  const fromManifest = manifestField(resolved.dir, 'precision');
-  if (fromManifest) return fromManifest;
-  if (resolved.kind === 'onnx-file') return onnxFilePrecision(resolved.path);
-  const beside = join(resolved.dir, 'model.onnx');
-  return existsSync(beside) ? onnxFilePrecision(beside) : undefined;
+/** The element type holding most initializer values of an ONNX graph file, or undefined. */
+export function onnxFilePrecision(path: string): string | undefined {
+  const model = readGraph(path);
+  return model ? graphPrecision(model) : undefined;
 }
 
+const stringOrUndefined = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : undefined;
+
 /**
- * The graph flavour (portable, optimized) of a resolved model file or implementation: its manifest's,
- * else the `graph` metadata the generator writes into model.onnx; undefined for a graph from
- * elsewhere.
+ * What a resolved model file or implementation is, read once (manifest.json, then the graph file only
+ * for what the manifest does not say):
+ * - precision: its manifest's, else the element type of most of its graph's initializers;
+ * - graph: the flavour (portable, optimized), its manifest's, else the `graph` metadata the generator
+ *   writes into model.onnx; undefined for a graph from elsewhere.
  */
+export function modelFacts(resolved: ResolvedModelPath): { precision?: string; graph?: string } {
+  const manifest = readManifest(resolved.dir);
+  let precision = stringOrUndefined(manifest?.precision);
+  let graph = stringOrUndefined(manifest?.graph);
+  if (precision === undefined || graph === undefined) {
+    const path = resolved.kind === 'onnx-file' ? resolved.path : join(resolved.dir, 'model.onnx');
+    const model = existsSync(path) ? readGraph(path) : undefined;
+    if (model) {
+      precision ??= graphPrecision(model);
+      graph ??= stringOrUndefined(model.metadataProps?.find((p) => p.key === 'graph')?.value);
+    }
+  }
+  return { ...(precision ? { precision } : {}), ...(graph ? { graph } : {}) };
+}
+
+/** The precision of a resolved model file or implementation, or undefined when it cannot be told. */
+export function modelPrecision(resolved: ResolvedModelPath): string | undefined {
+  return modelFacts(resolved).precision;
+}
+
+/** The graph flavour of a resolved model file or implementation (modelFacts), or undefined. */
 export function modelGraph(resolved: ResolvedModelPath): string | undefined {
-  const fromManifest = manifestField(resolved.dir, 'graph');
-  if (fromManifest) return fromManifest;
-  const path = resolved.kind === 'onnx-file' ? resolved.path : join(resolved.dir, 'model.onnx');
-  if (!existsSync(path)) return undefined;
-  const value = readGraph(path)?.metadataProps?.find((p) => p.key === 'graph')?.value;
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  return modelFacts(resolved).graph;
 }
 
 /**
