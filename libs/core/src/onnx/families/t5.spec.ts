@@ -538,18 +538,21 @@ describe('t5 optimized graph (each residual add fused with the RMSNorm after it)
   let full: string;
   let optimized: string;
 
+  /** The full-pass graph of these weights in a flavour and precision. */
+  const build = async (graph: 'portable' | 'optimized', precision: 'fp32' | 'fp16' = 'fp32') => {
+    const path = await buildWithModule(t5Family, config, {
+      weights: 'random',
+      seed: 5,
+      task: 'text2text-generation',
+      kvCache: false,
+      graph,
+      precision,
+    });
+    dirs.push(dirname(path));
+    return path;
+  };
+
   beforeAll(async () => {
-    const build = async (graph: 'portable' | 'optimized') => {
-      const path = await buildWithModule(t5Family, config, {
-        weights: 'random',
-        seed: 5,
-        task: 'text2text-generation',
-        kvCache: false,
-        graph,
-      });
-      dirs.push(dirname(path));
-      return path;
-    };
     full = await build('portable');
     optimized = await build('optimized');
   });
@@ -579,19 +582,7 @@ describe('t5 optimized graph (each residual add fused with the RMSNorm after it)
   it.each(['cpu', 'webgpu'])(
     'in fp16 it is as close to the fp32 logits as the portable fp16 graph on %s',
     async (ep) => {
-      const build = async (graph: 'portable' | 'optimized') => {
-        const path = await buildWithModule(t5Family, config, {
-          weights: 'random',
-          seed: 5,
-          task: 'text2text-generation',
-          kvCache: false,
-          graph,
-          precision: 'fp16',
-        });
-        dirs.push(dirname(path));
-        return path;
-      };
-      const [opt16, port16] = [await build('optimized'), await build('portable')];
+      const [opt16, port16] = [await build('optimized', 'fp16'), await build('portable', 'fp16')];
       const feeds = {
         input_ids: int64Tensor(IDS),
         attention_mask: int64Tensor(MASK),
